@@ -1,0 +1,1 @@
+"""Runs devices on the desktop against real servers, with faults injected between them."""

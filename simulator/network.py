@@ -1,0 +1,199 @@
+"""The whole network on loopback: a meta server on SQLite, file servers A, B, C, alternate ABC.
+
+A primary holds its own files; the alternate ABC mirrors all three. Every file server is reached
+through a FaultProxy, so a fault can be injected in front of any of them; the meta server is told
+the proxies' addresses, as it would be told the owners' public addresses.
+
+Fault names (``FAULTS``) are what the simulator's ``--faults`` option takes.
+"""
+import json
+import os
+import shutil
+import socket
+
+from simulator.faults import Fault, FaultProxy
+from simulator.media import write_demo_media
+from simulator.procs import ServerProcess, run_cli
+
+# Which primary holds which demo file (the alternate holds them all).
+PRIMARY_OF = {
+    "morning.wav": "A", "breaking.wav": "A", "after.wav": "A",
+    "signal.wav": "B", "missing.wav": "B",
+    "down.wav": "C",
+}
+DIRECTORY = {"A": "/music/a", "B": "/music/b", "C": "/music/c"}
+MIRROR_DIRECTORY = {"A": "/mirror/a", "B": "/mirror/b", "C": "/mirror/c"}
+
+FAULTS = {
+    "404": "primary B lacks missing.wav",
+    "refused": "primary C is down (connection refused)",
+    "drop": "primary A dies in the middle of breaking.wav",
+    "stall": "primary B stalls in the middle of signal.wav",
+    "corrupt": "primary A sends one corrupted byte of morning.wav",
+    "cut": "the alternate drops the connection once in the middle of down.wav",
+}
+DEFAULT_FAULTS = ("404", "refused", "drop")
+
+
+def parse_faults(text):
+    """'404,refused' -> ('404', 'refused'); 'none' -> (); 'all' -> every fault."""
+    text = (text or "").strip()
+    if text in ("", "none"):
+        return ()
+    if text == "all":
+        return tuple(FAULTS)
+    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    for n in names:
+        if n not in FAULTS:
+            raise ValueError("unknown fault %r; known: %s, all, none" % (n, ", ".join(FAULTS)))
+    return names
+
+
+def refusing_port():
+    """A loopback port that refuses connections: bound (so nobody takes it), never listening."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    return s
+
+
+class Network:
+    def __init__(self, workdir, faults=DEFAULT_FAULTS, devices=1, token_ttl=3600):
+        self.workdir = os.path.abspath(workdir)
+        self.faults = tuple(faults)
+        self.n_devices = devices
+        self.token_ttl = token_ttl
+        self.db = os.path.join(self.workdir, "meta.db")
+        self.logs = os.path.join(self.workdir, "logs")
+        self.servers = {}     # name -> ServerProcess
+        self.proxies = {}     # name -> FaultProxy
+        self.address = {}     # name -> address the meta server hands out
+        self.media = []       # facts of the demo files
+        self.devices = {}     # device id -> secret
+        self.media_ids = {}   # demo file name -> media id
+        self.meta = None
+        self._refusing = None
+
+    def log_path(self, name):
+        return os.path.join(self.logs, name + ".log")
+
+    async def start(self):
+        if os.path.exists(self.workdir):
+            shutil.rmtree(self.workdir)
+        os.makedirs(self.logs)
+        self.media = write_demo_media(os.path.join(self.workdir, "media"))
+        self._lay_out_files()
+        for name in ("A", "B", "C", "ABC"):
+            if name == "C" and "refused" in self.faults:
+                self._refusing = refusing_port()
+                self.address[name] = "http://127.0.0.1:%d" % self._refusing.getsockname()[1]
+                continue
+            await self.start_file_server(name)
+        await self._seed()
+        self.meta = ServerProcess("meta", [
+            "-m", "host_server", "--db", self.db, "serve", "--host", "127.0.0.1", "--port", "0",
+            "--token-ttl", str(self.token_ttl)], self.log_path("meta"))
+        await self.meta.start()
+        return self
+
+    async def start_file_server(self, name):
+        root = os.path.join(self.workdir, "servers", name)
+        srv = ServerProcess(name, ["-m", "host_server.fileserver", "--root", root,
+                                   "--host", "127.0.0.1", "--port", "0"], self.log_path(name))
+        await srv.start()
+        self.servers[name] = srv
+        proxy = self.proxies.get(name)
+        if proxy is None:
+            proxy = await FaultProxy(srv.hostport, self._faults_for(name)).start()
+            self.proxies[name] = proxy
+            self.address[name] = proxy.address
+        else:
+            proxy.upstream = srv.hostport
+        return srv
+
+    async def stop_file_server(self, name):
+        """Stops a file server's process (its proxy then refuses, as the server's port would)."""
+        await self.servers.pop(name).stop()
+        await self.proxies.pop(name).stop()
+
+    async def stop(self):
+        for p in self.proxies.values():
+            await p.stop()
+        for s in list(self.servers.values()) + ([self.meta] if self.meta else []):
+            await s.stop()
+        if self._refusing is not None:
+            self._refusing.close()
+
+    def _size_of(self, name):
+        return next(m["size"] for m in self.media if m["name"] == name)
+
+    def _faults_for(self, server):
+        f = []
+        if server == "A" and "drop" in self.faults:
+            f.append(Fault("drop", DIRECTORY["A"] + "/breaking.wav", at=self._size_of("breaking.wav") * 2 // 5))
+        if server == "A" and "corrupt" in self.faults:
+            f.append(Fault("corrupt", DIRECTORY["A"] + "/morning.wav", at=5000))
+        if server == "B" and "stall" in self.faults:
+            f.append(Fault("stall", DIRECTORY["B"] + "/signal.wav", at=self._size_of("signal.wav") // 3))
+        if server == "ABC" and "cut" in self.faults:
+            f.append(Fault("cut", MIRROR_DIRECTORY["C"] + "/down.wav", at=self._size_of("down.wav") // 2))
+        return f
+
+    def _lay_out_files(self):
+        servers = os.path.join(self.workdir, "servers")
+        for m in self.media:
+            p = PRIMARY_OF[m["name"]]
+            if not (m["name"] == "missing.wav" and "404" in self.faults):
+                self._place(m["path"], os.path.join(servers, p) + DIRECTORY[p])
+            self._place(m["path"], os.path.join(servers, "ABC") + MIRROR_DIRECTORY[p])
+
+    @staticmethod
+    def _place(src, folder):
+        os.makedirs(folder, exist_ok=True)
+        shutil.copyfile(src, os.path.join(folder, os.path.basename(src)))
+
+    def catalog(self):
+        media = []
+        for m in self.media:
+            p = PRIMARY_OF[m["name"]]
+            media.append({
+                "ref": m["name"], "size": m["size"], "sha256": m["sha256"], "type": "audio/wav",
+                "primary_address": self.address[p], "primary_directory": DIRECTORY[p],
+                "file_name": m["name"],
+                "alternates": [{"address": self.address["ABC"], "directory": MIRROR_DIRECTORY[p]}],
+                "owner": "Demo Owner %s" % p, "composer": m["composer"],
+                "copyright_holder": "Demo Owner %s" % p,
+                "title": m["title"], "work": m["work"],
+                "performers": [m["performer"]], "composers": [m["composer"]],
+                "creators": ["simulator/media.py"],
+            })
+        devices = [{"id": "dev%d" % (i + 1), "name": "Simulated device %d" % (i + 1),
+                    "programs": ["Demo"], "default": "Demo"} for i in range(self.n_devices)]
+        return {"media": media,
+                "programs": [{"name": "Demo", "items": [m["name"] for m in self.media]}],
+                "devices": devices}
+
+    async def _seed(self):
+        path = os.path.join(self.workdir, "catalog.json")
+        with open(path, "w") as f:
+            json.dump(self.catalog(), f, indent=1)
+        await run_cli(["--db", self.db, "init"])
+        summary = json.loads(await run_cli(["--db", self.db, "import", path]))
+        self.devices = summary["devices"]
+        self.media_ids = summary["media"]
+
+    def server_name(self, url):
+        """'http://127.0.0.1:8101/music/a/x.wav' -> 'A' (or the URL when unknown)."""
+        for name, addr in self.address.items():
+            if url and url.startswith(addr + "/"):
+                return name
+        return url or "-"
+
+    def expected(self):
+        """media id -> the demo file's facts (name, size, sha256, title...)."""
+        return {self.media_ids[m["name"]]: m for m in self.media}
+
+    async def reports(self, device=None):
+        args = ["--db", self.db, "reports", "--json", "--limit", "1000"]
+        if device:
+            args += ["--device", device]
+        return json.loads(await run_cli(args))
