@@ -46,6 +46,7 @@ class FaultProxy:
         self.dead = False
         self._conns = set()
         self._stalled = []
+        self.requests = []  # one dict a request seen: {"path": ..., "range": header or None}
 
     @property
     def address(self):
@@ -117,6 +118,9 @@ class FaultProxy:
                         state["sent"] = 0
                         state["body_start"] = None
                         state["head"] = b""
+                        self.requests.append({"path": state["path"], "range": None})
+                    elif line[:6].lower() == b"range:" and self.requests:
+                        self.requests[-1]["range"] = line[6:].strip().decode("latin-1")
                 uwriter.write(data)
                 await uwriter.drain()
         except (ConnectionError, OSError, asyncio.CancelledError):

@@ -111,3 +111,14 @@ async def test_fault_on_another_path_leaves_this_one_alone(upstream):
 def test_unknown_fault_kind_is_refused_by_name():
     with pytest.raises(ValueError, match="unknown fault kind 'melt'"):
         Fault("melt")
+
+
+async def test_proxy_records_each_request_path_and_range(upstream):
+    p = await proxy_with(upstream)
+    reader, writer = await asyncio.open_connection("127.0.0.1", p.port)
+    writer.write(b"GET /a.wav HTTP/1.1\r\nHost: x\r\nRange: bytes=100-\r\n\r\n")
+    await writer.drain()
+    await reader.readexactly(len(b"HTTP/1.1 200 OK\r\nContent-Length: 16384\r\n\r\n") + len(BODY))
+    writer.close()
+    assert p.requests == [{"path": "/a.wav", "range": "bytes=100-"}]
+    await p.stop()
