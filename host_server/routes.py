@@ -1,0 +1,11 @@
+from . import views
+
+
+def setup_routes(app):
+    app.router.add_post("/api/v1/login/challenge", views.login_challenge)
+    app.router.add_post("/api/v1/login", views.login)
+    app.router.add_get("/api/v1/programs", views.programs)
+    app.router.add_post("/api/v1/programs/select", views.select_program)
+    app.router.add_get("/api/v1/next", views.next_item)
+    app.router.add_get("/api/v1/media/{id}", views.media)
+    app.router.add_post("/api/v1/report", views.report)
