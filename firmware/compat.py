@@ -1,0 +1,72 @@
+# Small bridges between MicroPython and CPython, so every other module is written once.
+import sys
+import time
+
+MICROPYTHON = sys.implementation.name == "micropython"
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+if hasattr(time, "ticks_ms"):
+    ticks_ms = time.ticks_ms
+    ticks_diff = time.ticks_diff
+    sleep_ms = time.sleep_ms
+else:
+    def ticks_ms():
+        return int(time.monotonic() * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
+
+    def sleep_ms(ms):
+        time.sleep(ms / 1000)
+
+try:
+    from os import urandom
+except ImportError:  # some ports keep it elsewhere
+    from uos import urandom
+
+from binascii import hexlify as _hexlify
+
+
+def hexlify(data):
+    """Lower-case hex text of bytes (MicroPython's sha256 has no hexdigest)."""
+    return _hexlify(data).decode()
+
+
+def random_fraction():
+    """Uniform in [0, 1), from getrandbits which every port has."""
+    import random
+    return random.getrandbits(24) / 16777216
+
+
+# One name for "read up to n bytes into buf[0:n]": MicroPython sockets have readinto(buf, n),
+# CPython sockets recv_into(buf, n). Both return None/raise when a non-blocking socket is empty.
+if MICROPYTHON:
+    def sock_readinto(sock, buf, n):
+        return sock.readinto(buf, n)  # None when no data, 0 at EOF
+
+    def sock_write(sock, data):
+        return sock.write(data)
+else:
+    def sock_readinto(sock, buf, n):
+        try:
+            return sock.recv_into(buf, n)
+        except BlockingIOError:
+            return None
+
+    def sock_write(sock, data):
+        try:
+            return sock.send(data)
+        except BlockingIOError:
+            return None
+
+
+def flush():
+    try:
+        sys.stdout.flush()
+    except AttributeError:
+        pass

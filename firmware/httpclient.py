@@ -1,0 +1,427 @@
+# A small HTTP/1.1 client for devices: keep-alive, Content-Length, chunked and close-delimited
+# bodies, Range, bounded redirects, bounded head lines. Sockets are non-blocking and every wait
+# is a poll with a timeout, so a read returns what is there (short reads on both interpreters)
+# and never blocks for more than the body holds on a kept-alive connection.
+# Body bytes go straight into the caller's buffer: Response.readinto(buf) reads at most len(buf).
+import errno
+import select
+import socket
+
+from compat import MICROPYTHON, const, sock_readinto, sock_write
+
+MAX_LINE = const(512)       # status line and each header line (PROTOCOL.md, device limits)
+MAX_HEADERS = const(32)
+MAX_CHUNK_LINE = const(32)
+MAX_REDIRECTS = const(3)
+
+_EINPROGRESS = (errno.EINPROGRESS, errno.EAGAIN, 119)  # 119: EINPROGRESS on lwIP ports
+_POLL_BAD = select.POLLERR | select.POLLHUP
+
+
+class HTTPError(Exception):
+    pass
+
+
+class Refused(HTTPError):
+    pass
+
+
+class Timeout(HTTPError):
+    pass
+
+
+class Dropped(HTTPError):
+    """The connection closed or reset before the response's end."""
+
+
+class BadResponse(HTTPError):
+    pass
+
+
+def split_url(url):
+    """'http://host[:port]/path' -> (host, port, path)."""
+    if not url.startswith("http://"):
+        raise BadResponse("unsupported url")
+    rest = url[7:]
+    i = rest.find("/")
+    if i < 0:
+        hostport, path = rest, "/"
+    else:
+        hostport, path = rest[:i], rest[i:]
+    port = 80
+    i = hostport.rfind(":")
+    if i >= 0:
+        try:
+            port = int(hostport[i + 1:])
+        except ValueError:
+            raise BadResponse("bad port in url")
+        hostport = hostport[:i]
+    if not hostport:
+        raise BadResponse("no host in url")
+    return hostport, port, path
+
+
+def _poll_once(poller, ms):
+    if MICROPYTHON:
+        for ev in poller.ipoll(ms):  # ipoll reuses its tuple: no allocation per wait
+            return ev[1]
+        return 0
+    evs = poller.poll(ms)
+    return evs[0][1] if evs else 0
+
+
+def connect(host, port, timeout_ms):
+    try:
+        ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+    except OSError:
+        raise Refused("unresolved")
+    s = socket.socket(ai[0], socket.SOCK_STREAM)
+    try:
+        s.setblocking(False)
+        try:
+            s.connect(ai[-1])
+        except OSError as e:
+            if e.args[0] not in _EINPROGRESS:
+                raise Refused(str(e.args[0]))
+        p = select.poll()
+        p.register(s, select.POLLOUT)
+        ev = _poll_once(p, timeout_ms)
+        if not ev:
+            raise Timeout("connect")
+        if ev & _POLL_BAD:
+            raise Refused("refused")
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
+class Conn:
+    """One TCP connection with a small line buffer for status and header lines."""
+
+    def __init__(self, sock, host, port, read_timeout_ms):
+        self.sock = sock
+        self.host = host
+        self.port = port
+        self.tmo = read_timeout_ms
+        self.hbuf = bytearray(MAX_LINE + 2)  # a full line plus its CRLF
+        self.hmv = memoryview(self.hbuf)
+        self.hpos = 0
+        self.hend = 0
+        self.poller = None
+
+    def _wait(self, flag):
+        if self.poller is None:
+            self.poller = select.poll()
+            self.poller.register(self.sock, select.POLLIN)
+        self.poller.modify(self.sock, flag)
+        if not _poll_once(self.poller, self.tmo):
+            raise Timeout("read" if flag == select.POLLIN else "write")
+
+    def _raw_readinto(self, buf, n):
+        while True:
+            try:
+                r = sock_readinto(self.sock, buf, n)
+            except OSError as e:
+                if e.args[0] == errno.ETIMEDOUT:
+                    raise Timeout("read")
+                raise Dropped("reset")
+            if r is not None:
+                return r
+            self._wait(select.POLLIN)
+
+    def readinto(self, buf, n):
+        """Read 1..n bytes into buf[0:n]; 0 at EOF. Bytes already in the line buffer come first."""
+        if self.hpos < self.hend:
+            k = self.hend - self.hpos
+            if k > n:
+                k = n
+            buf[0:k] = self.hmv[self.hpos:self.hpos + k]
+            self.hpos += k
+            return k
+        return self._raw_readinto(buf, n)
+
+    def readline(self, limit):
+        """One line without its CRLF, as bytes; longer than limit is a BadResponse."""
+        hbuf = self.hbuf
+        while True:
+            i = hbuf.find(b"\n", self.hpos, self.hend)
+            if i >= 0:
+                end = i
+                if end > self.hpos and hbuf[end - 1] == 13:
+                    end -= 1
+                if end - self.hpos > limit:
+                    break
+                line = bytes(self.hmv[self.hpos:end])
+                self.hpos = i + 1
+                return line
+            if self.hend - self.hpos > limit + 1:
+                break
+            if self.hpos:
+                k = self.hend - self.hpos
+                hbuf[0:k] = self.hmv[self.hpos:self.hend]
+                self.hpos = 0
+                self.hend = k
+            r = self._raw_readinto(self.hmv[self.hend:], len(hbuf) - self.hend)
+            if r == 0:
+                raise Dropped("closed")
+            self.hend += r
+        raise BadResponse("chunk size line too long" if limit == MAX_CHUNK_LINE
+                          else "header line too long")
+
+    def write(self, data):
+        mv = memoryview(data)
+        off = 0
+        while off < len(data):
+            try:
+                n = sock_write(self.sock, mv[off:])
+            except OSError:
+                raise Dropped("reset")
+            if n is None:
+                self._wait(select.POLLOUT)
+            else:
+                off += n
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+class Response:
+    def __init__(self, client, conn, status, headers, keep, no_body):
+        self.client = client
+        self.conn = conn
+        self.status = status
+        self.headers = headers
+        self.keep = keep
+        self.chunked = False
+        self.chunk_left = 0
+        self.chunk_seen = False
+        self.left = -1  # bytes of body still to read; -1: until the connection closes
+        self.done = False
+        te = headers.get("transfer-encoding")
+        cl = headers.get("content-length")
+        if no_body:
+            self.left = 0
+        elif te is not None and "chunked" in te.lower():
+            self.chunked = True
+        elif cl is not None:
+            cl = cl.strip()
+            if not cl.isdigit() or len(cl) > 12:
+                raise BadResponse("bad content-length")
+            self.left = int(cl)
+        else:
+            self.keep = False
+        if self.left == 0:
+            self._finish()
+
+    def _finish(self):
+        self.done = True
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            if self.keep:
+                self.client._release(conn)
+            else:
+                conn.close()
+
+    def close(self):
+        """Give up on the rest of the body (the connection cannot be reused)."""
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        self.done = True
+
+    def _chunk_size(self):
+        conn = self.conn
+        if self.chunk_seen and conn.readline(MAX_CHUNK_LINE) != b"":
+            raise BadResponse("bad chunk end")
+        self.chunk_seen = True
+        line = conn.readline(MAX_CHUNK_LINE)
+        i = line.find(b";")
+        if i >= 0:
+            line = line[:i]
+        line = line.strip()
+        try:
+            if not line or len(line) > 8:
+                raise ValueError
+            n = int(line, 16)
+        except ValueError:
+            raise BadResponse("bad chunk size")
+        if n == 0:
+            for _ in range(MAX_HEADERS + 1):  # trailers, then the empty line
+                if conn.readline(MAX_LINE) == b"":
+                    return 0
+            raise BadResponse("too many trailers")
+        return n
+
+    def readinto(self, buf, n=-1):
+        """Read 1..n (default len(buf)) body bytes into buf[0:]; 0 at the body's end."""
+        if self.done:
+            return 0
+        if n < 0:
+            n = len(buf)
+        try:
+            if self.chunked:
+                if self.chunk_left == 0:
+                    self.chunk_left = self._chunk_size()
+                    if self.chunk_left == 0:
+                        self._finish()
+                        return 0
+                if n > self.chunk_left:
+                    n = self.chunk_left
+                r = self.conn.readinto(buf, n)
+                if r == 0:
+                    raise Dropped("closed")
+                self.chunk_left -= r
+                return r
+            if self.left < 0:
+                r = self.conn.readinto(buf, n)
+                if r == 0:
+                    self._finish()
+                return r
+            if n > self.left:
+                n = self.left
+            r = self.conn.readinto(buf, n)
+            if r == 0:
+                raise Dropped("closed")
+            self.left -= r
+            if self.left == 0:
+                self._finish()
+            return r
+        except HTTPError:
+            self.close()
+            raise
+
+    def read_all(self, limit):
+        """The whole body as bytes, refusing more than limit bytes."""
+        if self.left > limit:
+            self.close()
+            raise BadResponse("body too large")
+        out = bytearray(self.left if self.left > 0 else 256)
+        mv = memoryview(out)
+        got = 0
+        while True:
+            if got == len(out):
+                if self.done:
+                    break
+                if got >= limit + 1:
+                    self.close()
+                    raise BadResponse("body too large")
+                out.extend(bytes(min(len(out), limit + 1 - got)))
+                mv = memoryview(out)
+            r = self.readinto(mv[got:])
+            if r == 0:
+                break
+            got += r
+        if got > limit:
+            raise BadResponse("body too large")
+        return bytes(mv[:got])
+
+
+class HTTPClient:
+    """Keeps one idle connection for reuse (successive calls to the same host:port)."""
+
+    def __init__(self, connect_timeout=2.0, read_timeout=2.0, opener=connect):
+        self.cto = int(connect_timeout * 1000)
+        self.rto = int(read_timeout * 1000)
+        self.opener = opener  # (host, port, timeout_ms) -> connected socket; tests pass fakes
+        self.idle = None
+
+    def _release(self, conn):
+        if self.idle is not None and self.idle is not conn:
+            self.idle.close()
+        self.idle = conn
+
+    def close(self):
+        if self.idle is not None:
+            self.idle.close()
+            self.idle = None
+
+    def _conn(self, host, port):
+        conn = self.idle
+        self.idle = None
+        if conn is not None:
+            if conn.host == host and conn.port == port:
+                return conn, True
+            conn.close()
+        return Conn(self.opener(host, port, self.cto), host, port, self.rto), False
+
+    def request(self, method, url, body=None, headers=None, range_from=None):
+        """Send one request, following up to MAX_REDIRECTS redirects; returns a Response."""
+        for _ in range(MAX_REDIRECTS + 1):
+            host, port, path = split_url(url)
+            resp = self._send(method, host, port, path, body, headers, range_from)
+            if resp.status not in (301, 302, 303, 307, 308):
+                return resp
+            loc = resp.headers.get("location")
+            resp.close()
+            if not loc:
+                raise BadResponse("redirect without location")
+            if loc.startswith("/"):
+                loc = "http://%s:%d%s" % (host, port, loc)
+            url = loc
+            if resp.status == 303:
+                method, body = "GET", None
+        raise BadResponse("too many redirects")
+
+    def _send(self, method, host, port, path, body, headers, range_from):
+        req = "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: keep-alive\r\n" % (method, path, host, port)
+        if range_from is not None:
+            req += "Range: bytes=%d-\r\n" % range_from
+        if headers:
+            for k in headers:
+                req += "%s: %s\r\n" % (k, headers[k])
+        if body is not None:
+            if isinstance(body, str):
+                body = body.encode()
+            req += "Content-Length: %d\r\n" % len(body)
+        req = (req + "\r\n").encode()
+        while True:
+            conn, reused = self._conn(host, port)
+            try:
+                conn.write(req)
+                if body:
+                    conn.write(body)
+                return self._head(conn, method)
+            except Dropped:
+                conn.close()
+                if not reused:  # a kept-alive connection the server had closed: retry once, fresh
+                    raise
+            except BaseException:
+                conn.close()
+                raise
+
+    def _head(self, conn, method):
+        for _ in range(4):  # skip interim 1xx answers
+            line = conn.readline(MAX_LINE)
+            parts = line.split(None, 2)
+            if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or len(parts[1]) != 3 \
+                    or not parts[1].isdigit():
+                raise BadResponse("bad status line")
+            status = int(parts[1])
+            headers = {}
+            count = 0
+            while True:
+                line = conn.readline(MAX_LINE)
+                if not line:
+                    break
+                count += 1
+                if count > MAX_HEADERS:
+                    raise BadResponse("too many headers")
+                i = line.find(b":")
+                if i <= 0 or line[0] in b" \t":
+                    raise BadResponse("bad header line")
+                try:
+                    name = line[:i].decode().strip().lower()
+                    value = line[i + 1:].decode().strip()
+                except UnicodeError:
+                    raise BadResponse("bad header line")
+                headers[name] = value
+            if status >= 200:
+                break
+        else:
+            raise BadResponse("too many interim responses")
+        keep = parts[0] == b"HTTP/1.1" and "close" not in headers.get("connection", "").lower()
+        no_body = method == "HEAD" or status in (204, 304)
+        return Response(self, conn, status, headers, keep, no_body)

@@ -1,0 +1,122 @@
+# The meta server's device API (PROTOCOL.md): challenge-response login, programs, next item,
+# full record, report. JSON bodies are read bounded: 2048 bytes, 8192 for a full record.
+import json
+
+from compat import const, hexlify
+from hmacsha256 import hmac_sha256
+from httpclient import BadResponse, HTTPError
+
+MAX_META = const(2048)
+MAX_RECORD = const(8192)
+API = "/api/v1"
+
+
+class MetaError(HTTPError):
+    """An error status from the meta server: .status, .msg."""
+
+    def __init__(self, status, msg=""):
+        HTTPError.__init__(self, "%d %s" % (status, msg))
+        self.status = status
+        self.msg = msg
+
+
+class Unauthorized(MetaError):
+    """401: log in again."""
+
+
+class TooMany(MetaError):
+    """429: back off at least .retry_after seconds."""
+
+    def __init__(self, status, msg, retry_after):
+        MetaError.__init__(self, status, msg)
+        self.retry_after = retry_after
+
+
+def proof(secret, device, nonce):
+    return hexlify(hmac_sha256(secret.encode(), ("%s:%s" % (device, nonce)).encode()))
+
+
+def _doc(body):
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeError):
+        raise BadResponse("bad json")
+    if not isinstance(doc, dict):
+        raise BadResponse("json is not an object")
+    return doc
+
+
+class MetaClient:
+    def __init__(self, http, server, device, secret):
+        self.http = http
+        self.base = server.rstrip("/") + API
+        self.device = device
+        self.secret = secret
+        self.token = None
+
+    def _call(self, method, path, doc=None, limit=MAX_META, auth=True):
+        headers = {}
+        body = None
+        if auth:
+            headers["Authorization"] = "Bearer %s" % self.token
+        if doc is not None:
+            headers["Content-Type"] = "application/json"
+            body = json.dumps(doc)
+        resp = self.http.request(method, self.base + path, body=body, headers=headers)
+        status = resp.status
+        if status == 204:
+            resp.close()
+            return None
+        data = resp.read_all(limit)
+        if 200 <= status < 300:
+            return _doc(data)
+        msg = ""
+        try:
+            msg = str(_doc(data).get("error", ""))[:80]
+        except BadResponse:
+            pass
+        if status == 401:
+            raise Unauthorized(status, msg)
+        if status == 429:
+            try:
+                ra = float(resp.headers.get("retry-after", "1"))
+            except ValueError:
+                ra = 1.0
+            raise TooMany(status, msg, ra)
+        raise MetaError(status, msg)
+
+    def login(self):
+        """Challenge, then proof; returns the login answer (token, ttl, program)."""
+        ch = self._call("POST", "/login/challenge", {"device": self.device}, auth=False)
+        nonce = ch.get("nonce") if ch else None
+        if not isinstance(nonce, str):
+            raise BadResponse("no nonce")
+        ans = self._call("POST", "/login", {"device": self.device, "nonce": nonce,
+                                            "proof": proof(self.secret, self.device, nonce)},
+                         auth=False)
+        if not ans or not isinstance(ans.get("token"), str):
+            raise BadResponse("no token")
+        self.token = ans["token"]
+        return ans
+
+    def programs(self):
+        return self._call("GET", "/programs")
+
+    def select(self, program):
+        return self._call("POST", "/programs/select", {"program": program})
+
+    def next(self):
+        """The compact meta data of the next item, or None (204: nothing to play)."""
+        doc = self._call("GET", "/next")
+        if doc is not None:
+            src = doc.get("src")
+            if not isinstance(doc.get("id"), int) or not isinstance(doc.get("size"), int) \
+                    or not isinstance(doc.get("sha256"), str) or not isinstance(src, list) or not src:
+                raise BadResponse("bad meta data")
+        return doc
+
+    def media(self, media_id):
+        return self._call("GET", "/media/%d" % media_id, limit=MAX_RECORD)
+
+    def report(self, doc):
+        return self._call("POST", "/report", doc)

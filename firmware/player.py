@@ -1,0 +1,252 @@
+# The device's main loop: log in, ask for the next item, fetch it with failover, report, repeat.
+#
+# Config (one JSON object):
+#   server           "http://host:port" of the meta server                        (required)
+#   device           device id                                                    (required)
+#   secret           the device secret, 32 hex chars                              (required)
+#   buffer           stream buffer bytes, allocated once                          (4096)
+#   connect_timeout  seconds                                                      (2.0)
+#   read_timeout     seconds without a byte before a source counts as stalled     (2.0)
+#   state            path of the state file (token, current item), null: none     (null)
+#   sink             {"type": "null"} or {"type": "file", "dir": "<path>"}        (null sink)
+#   items            stop after this many items; 0: forever                      (0)
+#   program          program id to select after login; null: the server's choice  (null)
+#   idle_wait        seconds to wait after "nothing to play" (204)                (5.0)
+#   backoff_base, backoff_cap   seconds, exponential backoff with full jitter     (1.0, 60.0)
+#   report_retries   tries of a report while the meta server is unreachable       (4)
+import gc
+import json
+import os
+
+import httpclient
+from compat import flush, random_fraction, sleep_ms
+from fetch import fetch
+from metaclient import MetaClient, MetaError, TooMany, Unauthorized
+from sinks import make_sink
+
+_DEFAULTS = (("buffer", 4096), ("connect_timeout", 2.0), ("read_timeout", 2.0), ("state", None),
+             ("sink", None), ("items", 0), ("program", None), ("idle_wait", 5.0),
+             ("backoff_base", 1.0), ("backoff_cap", 60.0), ("report_retries", 4))
+
+
+class ConfigError(Exception):
+    pass
+
+
+def emit(tag, pairs):
+    """One event line: TAG {"k": v, ...}, keys in the given order."""
+    out = []
+    for k, v in pairs:
+        out.append('"%s": %s' % (k, json.dumps(v)))
+    print("%s {%s}" % (tag, ", ".join(out)))
+    flush()
+
+
+def log(level, msg):
+    print("%s %s" % (level, msg))
+    flush()
+
+
+def load_config(path):
+    try:
+        with open(path) as f:
+            cfg = json.load(f)
+    except OSError:
+        raise ConfigError("cannot read %s" % path)
+    except ValueError:
+        raise ConfigError("%s is not valid JSON" % path)
+    if not isinstance(cfg, dict):
+        raise ConfigError("config must be a JSON object")
+    for k in ("server", "device", "secret"):
+        if not isinstance(cfg.get(k), str) or not cfg[k]:
+            raise ConfigError("%s is required (a string)" % k)
+    if not cfg["server"].startswith("http://"):
+        raise ConfigError("server must be an http:// URL")
+    for k, v in _DEFAULTS:
+        if cfg.get(k) is None:
+            cfg[k] = v
+    for k in ("buffer", "items"):
+        if not isinstance(cfg[k], int) or cfg[k] < 0:
+            raise ConfigError("%s must be a whole number" % k)
+    if cfg["buffer"] < 256:
+        raise ConfigError("buffer must be at least 256")
+    for k in ("connect_timeout", "read_timeout", "idle_wait", "backoff_base", "backoff_cap"):
+        if not isinstance(cfg[k], (int, float)) or cfg[k] < 0:
+            raise ConfigError("%s must be a number of seconds" % k)
+    if cfg["sink"] is not None and not isinstance(cfg["sink"], dict):
+        raise ConfigError("sink must be an object")
+    return cfg
+
+
+class State:
+    """A small JSON file so a restarted device continues: token, current item, bytes held."""
+
+    def __init__(self, path):
+        self.path = path
+        self.d = {}
+        if path:
+            try:
+                with open(path) as f:
+                    d = json.load(f)
+                if isinstance(d, dict):
+                    self.d = d
+            except (OSError, ValueError):
+                pass
+
+    def get(self, k):
+        return self.d.get(k)
+
+    def save(self, **kw):
+        self.d.update(kw)
+        if not self.path:
+            return
+        tmp = self.path + ".tmp"
+        try:
+            with open(tmp, "w") as f:
+                json.dump(self.d, f)
+            os.rename(tmp, self.path)
+        except OSError as e:
+            log("W", "state not saved: %s" % e)
+
+
+class Player:
+    def __init__(self, cfg):
+        self.cfg = cfg
+        gc.collect()
+        self.buf = bytearray(cfg["buffer"])  # early, while the heap is not yet fragmented
+        self.http = httpclient.HTTPClient(cfg["connect_timeout"], cfg["read_timeout"])
+        self.meta = MetaClient(self.http, cfg["server"], cfg["device"], cfg["secret"])
+        self.sink = make_sink(cfg["sink"])
+        self.state = State(cfg["state"])
+        self.meta.token = self.state.get("token")
+        self.failures = 0  # consecutive, for the backoff
+
+    def backoff(self, why, at_least=0.0):
+        cap = min(self.cfg["backoff_cap"], self.cfg["backoff_base"] * (1 << min(self.failures, 16)))
+        s = random_fraction() * cap  # full jitter: devices rebooting together spread out
+        if s < at_least:
+            s = at_least + random_fraction()
+        self.failures += 1
+        emit("BACKOFF", (("why", why), ("s", round(s, 2))))
+        sleep_ms(int(s * 1000))
+
+    def login(self):
+        while True:
+            try:
+                ans = self.meta.login()
+                program = ans.get("program")
+                want = self.cfg["program"]
+                if want is not None and want != program:
+                    try:
+                        program = self.meta.select(want).get("selected", program)
+                    except MetaError as e:
+                        log("E", "program %s not selected: %s" % (want, e.status))
+                self.failures = 0
+                self.state.save(token=self.meta.token)
+                emit("LOGIN", (("device", self.cfg["device"]), ("program", program)))
+                return
+            except TooMany as e:
+                self.backoff("429", e.retry_after)
+            except MetaError as e:
+                self.backoff(str(e.status))
+            except httpclient.HTTPError as e:
+                self.backoff(_why(e))
+
+    def call(self, fn, *args):
+        """A meta server call; logs in again on 401, backs off while the server is away."""
+        while True:
+            if self.meta.token is None:
+                self.login()
+            try:
+                r = fn(*args)
+                self.failures = 0
+                return r
+            except Unauthorized:
+                log("I", "token refused, logging in again")
+                self.meta.token = None
+            except TooMany as e:
+                self.backoff("429", e.retry_after)
+            except MetaError as e:
+                if e.status < 500:
+                    raise
+                self.backoff(str(e.status))
+            except httpclient.HTTPError as e:
+                self.backoff(_why(e))
+
+    def report(self, item, res):
+        doc = {"id": item["id"], "pos": item.get("pos"), "status": res.status, "src": res.src,
+               "bytes": res.bytes, "ms": res.ms, "errors": res.errors}
+        for _ in range(max(1, self.cfg["report_retries"])):
+            if self.meta.token is None:
+                self.login()
+            try:
+                self.meta.report(doc)
+                return True
+            except Unauthorized:
+                self.meta.token = None
+            except MetaError as e:
+                log("W", "report refused: %s" % e)
+                return False
+            except httpclient.HTTPError as e:
+                self.backoff("report " + _why(e))
+        log("W", "report of item %s not delivered" % item["id"])
+        return False
+
+    def play_one(self):
+        """Next, fetch, report. False when there was nothing to play."""
+        item = self.call(self.meta.next)
+        if item is None:
+            log("I", "nothing to play")
+            sleep_ms(int(self.cfg["idle_wait"] * 1000))
+            return False
+        resume = self.state.get("id") == item["id"] and self.state.get("pos") == item.get("pos")
+        self.state.save(id=item["id"], pos=item.get("pos"))
+        gc.collect()
+        res = fetch(self.http, item, self.sink, self.buf, emit, resume)
+        self.report(item, res)
+        self.state.save(id=None, pos=None)
+        emit("ITEM", (("id", item["id"]), ("pos", item.get("pos")), ("status", res.status),
+                      ("title", item.get("title", "")), ("bytes", res.bytes), ("src", res.src),
+                      ("failovers", res.failovers), ("resumed", res.resumed), ("ms", res.ms),
+                      ("verified", res.verified)))
+        return True
+
+    def run(self):
+        items = self.cfg["items"]
+        done = 0
+        try:
+            while items == 0 or done < items:
+                try:
+                    if self.play_one():
+                        done += 1
+                except MetaError as e:
+                    self.backoff(str(e.status))
+                gc.collect()
+        finally:
+            self.http.close()
+            self.sink.close()
+        emit("DONE", (("items", done),))
+        return 0
+
+
+def _why(e):
+    if isinstance(e, httpclient.Refused):
+        return "refused"
+    if isinstance(e, httpclient.Timeout):
+        return "timeout"
+    if isinstance(e, httpclient.Dropped):
+        return "dropped"
+    return "bad response: %s" % (e.args[0] if e.args else "error")
+
+
+def main(path):
+    try:
+        cfg = load_config(path)
+        player = Player(cfg)
+    except (ConfigError, ValueError) as e:
+        log("E", "config: %s" % e)
+        return 2
+    except OSError as e:
+        log("E", "config: %s" % e)
+        return 2
+    return player.run()

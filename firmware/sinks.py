@@ -1,0 +1,102 @@
+# Where fetched bytes go. A board's sink (I2S DAC, hardware decoder) subclasses Sink.
+#   begin(meta, hasher, buf, resume) -> bytes of this item already held (and fed into hasher);
+#                                      buf is the stream buffer, free for the sink to use here
+#   write(mv)       the next bytes of the item, in order (mv is only valid during the call)
+#   restart()       drop everything held of this item: the next write is byte 0 again
+#   end(ok)         the item is finished (ok: all bytes received and sha256 matched)
+import os
+
+
+class Sink:
+    def begin(self, meta, hasher, buf, resume):
+        return 0
+
+    def write(self, mv):
+        pass
+
+    def restart(self):
+        pass
+
+    def end(self, ok):
+        pass
+
+    def close(self):
+        pass
+
+
+class NullSink(Sink):
+    pass
+
+
+class FileSink(Sink):
+    """Writes each item to <dir>/<media id>; can resume an item it partly holds."""
+
+    def __init__(self, directory):
+        self.dir = directory.rstrip("/")
+        self.f = None
+        self.path = None
+        try:
+            os.mkdir(self.dir)
+        except OSError:
+            pass  # exists (a missing parent shows up at the first open)
+
+    def begin(self, meta, hasher, buf, resume):
+        self.close()
+        self.path = "%s/%s" % (self.dir, meta["id"])
+        held = 0
+        if resume:
+            held = self._rehash(hasher, buf, meta.get("size", 0))
+        self.f = open(self.path, "ab" if held else "wb")
+        return held
+
+    def _rehash(self, hasher, buf, size):
+        try:
+            held = os.stat(self.path)[6]
+        except OSError:
+            return 0
+        if held <= 0 or held > size:
+            return 0
+        mv = memoryview(buf)
+        got = 0
+        with open(self.path, "rb") as f:
+            while got < held:
+                n = f.readinto(buf)
+                if not n:
+                    break
+                if n > held - got:
+                    n = held - got
+                hasher.update(mv[:n])
+                got += n
+        return got
+
+    def write(self, mv):
+        self.f.write(mv)
+
+    def restart(self):
+        self.f.close()
+        self.f = open(self.path, "wb")
+
+    def end(self, ok):
+        self.close()
+        if not ok and self.path:
+            try:
+                os.remove(self.path)
+            except OSError:
+                pass
+
+    def close(self):
+        if self.f is not None:
+            self.f.close()
+            self.f = None
+
+
+def make_sink(cfg):
+    """A sink from the config's "sink" object: {"type": "null"} or {"type": "file", "dir": ...}."""
+    kind = cfg.get("type", "null") if cfg else "null"
+    if kind == "null":
+        return NullSink()
+    if kind == "file":
+        if not isinstance(cfg.get("dir"), str):
+            raise ValueError("sink.dir must be a path")
+        return FileSink(cfg["dir"])
+    raise ValueError("unknown sink type: %s" % kind)
