@@ -1,0 +1,102 @@
+"""A small HTTP/1.1 file server for media owners who run none.
+
+    python -m host_server.fileserver --root DIR [--host 127.0.0.1] [--port 0]
+
+Prints "LISTENING http://<host>:<port>" on stdout once it accepts connections. Serves regular
+files under DIR with GET and HEAD, a single Range (206; 416 with "Content-Range: bytes */<size>"
+when unsatisfiable; a multi-range request is answered 416), Content-Length, ETag,
+Last-Modified, conditional requests and keep-alive, through aiohttp's FileResponse (sendfile:
+a large file is never read into memory). No path leaves the root: "..", "." segments (also
+percent-encoded), backslashes, NULs and symlinks that resolve outside the root give 404, as do
+directories (no listings). One log line per request on stderr.
+"""
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from aiohttp import web
+
+ROOT = web.AppKey("root", str)
+
+
+class PlainFileResponse(web.FileResponse):
+    """FileResponse without its pre-compressed sibling lookup.
+
+    FileResponse would send "x.wav.gz" for "x.wav" to a client accepting gzip; a device
+    resuming with Range needs the stored bytes, and an owner may keep unrelated .gz files.
+    """
+
+    def _get_file_path_stat_encoding(self, accept_encoding):
+        return super()._get_file_path_stat_encoding("")
+
+
+def resolve(root, rel):
+    """The real path of rel (a decoded URL path) under root, or None when it must not be served."""
+    segments = [s for s in rel.split("/") if s]
+    if any(s in (".", "..") or "\\" in s or "\0" in s for s in segments):
+        return None
+    path = os.path.realpath(os.path.join(root, *segments))
+    if os.path.commonpath([root, path]) != root or not os.path.isfile(path):
+        return None
+    return path
+
+
+async def serve_file(request):
+    path = resolve(request.app[ROOT], request.match_info["path"])
+    if path is None:
+        raise web.HTTPNotFound()
+    return PlainFileResponse(path)
+
+
+def init_app(root):
+    root = os.path.realpath(root)
+    if not os.path.isdir(root):
+        raise ValueError(f"root {root} is not a directory")
+    app = web.Application()
+    app[ROOT] = root
+    app.router.add_get("/{path:.*}", serve_file)
+    return app
+
+
+async def serve(root, host, port):
+    runner = web.AppRunner(init_app(root), access_log=logging.getLogger("aiohttp.access"))
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound = runner.addresses[0]
+        shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+        print(f"LISTENING http://{shown}:{bound[1]}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m host_server.fileserver",
+                                description="Serve one directory over HTTP/1.1 with Range support.")
+    p.add_argument("--root", required=True, help="directory to serve")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="0 (default) binds a free port")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
+    try:
+        asyncio.run(serve(args.root, args.host, args.port))
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
