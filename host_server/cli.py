@@ -12,10 +12,7 @@ import signal
 import sqlite3
 import sys
 
-from aiohttp import web
-
 from . import catalog
-from .app import Settings, init_app
 from .auth import new_secret
 from .db import Database
 from .errors import DomainError, Invalid
@@ -125,6 +122,9 @@ async def cmd_reports(db, args):
 
 async def serve(settings, host, port, access_log=True):
     """Run the meta server until SIGINT/SIGTERM; print LISTENING once it accepts connections."""
+    from aiohttp import web   # only serve needs it: the other commands start faster without
+
+    from .app import init_app
     app = init_app(settings)
     runner = web.AppRunner(app, access_log=logging.getLogger("aiohttp.access") if access_log else None)
     await runner.setup()   # opens and migrates the database
@@ -202,6 +202,7 @@ def main(argv=None):
         if args.command == "serve":
             logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                                 format="%(asctime)s %(levelname)s %(name)s %(message)s")
+            from .app import Settings
             settings = Settings(db=args.db, token_ttl=args.token_ttl)
             asyncio.run(serve(settings, args.host, args.port, not args.no_access_log))
         else:
