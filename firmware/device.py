@@ -9,7 +9,12 @@ def main(argv):
     if len(argv) < 2:
         print("E usage: device.py CONFIG.json")
         return 2
+    import gc
+    gc.collect()
+    # player first: compiling from source needs big contiguous blocks, which a small heap has
+    # only while it is empty (player's own imports then compile one at a time).
     import player
+    gc.collect()
     try:
         return player.main(argv[1])
     except KeyboardInterrupt:

@@ -15,7 +15,7 @@ class MetaError(HTTPError):
     """An error status from the meta server: .status, .msg."""
 
     def __init__(self, status, msg=""):
-        HTTPError.__init__(self, "%d %s" % (status, msg))
+        super().__init__("%d %s" % (status, msg))
         self.status = status
         self.msg = msg
 
@@ -28,7 +28,7 @@ class TooMany(MetaError):
     """429: back off at least .retry_after seconds."""
 
     def __init__(self, status, msg, retry_after):
-        MetaError.__init__(self, status, msg)
+        super().__init__(status, msg)
         self.retry_after = retry_after
 
 
