@@ -1,6 +1,7 @@
 # Runs test_* functions of the given case modules; usable under micropython and CPython:
 #   micropython runner.py FIRMWARE_DIR cases_http cases_fetch ...
 # Prints "PASS name" / "FAIL name: error" lines and "SUMMARY passed failed".
+import gc
 import sys
 
 
@@ -12,6 +13,7 @@ def main(argv):
         for name in sorted(dir(mod)):
             if not name.startswith("test_"):
                 continue
+            gc.collect()
             try:
                 getattr(mod, name)()
                 print("PASS %s.%s" % (modname, name))
