@@ -12,6 +12,7 @@ RATE = 22050
 DEMO_ITEMS = [
     ("morning.wav", 6, (440.0, 554.37, 659.25), "Morning Chord", "Loopback Ensemble", "A. Sine", "Tones for Small Devices"),
     ("signal.wav", 5, (392.0, 493.88), "Signal Fifth", "Loopback Ensemble", "B. Square", "Tones for Small Devices"),
+    ("interlude.wav", 4, (349.23, 440.0), "Interlude", "Loopback Ensemble", "B. Square", "Tones for Small Devices"),
     ("missing.wav", 4, (329.63, 415.30), "Lost and Found", "The Alternates", "C. Mirror", "Failover Suite"),
     ("down.wav", 4, (261.63, 329.63, 392.0), "Server Down", "The Alternates", "C. Mirror", "Failover Suite"),
     ("breaking.wav", 12, (220.0, 277.18, 329.63), "Breaking Point", "Range Quartet", "D. Resume", "Failover Suite"),

@@ -18,7 +18,7 @@ from simulator.procs import ServerProcess, run_cli
 # Which primary holds which demo file (the alternate holds them all).
 PRIMARY_OF = {
     "morning.wav": "A", "breaking.wav": "A", "after.wav": "A",
-    "signal.wav": "B", "missing.wav": "B",
+    "signal.wav": "B", "interlude.wav": "B", "missing.wav": "B",
     "down.wav": "C",
 }
 DIRECTORY = {"A": "/music/a", "B": "/music/b", "C": "/music/c"}
@@ -30,7 +30,7 @@ FAULTS = {
     "drop": "primary A dies in the middle of breaking.wav",
     "stall": "primary B stalls in the middle of signal.wav",
     "corrupt": "primary A sends one corrupted byte of morning.wav",
-    "cut": "the alternate drops the connection once in the middle of down.wav",
+    "cut": "primary B drops the connection once in the middle of interlude.wav",
 }
 DEFAULT_FAULTS = ("404", "refused", "drop")
 
@@ -134,8 +134,8 @@ class Network:
             f.append(Fault("corrupt", DIRECTORY["A"] + "/morning.wav", at=5000))
         if server == "B" and "stall" in self.faults:
             f.append(Fault("stall", DIRECTORY["B"] + "/signal.wav", at=self._size_of("signal.wav") // 3))
-        if server == "ABC" and "cut" in self.faults:
-            f.append(Fault("cut", MIRROR_DIRECTORY["C"] + "/down.wav", at=self._size_of("down.wav") // 2))
+        if server == "B" and "cut" in self.faults:
+            f.append(Fault("cut", DIRECTORY["B"] + "/interlude.wav", at=self._size_of("interlude.wav") // 2))
         return f
 
     def _lay_out_files(self):
