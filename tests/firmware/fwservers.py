@@ -1,0 +1,161 @@
+"""Tiny threaded stand-ins for the meta server and file servers, enough to drive the firmware
+through PROTOCOL.md at unit level (the real servers are tested elsewhere)."""
+import hashlib
+import hmac
+import json
+import os
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+
+class Running:
+    def __init__(self, handler_cls, state):
+        handler = type("H", (handler_cls,), {"state": state})
+        self.httpd = _Server(("127.0.0.1", 0), handler)
+        self.port = self.httpd.server_address[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05})
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
+
+
+class _Base(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def send_json(self, status, doc, extra=()):
+        body = json.dumps(doc).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class FileState:
+    def __init__(self, files, faults=None):
+        self.files = files            # path -> bytes
+        self.faults = faults or {}    # path -> "404" | "drop:N" | "stall:N" | "norange"
+        self.requests = []            # (path, range header or None)
+
+
+class FileHandler(_Base):
+    def do_GET(self):
+        st = self.state
+        rng = self.headers.get("Range")
+        st.requests.append((self.path, rng))
+        data = st.files.get(self.path)
+        fault = st.faults.get(self.path, "")
+        if data is None or fault == "404":
+            self.send_json(404, {"error": "not found"})
+            return
+        start = 0
+        m = re.match(r"bytes=(\d+)-$", rng or "")
+        if m and fault != "norange":
+            start = int(m.group(1))
+            self.send_response(206)
+            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(data) - start))
+        self.end_headers()
+        body = data[start:]
+        if fault.startswith("drop:") or fault.startswith("stall:"):
+            n = int(fault.split(":")[1])
+            self.wfile.write(body[:n])
+            self.wfile.flush()
+            if fault.startswith("stall:"):
+                time.sleep(2.0)
+            self.close_connection = True
+            return
+        self.wfile.write(body)
+
+
+class MetaState:
+    def __init__(self, device, secret, items):
+        self.device = device
+        self.secret = secret
+        self.items = items            # list of compact meta data dicts (without pos)
+        self.pos = 0
+        self.nonces = set()
+        self.tokens = set()
+        self.reports = []
+        self.logins = 0
+        self.lock = threading.Lock()
+
+
+class MetaHandler(_Base):
+    def _body(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        return json.loads(self.rfile.read(n) or b"{}")
+
+    def _authed(self):
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Bearer ") and auth[7:] in self.state.tokens:
+            return True
+        self.send_json(401, {"error": "bad token"})
+        return False
+
+    def do_POST(self):
+        st = self.state
+        doc = self._body()
+        with st.lock:
+            if self.path == "/api/v1/login/challenge":
+                nonce = os.urandom(16).hex()
+                st.nonces.add(nonce)
+                self.send_json(200, {"nonce": nonce, "ttl": 60})
+            elif self.path == "/api/v1/login":
+                nonce = doc.get("nonce")
+                want = hmac.new(st.secret.encode(), ("%s:%s" % (doc.get("device"), nonce)).encode(),
+                                hashlib.sha256).hexdigest()
+                if nonce not in st.nonces or doc.get("device") != st.device or doc.get("proof") != want:
+                    self.send_json(401, {"error": "login refused"})
+                    return
+                st.nonces.discard(nonce)
+                st.logins += 1
+                token = os.urandom(8).hex()
+                st.tokens.add(token)
+                self.send_json(200, {"token": token, "ttl": 3600, "program": 1})
+            elif self.path == "/api/v1/report":
+                if self._authed():
+                    st.reports.append(doc)
+                    if st.items and doc.get("id") == st.items[st.pos]["id"] and doc.get("pos") == st.pos:
+                        st.pos = (st.pos + 1) % len(st.items)
+                    self.send_json(200, {"next_pos": st.pos})
+            else:
+                self.send_json(404, {"error": "no such endpoint"})
+
+    def do_GET(self):
+        st = self.state
+        with st.lock:
+            if self.path == "/api/v1/next":
+                if not self._authed():
+                    return
+                if not st.items:
+                    self.send_response(204)
+                    self.end_headers()
+                    return
+                item = dict(st.items[st.pos], pos=st.pos)
+                self.send_json(200, item)
+            else:
+                self.send_json(404, {"error": "no such endpoint"})
+
+
+def item(media_id, data, urls, title="T"):
+    return {"id": media_id, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+            "type": "application/octet-stream", "title": title, "by": "B", "src": list(urls)}

@@ -1,0 +1,165 @@
+"""device.py as the simulator runs it, under micropython (64K heap) and CPython, against small
+local stand-in servers: event lines, failover with Range, sha256, reports, state, re-login."""
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+from fwpaths import FIRMWARE, MICROPYTHON
+from fwservers import FileHandler, FileState, MetaHandler, MetaState, Running, item
+
+SECRET = "00112233445566778899aabbccddeeff"
+BIG = os.urandom(1000000)
+MID = os.urandom(50000)
+SMALL = b"small item\n" * 10
+
+INTERPRETERS = {"micropython": [MICROPYTHON, "-X", "heapsize=64K"], "cpython": [sys.executable]}
+
+
+@pytest.fixture(params=sorted(INTERPRETERS))
+def interp(request):
+    return INTERPRETERS[request.param]
+
+
+@pytest.fixture
+def servers():
+    a = FileState({"/m/big.bin": BIG, "/m/mid.bin": MID, "/m/small.bin": SMALL})
+    b = FileState({"/alt/big.bin": BIG, "/alt/mid.bin": MID, "/alt/small.bin": SMALL})
+    fa, fb = Running(FileHandler, a), Running(FileHandler, b)
+    meta = MetaState("dev1", SECRET, [])
+    ms = Running(MetaHandler, meta)
+    yield meta, a, fa, b, fb, ms
+    for s in (fa, fb, ms):
+        s.close()
+
+
+def run_device(interp, tmp_path, server, items, timeout=60, **over):
+    cfg = {"server": server, "device": "dev1", "secret": SECRET, "buffer": 4096,
+           "connect_timeout": 1.0, "read_timeout": 0.5, "state": str(tmp_path / "state.json"),
+           "sink": {"type": "file", "dir": str(tmp_path / "out")}, "items": items, "program": None,
+           "backoff_base": 0.1, "backoff_cap": 0.3, "idle_wait": 0.1}
+    cfg.update(over)
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps(cfg))
+    proc = subprocess.run(interp + [os.path.join(FIRMWARE, "device.py"), str(path)],
+                          capture_output=True, text=True, timeout=timeout, cwd=str(tmp_path))
+    events = []
+    for line in proc.stdout.splitlines():
+        tag, _, rest = line.partition(" ")
+        if tag in ("LOGIN", "FAIL", "ITEM", "BACKOFF", "DONE"):
+            events.append((tag, json.loads(rest)))
+        else:
+            assert line[:2] in ("I ", "W ", "E ", "D "), "unexpected output line %r" % line
+    return proc, events
+
+
+def tags(events, tag):
+    return [e for t, e in events if t == tag]
+
+
+def test_failover_resumes_with_range_and_reports(interp, tmp_path, servers):
+    meta, a, fa, b, fb, ms = servers
+    meta.items = [item(1, BIG, [fa.url + "/m/big.bin", fb.url + "/alt/big.bin"], "Big"),
+                  item(2, MID, [fa.url + "/m/mid.bin", fb.url + "/alt/mid.bin"]),
+                  item(3, SMALL, [fa.url + "/m/small.bin", fb.url + "/alt/small.bin"])]
+    a.faults = {"/m/big.bin": "drop:300000", "/m/mid.bin": "404"}
+    proc, events = run_device(interp, tmp_path, ms.url, 3)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert tags(events, "LOGIN") == [{"device": "dev1", "program": 1}]
+    it = tags(events, "ITEM")
+    assert [(e["id"], e["status"], e["verified"]) for e in it] == [(1, "played", 1), (2, "played", 1),
+                                                                    (3, "played", 1)]
+    assert it[0]["src"] == fb.url + "/alt/big.bin" and it[0]["resumed"] == 1 and it[0]["failovers"] == 1
+    assert it[0]["bytes"] == len(BIG) and it[0]["title"] == "Big"
+    assert it[2]["src"] == fa.url + "/m/small.bin" and it[2]["failovers"] == 0
+    fails = tags(events, "FAIL")
+    assert fails[0]["id"] == 1 and fails[0]["why"].startswith("dropped at ")
+    dropped_at = fails[0]["at"]
+    assert 0 < dropped_at <= 300000
+    assert ("/alt/big.bin", "bytes=%d-" % dropped_at) in b.requests  # never fetched twice
+    assert fails[1] == {"id": 2, "src": fa.url + "/m/mid.bin", "why": "404", "at": 0}
+    assert tags(events, "DONE") == [{"items": 3}]
+    for n, data in ((1, BIG), (2, MID), (3, SMALL)):
+        assert (tmp_path / "out" / str(n)).read_bytes() == data
+    assert [r["status"] for r in meta.reports] == ["played"] * 3
+    assert meta.reports[0]["errors"] == [[fa.url + "/m/big.bin", "dropped at %d" % dropped_at]]
+    assert meta.reports[1]["errors"] == [[fa.url + "/m/mid.bin", "404"]]
+    assert meta.pos == 0  # 3 reports advanced a 3-item program around to the start
+
+
+def test_stall_refused_and_all_failing(interp, tmp_path, servers):
+    meta, a, fa, b, fb, ms = servers
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = "http://127.0.0.1:%d/x.bin" % s.getsockname()[1]  # nothing listens there
+    meta.items = [item(2, MID, [fa.url + "/m/mid.bin", dead, fb.url + "/alt/mid.bin"]),
+                  item(3, SMALL, [dead, fa.url + "/nope.bin"])]
+    a.faults = {"/m/mid.bin": "stall:1000"}
+    proc, events = run_device(interp, tmp_path, ms.url, 2, sink={"type": "null"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    fails = tags(events, "FAIL")
+    assert [(f["id"], f["why"]) for f in fails] == [(2, "timeout"), (2, "refused"), (3, "refused"),
+                                                    (3, "404")]
+    it = tags(events, "ITEM")
+    assert it[0]["status"] == "played" and it[0]["failovers"] == 2
+    assert it[1]["status"] == "failed" and it[1]["src"] is None and it[1]["verified"] == 0
+    assert meta.reports[1]["status"] == "failed" and meta.reports[1]["src"] is None
+
+
+def test_restart_reuses_token_and_resumes_a_held_item(interp, tmp_path, servers):
+    meta, a, fa, b, fb, ms = servers
+    meta.items = [item(1, BIG, [fa.url + "/m/big.bin"]), item(3, SMALL, [fa.url + "/m/small.bin"])]
+    proc, _ = run_device(interp, tmp_path, ms.url, 1)
+    assert proc.returncode == 0 and meta.logins == 1
+    # as if the device had rebooted 123456 bytes into item 1 (the server still has it current)
+    meta.pos = 0
+    state = json.loads((tmp_path / "state.json").read_text())
+    state.update(id=1, pos=0)
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    (tmp_path / "out" / "1").write_bytes(BIG[:123456])
+    a.requests.clear()
+    proc, events = run_device(interp, tmp_path, ms.url, 1)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert meta.logins == 1 and not tags(events, "LOGIN")  # the stored token was still good
+    assert a.requests == [("/m/big.bin", "bytes=123456-")]
+    assert tags(events, "ITEM")[0]["resumed"] == 1 and tags(events, "ITEM")[0]["status"] == "played"
+    assert (tmp_path / "out" / "1").read_bytes() == BIG
+
+
+def test_expired_token_logs_in_again(interp, tmp_path, servers):
+    meta, a, fa, b, fb, ms = servers
+    meta.items = [item(3, SMALL, [fa.url + "/m/small.bin"])]
+    run_device(interp, tmp_path, ms.url, 1)
+    meta.tokens.clear()
+    proc, events = run_device(interp, tmp_path, ms.url, 1)
+    assert proc.returncode == 0 and meta.logins == 2 and len(tags(events, "LOGIN")) == 1
+    assert tags(events, "ITEM")[0]["status"] == "played"
+
+
+def test_unreachable_meta_server_backs_off_with_jitter_then_stops_after_items(interp, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # items=0 would run forever; a refused login keeps backing off, so bound it with the timeout
+    with pytest.raises(subprocess.TimeoutExpired) as ex:
+        run_device(interp, tmp_path, "http://127.0.0.1:%d" % port, 1, timeout=3)
+    out = ex.value.stdout or b""
+    out = out.decode() if isinstance(out, bytes) else out
+    backoffs = [json.loads(ln[8:]) for ln in out.splitlines() if ln.startswith("BACKOFF ")]
+    assert len(backoffs) >= 3
+    assert all(b["why"] == "refused" and 0 <= b["s"] <= 0.3 for b in backoffs)
+    assert len({b["s"] for b in backoffs}) > 1  # jittered
+
+
+def test_bad_config_exits_nonzero_with_a_clear_message(interp, tmp_path):
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps({"server": "http://127.0.0.1:1", "device": "d"}))
+    proc = subprocess.run(interp + [os.path.join(FIRMWARE, "device.py"), str(path)],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and proc.stdout.strip() == "E config: secret is required (a string)"
+    path.write_text("{not json")
+    proc = subprocess.run(interp + [os.path.join(FIRMWARE, "device.py"), str(path)],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and proc.stdout.startswith("E config: ")
