@@ -145,8 +145,8 @@ async def next_item(request):
     if item is None:
         return web.Response(status=204)
     media_id, pos, compact = item
-    body = f'{{"id":{media_id},"pos":{pos},{compact[1:]}'
-    return web.Response(text=body, content_type="application/json")
+    body = f'{{"id":{media_id},"pos":{pos},{compact[1:]}'.encode()
+    return web.Response(body=body, content_type="application/json")
 
 
 @device_required
