@@ -9,7 +9,11 @@ def emit(tag, pairs):
     """One event line: TAG {"k": v, ...}, keys in the given order."""
     out = []
     for k, v in pairs:
-        out.append('"%s": %s' % (k, json.dumps(v)))
+        if isinstance(v, float):  # MicroPython prints 0.56 as 0.5600000000000001
+            v = ("%.3f" % v).rstrip("0")
+            out.append('"%s": %s' % (k, v + "0" if v.endswith(".") else v))
+        else:
+            out.append('"%s": %s' % (k, json.dumps(v)))
     print("%s {%s}" % (tag, ", ".join(out)))
     flush()
 

@@ -138,6 +138,8 @@ class Response:
             got += r
         if got > limit:
             raise BadResponse("body too large")
+        if got == len(out):
+            return out  # no copy: json.loads takes a bytearray
         return bytes(mv[:got])
 
 

@@ -123,6 +123,10 @@ class Player:
                         done += 1
                 except MetaError as e:
                     self.backoff(str(e.status))
+                except MemoryError:
+                    self.http.close()
+                    gc.collect()
+                    self.backoff("out of memory")
                 gc.collect()
         finally:
             self.http.close()

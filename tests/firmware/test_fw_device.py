@@ -2,6 +2,7 @@
 local stand-in servers: event lines, failover with Range, sha256, reports, state, re-login."""
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -147,7 +148,10 @@ def test_unreachable_meta_server_backs_off_with_jitter_then_stops_after_items(in
         run_device(interp, tmp_path, "http://127.0.0.1:%d" % port, 1, timeout=3)
     out = ex.value.stdout or b""
     out = out.decode() if isinstance(out, bytes) else out
-    backoffs = [json.loads(ln[8:]) for ln in out.splitlines() if ln.startswith("BACKOFF ")]
+    lines = [ln for ln in out.splitlines() if ln.startswith("BACKOFF ")]
+    for ln in lines:  # a short decimal, as a person would write it (no 0.5600000000000001)
+        assert re.match(r'^BACKOFF \{"why": "refused", "s": \d+\.\d{1,3}\}$', ln), ln
+    backoffs = [json.loads(ln[8:]) for ln in lines]
     assert len(backoffs) >= 3
     assert all(b["why"] == "refused" and 0 <= b["s"] <= 0.3 for b in backoffs)
     assert len({b["s"] for b in backoffs}) > 1  # jittered
