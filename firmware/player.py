@@ -86,9 +86,13 @@ class Player:
                 return True
             except Unauthorized:
                 self.meta.token = None
+            except TooMany as e:
+                self.backoff("report 429", e.retry_after)
             except MetaError as e:
-                log("W", "report refused: %s" % e)
-                return False
+                if e.status < 500:
+                    log("W", "report refused: %s" % e)
+                    return False
+                self.backoff("report %d" % e.status)
             except httpclient.HTTPError as e:
                 self.backoff("report " + _why(e))
         log("W", "report of item %s not delivered" % item["id"])

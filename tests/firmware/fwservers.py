@@ -96,6 +96,8 @@ class MetaState:
         self.tokens = set()
         self.reports = []
         self.logins = 0
+        self.too_many = 0             # answer this many logins with 429 Retry-After: 1
+        self.report_errors = 0        # answer this many reports with 503
         self.lock = threading.Lock()
 
 
@@ -120,6 +122,10 @@ class MetaHandler(_Base):
                 st.nonces.add(nonce)
                 self.send_json(200, {"nonce": nonce, "ttl": 60})
             elif self.path == "/api/v1/login":
+                if st.too_many:
+                    st.too_many -= 1
+                    self.send_json(429, {"error": "too many logins"}, [("Retry-After", "1")])
+                    return
                 nonce = doc.get("nonce")
                 want = hmac.new(st.secret.encode(), ("%s:%s" % (doc.get("device"), nonce)).encode(),
                                 hashlib.sha256).hexdigest()
@@ -132,7 +138,10 @@ class MetaHandler(_Base):
                 st.tokens.add(token)
                 self.send_json(200, {"token": token, "ttl": 3600, "program": 1})
             elif self.path == "/api/v1/report":
-                if self._authed():
+                if st.report_errors:
+                    st.report_errors -= 1
+                    self.send_json(503, {"error": "busy"})
+                elif self._authed():
                     st.reports.append(doc)
                     if st.items and doc.get("id") == st.items[st.pos]["id"] and doc.get("pos") == st.pos:
                         st.pos = (st.pos + 1) % len(st.items)

@@ -167,3 +167,26 @@ def test_bad_config_exits_nonzero_with_a_clear_message(interp, tmp_path):
     proc = subprocess.run(interp + [os.path.join(FIRMWARE, "device.py"), str(path)],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and proc.stdout.startswith("E config: ")
+
+
+def test_429_at_login_waits_retry_after_and_report_is_retried(interp, tmp_path, servers):
+    meta, a, fa, b, fb, ms = servers
+    meta.items = [item(3, SMALL, [fa.url + "/m/small.bin"])]
+    meta.too_many = 1
+    meta.report_errors = 2
+    proc, events = run_device(interp, tmp_path, ms.url, 1)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    backoffs = tags(events, "BACKOFF")
+    assert backoffs[0]["why"] == "429" and backoffs[0]["s"] >= 1.0
+    assert [b["why"] for b in backoffs[1:]] == ["report 503", "report 503"]
+    assert len(meta.reports) == 1 and meta.pos == 0 and meta.reports[0]["status"] == "played"
+    assert tags(events, "ITEM")[0]["status"] == "played"
+
+
+def test_empty_program_waits_and_asks_again(interp, tmp_path, servers):
+    meta, a, fa, b, fb, ms = servers
+    with pytest.raises(subprocess.TimeoutExpired) as ex:
+        run_device(interp, tmp_path, ms.url, 1, timeout=2)
+    out = ex.value.stdout or b""
+    out = out.decode() if isinstance(out, bytes) else out
+    assert out.count("I nothing to play") >= 3 and "ITEM" not in out
