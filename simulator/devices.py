@@ -34,7 +34,7 @@ def device_command(interpreter, heap, config_path):
 class DeviceProcess:
     def __init__(self, workdir, device_id, secret, server_url, interpreter="micropython",
                  heap="64K", sink="file", items=0, buffer=4096, connect_timeout=2.0,
-                 read_timeout=2.0, program=None):
+                 read_timeout=2.0, program=None, **extra):
         self.id = device_id
         self.dir = os.path.join(workdir, "devices", device_id)
         self.out_dir = os.path.join(self.dir, "out")
@@ -49,6 +49,7 @@ class DeviceProcess:
             "sink": {"type": "file", "dir": self.out_dir} if sink == "file" else {"type": "null"},
             "items": items, "program": program,
         }
+        self.config.update(extra)  # any other key of firmware/devconfig.py
         self.proc = None
 
     def write_config(self):

@@ -89,11 +89,19 @@ class Network:
                 continue
             await self.start_file_server(name)
         await self._seed()
+        await self.start_meta()
+        return self
+
+    async def stop_meta(self):
+        await self.meta.stop()
+
+    async def start_meta(self, port=0):
+        """Starts the meta server (again), on ``port`` (0: a free one) over the same database."""
         self.meta = ServerProcess("meta", [
-            "-m", "host_server", "--db", self.db, "serve", "--host", "127.0.0.1", "--port", "0",
+            "-m", "host_server", "--db", self.db, "serve", "--host", "127.0.0.1", "--port", str(port),
             "--token-ttl", str(self.token_ttl)], self.log_path("meta"))
         await self.meta.start()
-        return self
+        return self.meta
 
     async def start_file_server(self, name):
         root = os.path.join(self.workdir, "servers", name)

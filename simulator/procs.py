@@ -28,6 +28,7 @@ class ServerProcess:
         if self.env:
             env.update(self.env)
         self._log = open(self.log_path, "ab")
+        since = self._log.tell()  # a restarted server appends: read only what this start wrote
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, *self.args, stdout=self._log, stderr=self._log,
             stdin=asyncio.subprocess.DEVNULL, cwd=ROOT, env=env)
@@ -35,6 +36,7 @@ class ServerProcess:
         deadline = loop.time() + timeout
         while loop.time() < deadline:
             with open(self.log_path, "rb") as f:
+                f.seek(since)
                 for line in f:
                     if line.startswith(b"LISTENING "):
                         self.url = line.split()[1].decode()
