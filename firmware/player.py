@@ -12,10 +12,13 @@ from sinks import make_sink
 
 
 class Player:
-    def __init__(self, cfg):
+    def __init__(self, cfg, buf=None):
         self.cfg = cfg
-        gc.collect()
-        self.buf = bytearray(cfg["buffer"])  # early, while the heap is not yet fragmented
+        if buf is None or len(buf) != cfg["buffer"]:
+            buf = None
+            gc.collect()
+            buf = bytearray(cfg["buffer"])  # early, while the heap is not yet fragmented
+        self.buf = buf
         self.http = httpclient.HTTPClient(cfg["connect_timeout"], cfg["read_timeout"])
         self.meta = MetaClient(self.http, cfg["server"], cfg["device"], cfg["secret"])
         self.sink = make_sink(cfg["sink"])
@@ -149,10 +152,11 @@ def _why(e):
     return "bad response: %s" % (e.args[0] if e.args else "error")
 
 
-def main(path):
+def main(path, buf=None):
+    """Run the device from the config file at path; buf: a stream buffer allocated early."""
     try:
         cfg = load_config(path)
-        player = Player(cfg)
+        player = Player(cfg, buf)
     except (ConfigError, ValueError) as e:
         log("E", "config: %s" % e)
         return 2
