@@ -47,6 +47,15 @@ def fetch(client, meta, sink, buf, emit=None, resume=False):
     if have:
         res.resumed = 1
     srcs = meta["src"]
+    if have == size and size:
+        # the sink already holds it all (a reboot before the report): nothing left to fetch
+        if hexlify(hasher.digest()) == want_hash:
+            res.status, res.src, res.verified = "played", srcs[0], 1
+            srcs = ()
+        else:
+            sink.restart()
+            have = 0
+            hasher = hashlib.sha256()
     for i in range(len(srcs)):
         url = srcs[i]
         if i:

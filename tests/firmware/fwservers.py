@@ -96,6 +96,8 @@ class MetaState:
         self.tokens = set()
         self.reports = []
         self.logins = 0
+        self.program = 1
+        self.entitled = (1, 2)
         self.too_many = 0             # answer this many logins with 429 Retry-After: 1
         self.report_errors = 0        # answer this many reports with 503
         self.lock = threading.Lock()
@@ -136,7 +138,14 @@ class MetaHandler(_Base):
                 st.logins += 1
                 token = os.urandom(8).hex()
                 st.tokens.add(token)
-                self.send_json(200, {"token": token, "ttl": 3600, "program": 1})
+                self.send_json(200, {"token": token, "ttl": 3600, "program": st.program})
+            elif self.path == "/api/v1/programs/select":
+                if self._authed():
+                    if doc.get("program") not in st.entitled:
+                        self.send_json(403, {"error": "not entitled"})
+                        return
+                    st.program = doc["program"]
+                    self.send_json(200, {"selected": st.program})
             elif self.path == "/api/v1/report":
                 if st.report_errors:
                     st.report_errors -= 1

@@ -190,3 +190,16 @@ def test_empty_program_waits_and_asks_again(interp, tmp_path, servers):
     out = ex.value.stdout or b""
     out = out.decode() if isinstance(out, bytes) else out
     assert out.count("I nothing to play") >= 3 and "ITEM" not in out
+
+
+def test_configured_program_is_selected_after_login(interp, tmp_path, servers):
+    meta, a, fa, b, fb, ms = servers
+    meta.items = [item(3, SMALL, [fa.url + "/m/small.bin"])]
+    proc, events = run_device(interp, tmp_path, ms.url, 1, program=2)
+    assert proc.returncode == 0 and meta.program == 2
+    assert tags(events, "LOGIN") == [{"device": "dev1", "program": 2}]
+    (tmp_path / "state.json").unlink()
+    proc, events = run_device(interp, tmp_path, ms.url, 1, program=9)
+    assert proc.returncode == 0 and meta.program == 2
+    assert "E program 9 not selected: 403" in proc.stdout.splitlines()
+    assert tags(events, "LOGIN") == [{"device": "dev1", "program": 2}]

@@ -159,3 +159,21 @@ def test_file_sink_without_resume_starts_over():
         assert f.read() == BODY
     os.remove(d + "/3")
     os.rmdir(d)
+
+
+def test_file_sink_holding_the_whole_item_needs_no_request():
+    d = "/tmp/fw-test-sink-%s" % hexlify(os.urandom(4))
+    fs = sinks.FileSink(d)
+    with open(d + "/3", "wb") as f:
+        f.write(BODY)
+    res, _, _ = run({}, sink=fs, resume=True)  # no server at all
+    assert res.status == "played" and res.bytes == len(BODY) and res.src == UA and res.errors == []
+    with open(d + "/3", "wb") as f:
+        f.write(BODY[:-1] + b"!")  # complete but wrong: start over from byte 0
+    first = ok200()
+    res, _, _ = run({A: [first]}, sink=fs, resume=True)
+    assert b"Range" not in first.sent and res.status == "played"
+    with open(d + "/3", "rb") as f:
+        assert f.read() == BODY
+    os.remove(d + "/3")
+    os.rmdir(d)
