@@ -46,6 +46,8 @@ def fetch(client, meta, sink, buf, emit=None, resume=False):
     have = sink.begin(meta, hasher, buf, resume)
     if have:
         res.resumed = 1
+    short_n = 0
+    short_view = None
     srcs = meta["src"]
     if have == size and size:
         # the sink already holds it all (a reboot before the report): nothing left to fetch
@@ -95,7 +97,12 @@ def fetch(client, meta, sink, buf, emit=None, resume=False):
                 elif n == blen:
                     view = mv
                 else:
-                    view = mv[:n]
+                    # short read: a slice costs a small allocation, so keep the last one; a
+                    # network often repeats the same short size (a segment's worth)
+                    if n != short_n:
+                        short_view = mv[:n]
+                        short_n = n
+                    view = short_view
                 hasher.update(view)
                 sink.write(view)
                 have += len(view)

@@ -14,7 +14,8 @@ B = 1024
 class PatternSock:
     """Serves a response head, then `size` body bytes of a pattern, copying without allocating."""
 
-    def __init__(self, head, size):
+    def __init__(self, head, size, step=0):
+        self.step = step
         self.head = head
         self.hpos = 0
         self.size = size
@@ -35,6 +36,8 @@ class PatternSock:
         k = self.size - self.pos
         if k > n:
             k = n
+        if self.step and k > self.step:
+            k = self.step
         p = self.pos
         for i in range(k):
             buf[i] = (p + i) % 251
@@ -65,12 +68,12 @@ def _pattern_sha(size):
     return hexlify(h.digest())
 
 
-def _stream(nchunks):
+def _stream(nchunks, step=0):
     size = nchunks * B
     meta = {"id": 7, "pos": 0, "size": size, "sha256": _pattern_sha(size),
             "src": ["http://127.0.0.1:8101/m/p.bin"]}
     head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size
-    sock = PatternSock(head, size)
+    sock = PatternSock(head, size, step)
     client = httpclient.HTTPClient(1.0, 1.0, opener=lambda h, p, t: sock)
     buf = bytearray(B)
     sink = sinks.NullSink()
@@ -92,3 +95,11 @@ def test_streaming_allocates_nothing_per_chunk():
     few = _stream(10)     # Content-Length 10240
     many = _stream(97)    # Content-Length 99328: same digit count, so same head allocations
     assert many == few, "streaming 87 more chunks allocated %d more bytes" % (many - few)
+
+
+def test_repeated_short_reads_allocate_nothing_per_chunk():
+    if sys.implementation.name != "micropython":
+        return
+    few = _stream(10, 300)   # every read 300 bytes of a 1024-byte buffer, the last one shorter
+    many = _stream(97, 300)
+    assert many == few, "short reads of 87 more chunks allocated %d more bytes" % (many - few)
