@@ -134,6 +134,10 @@ class Player:
                     self.http.close()
                     gc.collect()
                     self.backoff("out of memory")
+                except OSError as e:  # the sink's storage, most likely: keep the device alive
+                    log("E", "item aborted: %r" % (e,))
+                    self.sink.close()
+                    self.backoff("os error")
                 gc.collect()
         finally:
             self.http.close()

@@ -38,7 +38,12 @@ class FileSink(Sink):
         try:
             os.mkdir(self.dir)
         except OSError:
-            pass  # exists (a missing parent shows up at the first open)
+            pass  # it may exist already
+        try:
+            if not os.stat(self.dir)[0] & 0x4000:  # S_IFDIR
+                raise OSError
+        except OSError:
+            raise ValueError("sink dir %s cannot be created" % self.dir)
 
     def begin(self, meta, hasher, buf, resume):
         self.close()

@@ -163,6 +163,11 @@ def test_bad_config_exits_nonzero_with_a_clear_message(interp, tmp_path):
     proc = subprocess.run(interp + [os.path.join(FIRMWARE, "device.py"), str(path)],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and proc.stdout.strip() == "E config: secret is required (a string)"
+    path.write_text(json.dumps({"server": "http://127.0.0.1:1", "device": "d", "secret": "s",
+                                "sink": {"type": "file", "dir": str(tmp_path / "no" / "such")}}))
+    proc = subprocess.run(interp + [os.path.join(FIRMWARE, "device.py"), str(path)],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and "cannot be created" in proc.stdout
     path.write_text("{not json")
     proc = subprocess.run(interp + [os.path.join(FIRMWARE, "device.py"), str(path)],
                           capture_output=True, text=True, timeout=30)
