@@ -8,7 +8,6 @@ import asyncio
 import json
 import logging
 import os
-import signal
 import sqlite3
 import sys
 
@@ -125,25 +124,10 @@ async def serve(settings, host, port, access_log=True):
     from aiohttp import web   # only serve needs it: the other commands start faster without
 
     from .app import init_app
+    from .serving import serve_until_stopped
     app = init_app(settings)
     runner = web.AppRunner(app, access_log=logging.getLogger("aiohttp.access") if access_log else None)
-    await runner.setup()   # opens and migrates the database
-    try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound = runner.addresses[0]
-        print(f"LISTENING http://{_host(bound[0])}:{bound[1]}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-
-
-def _host(host):
-    return f"[{host}]" if ":" in host else host
+    await serve_until_stopped(runner, host, port)  # setup opens and migrates the database
 
 
 def _parser():

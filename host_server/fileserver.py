@@ -15,10 +15,11 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 
 from aiohttp import web
+
+from .serving import serve_until_stopped
 
 ROOT = web.AppKey("root", str)
 
@@ -64,20 +65,7 @@ def init_app(root):
 
 async def serve(root, host, port):
     runner = web.AppRunner(init_app(root), access_log=logging.getLogger("aiohttp.access"))
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound = runner.addresses[0]
-        shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
-        print(f"LISTENING http://{shown}:{bound[1]}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await serve_until_stopped(runner, host, port)
 
 
 def main(argv=None):
