@@ -54,3 +54,12 @@ def test_a_heap_too_small_for_the_device_fails_the_run_honestly(tmp_path):
     assert r.returncode == 1
     items, verified, _, _ = result_of(r.stdout)
     assert items == 7 and verified < 6
+
+
+def test_the_firmware_compiled_by_mpy_cross_plays_the_demo_with_every_fault(tmp_path):
+    r = simulate(tmp_path, "--mpy", "--faults", "all", "--read-timeout", "0.5")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "(.mpy)" in r.stdout
+    assert result_of(r.stdout)[:2] == (7, 7)
+    mpy = sorted(os.listdir(tmp_path / "sim" / "firmware-mpy"))
+    assert "player.mpy" in mpy and "fetch.mpy" in mpy and "player.py" not in mpy
