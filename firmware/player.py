@@ -38,14 +38,7 @@ class Player:
     def login(self):
         while True:
             try:
-                ans = self.meta.login()
-                program = ans.get("program")
-                want = self.cfg["program"]
-                if want is not None and want != program:
-                    try:
-                        program = self.meta.select(want).get("selected", program)
-                    except MetaError as e:
-                        log("E", "program %s not selected: %s" % (want, e.status))
+                program = self.meta.login().get("program")
                 self.failures = 0
                 self.state.save(token=self.meta.token)
                 emit("LOGIN", (("device", self.cfg["device"]), ("program", program)))
@@ -120,10 +113,22 @@ class Player:
                       ("verified", res.verified)))
         return True
 
+    def select_program(self):
+        """The configured program, chosen once per start (the server keeps the choice); a
+        token saved from an earlier run skips login, so this is not tied to logging in."""
+        want = self.cfg["program"]
+        if want is None:
+            return
+        try:
+            emit("PROGRAM", (("program", self.call(self.meta.select, want).get("selected")),))
+        except MetaError as e:
+            log("E", "program %s not selected: %s" % (want, e.status))
+
     def run(self):
         items = self.cfg["items"]
         done = 0
         try:
+            self.select_program()
             while items == 0 or done < items:
                 try:
                     if self.play_one():

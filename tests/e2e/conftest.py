@@ -46,11 +46,11 @@ class Played:
 
 
 async def play(net, interpreter, device="dev1", items=None, heap="64K", read_timeout=1.0,
-               sink="file", on_event=None):
+               sink="file", on_event=None, **config):
     dev = DeviceProcess(net.workdir, device, net.devices[device], net.meta.url,
                         interpreter=interpreter, heap=heap, sink=sink,
                         items=len(net.media) if items is None else items,
-                        read_timeout=read_timeout, connect_timeout=1.0)
+                        read_timeout=read_timeout, connect_timeout=1.0, **config)
     await dev.start()
     events = []
     async for tag, ev in dev.events():

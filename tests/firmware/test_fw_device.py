@@ -49,7 +49,7 @@ def run_device(interp, tmp_path, server, items, timeout=60, **over):
     events = []
     for line in proc.stdout.splitlines():
         tag, _, rest = line.partition(" ")
-        if tag in ("LOGIN", "FAIL", "ITEM", "BACKOFF", "DONE"):
+        if tag in ("LOGIN", "PROGRAM", "FAIL", "ITEM", "BACKOFF", "DONE"):
             events.append((tag, json.loads(rest)))
         else:
             assert line[:2] in ("I ", "W ", "E ", "D "), "unexpected output line %r" % line
@@ -202,9 +202,10 @@ def test_configured_program_is_selected_after_login(interp, tmp_path, servers):
     meta.items = [item(3, SMALL, [fa.url + "/m/small.bin"])]
     proc, events = run_device(interp, tmp_path, ms.url, 1, program=2)
     assert proc.returncode == 0 and meta.program == 2
-    assert tags(events, "LOGIN") == [{"device": "dev1", "program": 2}]
+    assert tags(events, "PROGRAM") == [{"program": 2}]
     (tmp_path / "state.json").unlink()
     proc, events = run_device(interp, tmp_path, ms.url, 1, program=9)
     assert proc.returncode == 0 and meta.program == 2
     assert "E program 9 not selected: 403" in proc.stdout.splitlines()
     assert tags(events, "LOGIN") == [{"device": "dev1", "program": 2}]
+    assert tags(events, "PROGRAM") == []
