@@ -4,7 +4,7 @@ import asyncio
 import pytest
 
 from simulator.devices import DeviceProcess
-from tests.e2e.conftest import INTERPRETERS
+from tests.e2e.conftest import INTERPRETERS, play
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -56,3 +56,17 @@ async def test_a_wrong_secret_is_refused_and_the_device_backs_off_until_rate_lim
     # Five refused proofs, then the server slows it down with 429.
     assert whys[:5] == ["401"] * 5 and whys[5] == "429", whys
     assert await net.reports(device="dev1") == []
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+async def test_an_expired_token_from_the_state_file_means_logging_in_again(network_factory, interpreter):
+    net = await network_factory(faults=(), token_ttl=1)
+    first = await play(net, interpreter, items=1)
+    assert first.rc == 0 and len(first.of("LOGIN")) == 1, first.console()
+    await asyncio.sleep(1.5)  # the token saved in the device's state file expires
+    second = await play(net, interpreter, items=1)
+    assert second.rc == 0, second.console()
+    assert len(second.of("LOGIN")) == 1
+    assert "I token refused, logging in again" in second.console()
+    (item,) = second.items
+    assert item["pos"] == 1 and item["verified"]

@@ -63,3 +63,10 @@ def test_the_firmware_compiled_by_mpy_cross_plays_the_demo_with_every_fault(tmp_
     assert result_of(r.stdout)[:2] == (7, 7)
     mpy = sorted(os.listdir(tmp_path / "sim" / "firmware-mpy"))
     assert "player.mpy" in mpy and "fetch.mpy" in mpy and "player.py" not in mpy
+
+
+def test_rounds_with_a_null_sink_play_the_program_through_twice(tmp_path):
+    r = simulate(tmp_path, "--faults", "none", "--sink", "null", "--rounds", "2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert result_of(r.stdout) == (14, 14, 0, 0)
+    assert os.listdir(tmp_path / "sim" / "devices" / "dev1" / "out") == []
