@@ -10,6 +10,7 @@ import logging
 import os
 import sqlite3
 import sys
+import time
 
 from . import catalog
 from .auth import new_secret
@@ -116,7 +117,8 @@ async def cmd_reports(db, args):
         return
     for r in rows:
         r["errors"] = "; ".join(f"{u} {why}" for u, why in r["errors"])
-    _table(rows, ("id", "device", "media", "pos", "status", "src", "bytes", "ms", "errors"))
+        r["time"] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["at"]))
+    _table(rows, ("id", "time", "device", "media", "pos", "status", "src", "bytes", "ms", "errors"))
 
 
 async def serve(settings, host, port, access_log=True):
