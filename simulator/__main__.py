@@ -142,6 +142,10 @@ async def main(a):
             print("only %d of %d items were played (device exit codes %s; consoles in %s)" % (
                 tally.items, expected, rcs, os.path.join(net.workdir, "devices")))
             tally.items = expected
+        reports = await net.reports()
+        print("server   recorded %d reports: %d played, %d failed (python -m host_server --db %s reports)" % (
+            len(reports), sum(r["status"] == "played" for r in reports),
+            sum(r["status"] == "failed" for r in reports), net.db), flush=True)
     finally:
         await net.stop()
     print(tally.line(), flush=True)

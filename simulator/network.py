@@ -201,7 +201,7 @@ class Network:
         return {self.media_ids[m["name"]]: m for m in self.media}
 
     async def reports(self, device=None):
-        args = ["--db", self.db, "reports", "--json", "--limit", "1000"]
+        args = ["--db", self.db, "reports", "--json", "--limit", "1000000"]
         if device:
             args += ["--device", device]
         return json.loads(await run_cli(args))

@@ -34,6 +34,7 @@ def test_the_demo_plays_every_item_through_404_refused_and_a_dying_primary(tmp_p
     item_lines = [l for l in r.stdout.splitlines() if re.match(r"^dev1\s+\d+/7 ", l)]
     assert len(item_lines) == 7 and all("verified" in l and "MB/s" in l for l in item_lines)
     assert any("Breaking Point" in l and "from ABC" in l and "resumed=1" in l for l in item_lines)
+    assert "recorded 7 reports: 7 played, 0 failed" in r.stdout
 
 
 def test_several_devices_under_cpython_with_every_fault(tmp_path):
