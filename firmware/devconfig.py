@@ -1,4 +1,5 @@
-# The device's config file and its small state file.
+# The device's config file, read and checked once at start (device.py then drops this module
+# so its bytecode is collected; the small state file is in player.py).
 #
 # Config (one JSON object):
 #   server           "http://host:port" of the meta server                        (required)
@@ -15,16 +16,13 @@
 #   backoff_base, backoff_cap   seconds, exponential backoff with full jitter     (1.0, 60.0)
 #   report_retries   tries of a report while the meta server is unreachable       (4)
 import json
-import os
-
-from devlog import log
 
 _DEFAULTS = (("buffer", 4096), ("connect_timeout", 2.0), ("read_timeout", 2.0), ("state", None),
              ("sink", None), ("items", 0), ("program", None), ("idle_wait", 5.0),
              ("backoff_base", 1.0), ("backoff_cap", 60.0), ("report_retries", 4))
 
 
-class ConfigError(Exception):
+class ConfigError(ValueError):
     pass
 
 
@@ -57,34 +55,3 @@ def load_config(path):
     if cfg["sink"] is not None and not isinstance(cfg["sink"], dict):
         raise ConfigError("sink must be an object")
     return cfg
-
-
-class State:
-    """A small JSON file so a restarted device continues: token, current item, bytes held."""
-
-    def __init__(self, path):
-        self.path = path
-        self.d = {}
-        if path:
-            try:
-                with open(path) as f:
-                    d = json.load(f)
-                if isinstance(d, dict):
-                    self.d = d
-            except (OSError, ValueError):
-                pass
-
-    def get(self, k):
-        return self.d.get(k)
-
-    def save(self, **kw):
-        self.d.update(kw)
-        if not self.path:
-            return
-        tmp = self.path + ".tmp"
-        try:
-            with open(tmp, "w") as f:
-                json.dump(self.d, f)
-            os.rename(tmp, self.path)
-        except OSError as e:
-            log("W", "state not saved: %s" % e)

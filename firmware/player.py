@@ -1,24 +1,52 @@
 # The device's main loop: log in, ask for the next item, fetch it with failover, report, repeat.
 # Config keys: see devconfig.py.
 import gc
+import json
+import os
 
 import httpclient
 from compat import random_fraction, sleep_ms
-from devconfig import ConfigError, State, load_config
 from devlog import emit, log
 from fetch import fetch
 from metaclient import MetaClient, MetaError, TooMany, Unauthorized
 from sinks import make_sink
 
 
+class State:
+    """A small JSON file so a restarted device continues: token, current item, bytes held."""
+
+    def __init__(self, path):
+        self.path = path
+        self.d = {}
+        if path:
+            try:
+                with open(path) as f:
+                    d = json.load(f)
+                if isinstance(d, dict):
+                    self.d = d
+            except (OSError, ValueError):
+                pass
+
+    def get(self, k):
+        return self.d.get(k)
+
+    def save(self, **kw):
+        self.d.update(kw)
+        if not self.path:
+            return
+        tmp = self.path + ".tmp"
+        try:
+            with open(tmp, "w") as f:
+                json.dump(self.d, f)
+            os.rename(tmp, self.path)
+        except OSError as e:
+            log("W", "state not saved: %s" % e)
+
+
 class Player:
-    def __init__(self, cfg, buf=None):
+    def __init__(self, cfg, buf):
         self.cfg = cfg
-        if buf is None or len(buf) != cfg["buffer"]:
-            buf = None
-            gc.collect()
-            buf = bytearray(cfg["buffer"])  # early, while the heap is not yet fragmented
-        self.buf = buf
+        self.buf = buf  # cfg["buffer"] bytes, allocated early by device.py
         self.http = httpclient.HTTPClient(cfg["connect_timeout"], cfg["read_timeout"])
         self.meta = MetaClient(self.http, cfg["server"], cfg["device"], cfg["secret"])
         self.sink = make_sink(cfg["sink"])
@@ -161,15 +189,11 @@ def _why(e):
     return "bad response: %s" % (e.args[0] if e.args else "error")
 
 
-def main(path, buf=None):
-    """Run the device from the config file at path; buf: a stream buffer allocated early."""
+def main(cfg, buf):
+    """Run the device with a checked config (devconfig.py) and its stream buffer."""
     try:
-        cfg = load_config(path)
         player = Player(cfg, buf)
-    except (ConfigError, ValueError) as e:
-        log("E", "config: %s" % e)
-        return 2
-    except OSError as e:
+    except (ValueError, OSError) as e:  # the sink's settings
         log("E", "config: %s" % e)
         return 2
     return player.run()
