@@ -151,6 +151,8 @@ class HTTPClient:
         self.rto = int(read_timeout * 1000)
         self.opener = opener  # (host, port, timeout_ms) -> connected socket; tests pass fakes
         self.idle = None
+        self.line_buf = bytearray(MAX_LINE + 2)  # lent to one connection at a time
+        self.lent_to = None
 
     def _release(self, conn):
         if self.idle is not None and self.idle is not conn:
@@ -169,7 +171,11 @@ class HTTPClient:
             if conn.host == host and conn.port == port:
                 return conn, True
             conn.close()
-        return Conn(self.opener(host, port, self.cto), host, port, self.rto), False
+        if self.lent_to is not None:
+            self.lent_to.close()  # a response left unfinished: its connection cannot be reused
+        sock = self.opener(host, port, self.cto)
+        self.lent_to = Conn(sock, host, port, self.rto, self.line_buf)
+        return self.lent_to, False
 
     def request(self, method, url, body=None, headers=None, range_from=None):
         """Send one request, following up to MAX_REDIRECTS redirects; returns a Response."""

@@ -97,12 +97,14 @@ def connect(host, port, timeout_ms):
 class Conn:
     """One TCP connection with a small line buffer for status and header lines."""
 
-    def __init__(self, sock, host, port, read_timeout_ms):
+    def __init__(self, sock, host, port, read_timeout_ms, line_buf=None):
         self.sock = sock
         self.host = host
         self.port = port
         self.tmo = read_timeout_ms
-        self.hbuf = bytearray(MAX_LINE + 2)  # a full line plus its CRLF
+        # a full line plus its CRLF; HTTPClient lends its own, so connections do not each
+        # allocate one in a heap that streaming has fragmented
+        self.hbuf = line_buf or bytearray(MAX_LINE + 2)
         self.hmv = memoryview(self.hbuf)
         self.hpos = 0
         self.hend = 0
