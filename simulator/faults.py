@@ -58,11 +58,7 @@ class FaultProxy:
         return self
 
     async def stop(self):
-        self.dead = True
-        if self.server is not None:
-            self.server.close()
-        for w in list(self._conns):
-            w.transport.abort()
+        self._die()
         for ev in self._stalled:
             ev.set()
         if self.server is not None:
