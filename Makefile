@@ -4,7 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv clean
+# Debian packages that tests need (nginx as an owner's file server, chromium for the dashboard
+# test, ...): installed by scripts/apt-ensure only when missing.
+TEST_DEBS :=
+
+.PHONY: run test venv clean debs
+
 
 venv: $(STAMP)
 
@@ -17,7 +22,10 @@ $(STAMP): requirements.txt
 run: $(STAMP)
 	$(BIN)/python -m simulator $(ARGS)
 
-test: $(STAMP)
+debs:
+	@if [ -n "$(strip $(TEST_DEBS))" ]; then scripts/apt-ensure $(TEST_DEBS); fi
+
+test: $(STAMP) debs
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 clean:
