@@ -1,4 +1,4 @@
-from . import views
+from . import apidoc, views
 
 
 def setup_routes(app):
@@ -9,3 +9,4 @@ def setup_routes(app):
     app.router.add_get("/api/v1/next", views.next_item)
     app.router.add_get("/api/v1/media/{id}", views.media)
     app.router.add_post("/api/v1/report", views.report)
+    app.router.add_get("/api/v1/openapi.yaml", apidoc.openapi)
