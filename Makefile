@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 # Debian packages that tests need (nginx as an owner's file server, chromium for the dashboard
 # test, ...): installed by scripts/apt-ensure only when missing.
-TEST_DEBS := nginx
+TEST_DEBS := nginx chromium
 
 .PHONY: run test venv clean debs
 
