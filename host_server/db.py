@@ -13,7 +13,7 @@ import re
 import sqlite3
 import time
 
-from . import catalog
+from . import catalog, db_dashboard
 from .errors import Conflict, Forbidden, NotFound
 
 MIGRATIONS = pathlib.Path(__file__).with_name("migrations")
@@ -194,6 +194,7 @@ class Database:
         cur = self._current(device)
         if cur is None:
             return None
+        db_dashboard.record_handed_out(self.conn, device, cur[0], cur[3], cur[1], self.clock())
         return cur[3], cur[1], cur[4]
 
     async def add_report(self, device, rep):
@@ -216,6 +217,7 @@ class Database:
                 " errors, advanced, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (device, cur[0] if cur else None, rep["id"], rep["pos"], rep["status"],
                  rep["src"], rep["bytes"], rep["ms"], errors, int(advanced), now))
+            db_dashboard.record_report(c, device, rep, now)
             if advanced:
                 pos = (pos + 1) % cur[2]
                 c.execute("UPDATE entitlements SET pos = ? WHERE device = ? AND program = ?",
