@@ -8,6 +8,7 @@ from aiohttp import web
 from .auth import Auth
 from .db import Database
 from .keys import AUTH, DB, SETTINGS
+from .probe import health_context
 from .routes import setup_routes
 from .views import json_errors
 
@@ -21,11 +22,18 @@ class Settings:
     failure_window: int = 300      # s
     max_body: int = 64 * 1024      # bytes of a request body
     clock: object = time.time      # tests substitute a fake clock
+    probe_interval: float = 0.0    # s between probes of the file servers; 0: health off
+    probe_timeout: float = 2.0     # s a probe of one file server may take
+    source_timeout: float = 5.0    # s to connect / between data when checking an owner's source
 
     def __post_init__(self):
         for name in ("token_ttl", "nonce_ttl", "max_failures", "failure_window", "max_body"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
                 raise ValueError(f"setting {name} must be a positive integer")
+        for name in ("probe_interval", "probe_timeout", "source_timeout"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value < 0 or (value == 0 and name != "probe_interval"):
+                raise ValueError(f"setting {name} must be a positive number of seconds")
 
 
 async def _database(app):
@@ -44,5 +52,6 @@ def init_app(settings=None, **overrides):
     app = web.Application(client_max_size=settings.max_body, middlewares=[json_errors])
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(health_context)
     setup_routes(app)
     return app

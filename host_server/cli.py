@@ -12,7 +12,7 @@ import sqlite3
 import sys
 import time
 
-from . import catalog
+from . import catalog, owner_cli
 from .auth import new_secret
 from .db import Database
 from .errors import DomainError, Invalid
@@ -98,6 +98,10 @@ async def cmd_import(db, args):
 async def cmd_list(db, args):
     if args.what == "devices":
         rows, columns = await db.list_devices(), ("id", "name", "default", "selected", "programs")
+    elif args.what == "owners":
+        rows, columns = await owner_cli.owner_rows(db)
+    elif args.what == "servers":
+        rows, columns = await owner_cli.server_rows(db)
     elif args.what == "media":
         rows, columns = await db.list_media(), ("id", "title", "type", "size", "src")
     else:
@@ -143,6 +147,8 @@ def _parser():
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000, help="0 binds a free port")
     s.add_argument("--token-ttl", type=int, default=3600, help="seconds a login token lives")
+    s.add_argument("--probe-interval", type=float, default=0.0,
+                   help="seconds between health probes of the file servers (0: health off)")
     s.add_argument("--no-access-log", action="store_true", help="do not log one line per request")
     s = sub.add_parser("add-device", help="add a device; prints its secret once")
     s.add_argument("id")
@@ -159,17 +165,25 @@ def _parser():
     s.add_argument("--default", action="store_true", help="make it the device's default program")
     s = sub.add_parser("import", help="import a catalog JSON file in one transaction")
     s.add_argument("catalog")
-    s = sub.add_parser("list", help="list devices, media or programs")
-    s.add_argument("what", choices=("devices", "media", "programs"))
+    s = sub.add_parser("list", help="list devices, media, programs, owners or file servers (health)")
+    s.add_argument("what", choices=("devices", "media", "programs", "owners", "servers"))
     s.add_argument("--json", action="store_true")
     s = sub.add_parser("reports", help="latest reports, newest first")
     s.add_argument("--device")
     s.add_argument("--limit", type=int, default=50)
     s.add_argument("--json", action="store_true")
+    s = sub.add_parser("add-owner", help="add a media owner; prints their API token once")
+    s.add_argument("name")
+    s = sub.add_parser("owner-token", help="a new API token for an owner (lifts a revocation)")
+    s.add_argument("name")
+    s = sub.add_parser("revoke-owner", help="revoke every API token of an owner")
+    s.add_argument("name")
     return p
 
 
-COMMANDS = {"init": cmd_init, "add-device": cmd_add_device, "add-media": cmd_add_media,
+COMMANDS = {"add-owner": owner_cli.cmd_add_owner, "owner-token": owner_cli.cmd_owner_token,
+            "revoke-owner": owner_cli.cmd_revoke_owner,
+            "init": cmd_init, "add-device": cmd_add_device, "add-media": cmd_add_media,
             "add-program": cmd_add_program, "assign": cmd_assign, "import": cmd_import,
             "list": cmd_list, "reports": cmd_reports}
 
@@ -189,7 +203,8 @@ def main(argv=None):
             logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                                 format="%(asctime)s %(levelname)s %(name)s %(message)s")
             from .app import Settings
-            settings = Settings(db=args.db, token_ttl=args.token_ttl)
+            settings = Settings(db=args.db, token_ttl=args.token_ttl,
+                                probe_interval=args.probe_interval)
             asyncio.run(serve(settings, args.host, args.port, not args.no_access_log))
         else:
             asyncio.run(_run(args))

@@ -1,0 +1,50 @@
+"""Queries for file server health (table file_servers, migration 0004)."""
+
+from . import catalog
+
+
+async def known_addresses(db):
+    """Every file server address named by a media record, as primary or alternate."""
+    rows = db.conn.execute("SELECT primary_address FROM media UNION"
+                           " SELECT address FROM media_alternates").fetchall()
+    return {r[0] for r in rows}
+
+
+async def probe_targets(db):
+    """{address: URL of one file that server should hold} (the lowest media id it serves)."""
+    targets = {}
+    rows = db.conn.execute(
+        "SELECT primary_address, primary_directory, file_name, min(id) FROM media"
+        " GROUP BY primary_address").fetchall()
+    rows += db.conn.execute(
+        "SELECT a.address, a.directory, m.file_name, min(m.id) FROM media_alternates a"
+        " JOIN media m ON m.id = a.media GROUP BY a.address").fetchall()
+    for address, directory, name, _ in rows:
+        targets.setdefault(address, catalog.source_url(address, directory, name))
+    return targets
+
+
+async def states(db):
+    """{address: (up, since, why, checked)} of every server checked so far."""
+    return {r[0]: (bool(r[1]), r[2], r[3], r[4]) for r in db.conn.execute(
+        "SELECT address, up, since, why, checked FROM file_servers")}
+
+
+async def record(db, results):
+    """Store [(address, up, why)] seen now; since moves only when up changes.
+
+    Returns the addresses whose state changed (new ones included).
+    """
+    now = db.clock()
+    changed = []
+    with db._write() as c:
+        for address, up, why in results:
+            row = c.execute("SELECT up FROM file_servers WHERE address = ?", (address,)).fetchone()
+            if row is None or bool(row[0]) != up:
+                changed.append(address)
+                c.execute("INSERT OR REPLACE INTO file_servers (address, up, since, why, checked)"
+                          " VALUES (?, ?, ?, ?, ?)", (address, int(up), now, why, now))
+            else:
+                c.execute("UPDATE file_servers SET why = ?, checked = ? WHERE address = ?",
+                          (why, now, address))
+    return changed
