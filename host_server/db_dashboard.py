@@ -16,13 +16,15 @@ ERROR_TEXT_LIMIT = 512
 
 def record_handed_out(conn, device, program, media, pos, now):
     """GET /next handed this item out: one upsert of the device's row."""
+    # The same item again, not reported yet (the device crashed, or asked twice), keeps the
+    # time it was first handed out; anything else is a new play.
     conn.execute(
-        "INSERT INTO device_activity (device, seen, program, media, pos, handed_at)"
-        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET seen = excluded.seen,"
-        " program = excluded.program, media = excluded.media, pos = excluded.pos,"
+        "INSERT INTO device_activity (device, seen, program, media, pos, handed_at, done)"
+        " VALUES (?, ?, ?, ?, ?, ?, 0) ON CONFLICT (device) DO UPDATE SET seen = excluded.seen,"
+        " program = excluded.program, media = excluded.media, pos = excluded.pos, done = 0,"
         " handed_at = CASE WHEN device_activity.media IS excluded.media"
         "  AND device_activity.pos IS excluded.pos AND device_activity.program IS excluded.program"
-        "  AND coalesce(device_activity.reported_at, 0) < device_activity.handed_at"
+        "  AND device_activity.done = 0"
         "  THEN device_activity.handed_at ELSE excluded.handed_at END",
         (device, now, program, media, pos, now))
 
@@ -37,9 +39,11 @@ def record_report(conn, device, rep, now):
         "INSERT INTO device_activity (device, seen, reported_at, last_status, error, error_at)"
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET seen = excluded.seen,"
         " reported_at = excluded.reported_at, last_status = excluded.last_status,"
+        " done = CASE WHEN device_activity.media IS ? AND device_activity.pos IS ? THEN 1"
+        "  ELSE device_activity.done END,"
         " error = coalesce(excluded.error, device_activity.error),"
         " error_at = coalesce(excluded.error_at, device_activity.error_at)",
-        (device, now, now, rep["status"], error, now if error else None))
+        (device, now, now, rep["status"], error, now if error else None, rep["id"], rep["pos"]))
 
 
 # -- operators and sessions -----------------------------------------------------------------
@@ -101,7 +105,7 @@ async def devices_overview(db, online_window):
     now = db.clock()
     rows = db.conn.execute(
         "SELECT d.id, d.name, coalesce(d.selected_program, d.default_program), d.default_program,"
-        " a.seen, a.program, p.name, a.media, m.title, a.pos, a.handed_at, a.reported_at,"
+        " a.seen, a.program, p.name, a.media, m.title, a.pos, a.handed_at, a.done,"
         " a.last_status, a.error, a.error_at"
         " FROM devices d LEFT JOIN device_activity a ON a.device = d.id"
         " LEFT JOIN programs p ON p.id = a.program LEFT JOIN media m ON m.id = a.media"
@@ -109,13 +113,12 @@ async def devices_overview(db, online_window):
     names = dict(db.conn.execute("SELECT id, name FROM programs"))
     out = []
     for (dev, name, plays, default, seen, program, program_name, media, title, pos, handed,
-         reported, status, error, error_at) in rows:
+         done, status, error, error_at) in rows:
         playing = None
         if media is not None:
             playing = {"program": program, "program_name": program_name or "", "media": media,
                        "title": title or "", "pos": pos, "since": handed,
-                       "finished": reported is not None and handed is not None
-                       and reported >= handed, "status": status}
+                       "finished": bool(done), "status": status if done else None}
         out.append({
             "id": dev, "name": name,
             "program": plays, "program_name": names.get(plays, ""), "default": default,

@@ -8,6 +8,7 @@ CREATE TABLE device_activity (
     media        INTEGER,
     pos          INTEGER,
     handed_at    REAL,                   -- when that item was handed out
+    done         INTEGER NOT NULL DEFAULT 0,  -- 1 once the device reported that item
     reported_at  REAL,                   -- when the device last reported (any item)
     last_status  TEXT,                   -- played / failed, of that report
     error        TEXT,                   -- the last failure: "<url> <reason>" or "failed"

@@ -1,0 +1,132 @@
+"""Dashboard sessions and CSRF.
+
+A session is an opaque random token in an HttpOnly, SameSite=Strict cookie; the database keeps
+only its sha256, with the session's CSRF token, which every form of the session must carry.
+The sign-in form, before any session, is protected by a double-submit cookie.
+"""
+
+import asyncio
+import functools
+import hashlib
+import hmac
+import secrets
+import urllib.parse
+
+from aiohttp import web
+
+from .. import db_dashboard
+from ..errors import Unauthorized
+from ..keys import DB
+from .passwords import verify_password
+
+COOKIE = "operator_session"
+LOGIN_COOKIE = "operator_login_csrf"
+SESSION_TTL = 12 * 3600
+LOGIN_PATH = "/dashboard/login"
+MAX_FORM = 16 * 1024
+
+OPERATOR = web.RequestKey("operator", str)
+CSRF = web.RequestKey("csrf", str)
+FORM = web.RequestKey("form", object)
+
+
+def _sha(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _cookie_args(request, max_age):
+    return {"max_age": max_age, "path": "/", "httponly": True, "samesite": "Strict",
+            "secure": request.secure}
+
+
+def csrf_matches(given, expected):
+    return bool(given) and bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def new_login_csrf(request, response):
+    """The sign-in form's token, also set as a cookie that the POST must match."""
+    token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
+    response.set_cookie(LOGIN_COOKIE, token, **_cookie_args(request, 3600))
+    return token
+
+
+async def sign_in(request, name, password):
+    """A new session cookie on success; None for a wrong name or password."""
+    db = request.app[DB]
+    stored = await db_dashboard.operator_password(db, name)
+    # scrypt takes tens of milliseconds: off the event loop
+    if not await asyncio.to_thread(verify_password, password, stored):
+        return None
+    token = secrets.token_urlsafe(32)
+    await db_dashboard.add_session(db, _sha(token), name, secrets.token_urlsafe(24), SESSION_TTL)
+    return token
+
+
+def set_session_cookie(request, response, token):
+    response.set_cookie(COOKIE, token, **_cookie_args(request, SESSION_TTL))
+    response.del_cookie(LOGIN_COOKIE, path="/")
+
+
+async def sign_out(request, response):
+    token = request.cookies.get(COOKIE)
+    if token:
+        await db_dashboard.end_session(request.app[DB], _sha(token))
+    response.del_cookie(COOKIE, path="/")
+
+
+async def current(request):
+    """(operator, csrf) of the request's session, or None."""
+    token = request.cookies.get(COOKIE)
+    if not token or len(token) > 128:
+        return None
+    return await db_dashboard.session(request.app[DB], _sha(token))
+
+
+def login_redirect(request):
+    target = request.path_qs if request.method == "GET" else "/dashboard/"
+    return web.HTTPSeeOther(LOGIN_PATH + "?" + urllib.parse.urlencode({"next": target}))
+
+
+def safe_next(target):
+    """Only a dashboard path: never an open redirect."""
+    if isinstance(target, str) and target.startswith("/dashboard/") and "//" not in target \
+            and "\\" not in target:
+        return target
+    return "/dashboard/"
+
+
+def page(handler):
+    """A dashboard page or form: signed in, and for a POST a form carrying the session's CSRF
+    token (else 403, nothing changed)."""
+    @functools.wraps(handler)
+    async def wrapper(request):
+        found = await current(request)
+        if found is None:
+            raise login_redirect(request)
+        request[OPERATOR], request[CSRF] = found
+        if request.method == "POST":
+            if request.content_length is not None and request.content_length > MAX_FORM:
+                return refused(413, "form too large")
+            form = await request.post()
+            if not csrf_matches(form.get("csrf"), found[1]):
+                return refused(403, "form refused: its CSRF token is missing or wrong "
+                                    "(reload the page and try again)")
+            request[FORM] = form
+        return await handler(request)
+    return wrapper
+
+
+def operator_api(handler):
+    """Operator JSON: the session cookie, else 401 as JSON."""
+    @functools.wraps(handler)
+    async def wrapper(request):
+        found = await current(request)
+        if found is None:
+            raise Unauthorized("sign in to the dashboard first (operator session cookie)")
+        request[OPERATOR], request[CSRF] = found
+        return await handler(request)
+    return wrapper
+
+
+def refused(status, message):
+    return web.Response(status=status, text=f"{status}: {message}\n", content_type="text/plain")

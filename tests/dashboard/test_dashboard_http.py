@@ -1,0 +1,207 @@
+"""The dashboard over HTTP (no browser): sign-in, sessions, CSRF, and what the forms change."""
+import html
+import sqlite3
+
+import pytest
+
+from dashutil import PASSWORD, csrf_of, sign_in
+from hostutil import bearer, login
+
+PAGES = ["/dashboard/", "/dashboard/devices", "/dashboard/programs", "/dashboard/media",
+         "/dashboard/owners", "/dashboard/servers", "/dashboard/reports"]
+
+
+def program_names(db_path):
+    with sqlite3.connect(db_path) as c:
+        return [r[0] for r in c.execute("SELECT name FROM programs ORDER BY id")]
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_pages_redirect_to_sign_in_when_signed_out(client, path):
+    resp = await client.get(path, allow_redirects=False)
+    assert resp.status == 303
+    assert resp.headers["Location"].startswith("/dashboard/login?next=")
+    assert "Device one" not in await resp.text()
+
+
+async def test_operator_json_refused_when_signed_out(client):
+    resp = await client.get("/api/v1/operator/devices")
+    assert resp.status == 401
+    assert "sign in" in (await resp.json())["error"]
+
+
+async def test_forms_signed_out_change_nothing(client, db_path):
+    resp = await client.post("/dashboard/programs", data={"name": "Sneaky", "items": "1"},
+                             allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"].startswith("/dashboard/login")
+    assert "Sneaky" not in program_names(db_path)
+
+
+async def test_wrong_password_is_refused_and_gives_no_session(client):
+    resp = await client.get("/dashboard/login")
+    token = csrf_of(await resp.text())
+    for name, password in (("ops", PASSWORD + "x"), ("nobody", PASSWORD), ("ops", "")):
+        resp = await client.post("/dashboard/login", data={
+            "csrf": token, "name": name, "password": password}, allow_redirects=False)
+        assert resp.status == 401
+        assert "wrong name or password" in await resp.text()
+    assert "operator_session" not in {c.key for c in client.session.cookie_jar}
+    resp = await client.get("/dashboard/devices", allow_redirects=False)
+    assert resp.status == 303
+
+
+async def test_sign_in_without_its_csrf_token_is_refused(client):
+    await client.get("/dashboard/login")   # sets the login CSRF cookie
+    resp = await client.post("/dashboard/login", data={"name": "ops", "password": PASSWORD},
+                             allow_redirects=False)
+    assert resp.status == 403
+    assert "CSRF" in await resp.text()
+    assert "operator_session" not in {c.key for c in client.session.cookie_jar}
+
+
+async def test_sign_in_then_every_page_renders(client):
+    await sign_in(client)
+    for path in PAGES:
+        resp = await client.get(path)
+        assert resp.status == 200, path
+        page = await resp.text()
+        assert "Sign out" in page and 'name="csrf"' in page
+    page = await (await client.get("/dashboard/devices")).text()
+    assert "Device one" in page and "dev2" in page
+
+
+async def test_form_without_or_with_a_wrong_csrf_token_is_refused(client, db_path):
+    token = await sign_in(client)
+    for data in ({"name": "NoToken", "items": "1"},
+                 {"name": "BadToken", "items": "1", "csrf": token[:-1] + "A"},
+                 {"name": "Empty", "items": "1", "csrf": ""}):
+        resp = await client.post("/dashboard/programs", data=data, allow_redirects=False)
+        assert resp.status == 403, data
+        assert "CSRF" in await resp.text()
+    assert program_names(db_path) == ["Three"]
+    resp = await client.post("/dashboard/programs", data={"name": "Good", "items": "3, 1",
+                                                          "csrf": token}, allow_redirects=False)
+    assert resp.status == 303
+    assert program_names(db_path) == ["Three", "Good"]
+
+
+async def test_csrf_token_of_another_session_is_refused(client, aiohttp_client, db_path):
+    mine = await sign_in(client)
+    other = await aiohttp_client(client.server)
+    theirs = await sign_in(other)
+    assert mine != theirs
+    resp = await client.post("/dashboard/programs", data={"name": "Crossed", "csrf": theirs},
+                             allow_redirects=False)
+    assert resp.status == 403
+    assert "Crossed" not in program_names(db_path)
+
+
+async def test_bad_program_input_says_what_was_wrong_and_stores_nothing(client, db_path):
+    token = await sign_in(client)
+    for data, why in (({"name": "", "items": "1"}, "name"),
+                      ({"name": "X", "items": "1,two"}, "'two' is not a media id"),
+                      ({"name": "X", "items": "99"}, "no media 99"),
+                      ({"name": "Three", "items": ""}, "already exists")):
+        resp = await client.post("/dashboard/programs", data={**data, "csrf": token})
+        assert resp.status == 400
+        assert why in html.unescape(await resp.text()), why
+    assert program_names(db_path) == ["Three"]
+
+
+async def test_reorder_moves_an_item_and_refuses_off_the_end(client, seeded, db_path):
+    token = await sign_in(client)
+    pid = seeded["three"]
+    resp = await client.post(f"/dashboard/programs/{pid}/move",
+                             data={"csrf": token, "pos": "0", "dir": "down"}, allow_redirects=False)
+    assert resp.status == 303
+    with sqlite3.connect(db_path) as c:
+        order = [r[0] for r in c.execute(
+            "SELECT media FROM program_items WHERE program = ? ORDER BY pos", (pid,))]
+    m = seeded["media"]
+    assert order == [m[1], m[0], m[2]]
+    resp = await client.post(f"/dashboard/programs/{pid}/move",
+                             data={"csrf": token, "pos": "2", "dir": "down"})
+    assert resp.status == 400
+    assert "cannot move item 3 of 3 down" in await resp.text()
+
+
+async def test_assign_as_default_changes_what_the_device_is_handed(client, seeded):
+    token = await sign_in(client)
+    m = seeded["media"]
+    resp = await client.post("/dashboard/programs", data={
+        "csrf": token, "name": "Evening", "items": f"{m[2]}"}, allow_redirects=False)
+    assert resp.status == 303
+    programs = await (await client.get("/dashboard/programs")).text()
+    assert "Evening" in programs
+    device_token = await login(client, "dev1")
+    first = await (await client.get("/api/v1/next", headers=bearer(device_token))).json()
+    assert first["id"] == m[0]
+    doc = await (await client.get("/api/v1/operator/devices")).json()
+    dev1 = next(d for d in doc["devices"] if d["id"] == "dev1")
+    assert dev1["online"] and dev1["playing"]["media"] == m[0]
+    assert dev1["playing"]["program_name"] == "Three" and not dev1["playing"]["finished"]
+
+    resp = await client.post("/dashboard/programs/2/assign", data={
+        "csrf": token, "device": "dev1", "default": "1"}, allow_redirects=False)
+    assert resp.status == 303
+    after = await (await client.get("/api/v1/next", headers=bearer(device_token))).json()
+    assert after["id"] == m[2] and after["pos"] == 0
+    page = await (await client.get("/dashboard/devices")).text()
+    assert "Evening #2 item 1" in page
+
+
+async def test_assign_to_unknown_device_is_refused(client):
+    token = await sign_in(client)
+    resp = await client.post("/dashboard/programs/1/assign", data={"csrf": token, "device": "ghost"})
+    assert resp.status == 400
+    assert "no device 'ghost'" in html.unescape(await resp.text())
+
+
+async def test_now_playing_and_last_error_follow_next_and_report(client, seeded, clock):
+    await sign_in(client)
+    device_token = await login(client, "dev1")
+    item = await (await client.get("/api/v1/next", headers=bearer(device_token))).json()
+    resp = await client.post("/api/v1/report", headers=bearer(device_token), json={
+        "id": item["id"], "pos": item["pos"], "status": "failed",
+        "errors": [["http://127.0.0.1:8101/music/1/tone-1.wav", "refused"]]})
+    assert resp.status == 200
+    doc = await (await client.get("/api/v1/operator/devices")).json()
+    dev1 = next(d for d in doc["devices"] if d["id"] == "dev1")
+    assert dev1["playing"]["finished"] and dev1["playing"]["status"] == "failed"
+    assert dev1["error"]["text"] == "http://127.0.0.1:8101/music/1/tone-1.wav refused"
+    item2 = await (await client.get("/api/v1/next", headers=bearer(device_token))).json()
+    assert item2["pos"] == 1
+    doc = await (await client.get("/api/v1/operator/devices")).json()
+    dev1 = next(d for d in doc["devices"] if d["id"] == "dev1")
+    assert dev1["playing"]["pos"] == 1 and not dev1["playing"]["finished"]
+    assert dev1["error"] is not None   # the last error stays until a newer one
+    clock.advance(601)
+    doc = await (await client.get("/api/v1/operator/devices")).json()
+    assert not next(d for d in doc["devices"] if d["id"] == "dev1")["online"]
+    page = await (await client.get("/dashboard/reports?failed=1")).text()
+    assert "refused" in page
+
+
+async def test_sign_out_ends_the_session_for_good(client):
+    token = await sign_in(client)
+    cookie = next(c.value for c in client.session.cookie_jar if c.key == "operator_session")
+    resp = await client.post("/dashboard/logout", data={"csrf": token}, allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/dashboard/login"
+    resp = await client.get("/dashboard/devices", allow_redirects=False,
+                            cookies={"operator_session": cookie})
+    assert resp.status == 303
+
+
+async def test_password_is_stored_only_as_an_scrypt_hash(db_path, seeded):
+    with sqlite3.connect(db_path) as c:
+        stored = c.execute("SELECT password FROM operators WHERE name = 'ops'").fetchone()[0]
+    assert stored.startswith("scrypt$") and PASSWORD not in stored
+
+
+async def test_sign_in_never_redirects_off_the_dashboard(client):
+    resp = await client.get("/dashboard/login")
+    token = csrf_of(await resp.text())
+    resp = await client.post("/dashboard/login", data={
+        "csrf": token, "name": "ops", "password": PASSWORD, "next": "//evil.example/x"},
+        allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/dashboard/"
