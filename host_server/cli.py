@@ -13,6 +13,7 @@ import sys
 import time
 
 from . import catalog, owner_cli
+from .dashboard import accounts
 from .auth import new_secret
 from .db import Database
 from .errors import DomainError, Invalid
@@ -150,6 +151,9 @@ def _parser():
     s.add_argument("--probe-interval", type=float, default=0.0,
                    help="seconds between health probes of the file servers (0: health off)")
     s.add_argument("--no-access-log", action="store_true", help="do not log one line per request")
+    s = sub.add_parser("add-operator", help="add a dashboard operator; the password is read from a prompt or stdin")
+    s.add_argument("name")
+    s.add_argument("--reset", action="store_true", help="set a new password for an existing operator")
     s = sub.add_parser("add-device", help="add a device; prints its secret once")
     s.add_argument("id")
     s.add_argument("--name", default="")
@@ -185,7 +189,7 @@ COMMANDS = {"add-owner": owner_cli.cmd_add_owner, "owner-token": owner_cli.cmd_o
             "revoke-owner": owner_cli.cmd_revoke_owner,
             "init": cmd_init, "add-device": cmd_add_device, "add-media": cmd_add_media,
             "add-program": cmd_add_program, "assign": cmd_assign, "import": cmd_import,
-            "list": cmd_list, "reports": cmd_reports}
+            "list": cmd_list, "reports": cmd_reports, "add-operator": accounts.cmd_add_operator}
 
 
 async def _run(args):
