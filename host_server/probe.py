@@ -11,6 +11,7 @@ import logging
 import aiohttp
 
 from . import db_health
+from .sourcecheck import connect_error
 from .health import HEALTH, Health
 from .keys import DB, SETTINGS
 
@@ -29,8 +30,7 @@ async def probe_one(session, url):
     except asyncio.TimeoutError:
         return False, f"probe timed out ({url})"
     except aiohttp.ClientConnectorError as exc:
-        err = exc.os_error
-        return False, f"probe: {getattr(err, 'strerror', None) or err or 'cannot connect'} ({url})"
+        return False, f"probe: {connect_error(exc)} ({url})"
     except aiohttp.ClientError as exc:
         return False, f"probe failed: {exc.__class__.__name__} ({url})"
     if status < 400:

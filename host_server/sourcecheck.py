@@ -13,6 +13,16 @@ import aiohttp
 CHUNK = 64 * 1024
 
 
+def connect_error(exc):
+    """A short reason for an aiohttp.ClientConnectorError."""
+    err = exc.os_error
+    if isinstance(err, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    return str(err or exc)
+
+
 async def _check(session, url, size, sha256):
     """None when the source serves exactly the claimed bytes, else why not (a short string)."""
     try:
@@ -40,7 +50,7 @@ async def _check(session, url, size, sha256):
     except asyncio.TimeoutError:
         return "timeout"
     except aiohttp.ClientConnectorError as exc:
-        return f"cannot connect: {exc.os_error.strerror or exc.os_error}" if exc.os_error else "cannot connect"
+        return f"cannot connect: {connect_error(exc)}"
     except aiohttp.TooManyRedirects:
         return "too many redirects"
     except aiohttp.ClientError as exc:
