@@ -25,7 +25,7 @@ class PipeSink(PlaySink):
         if cmd is None:
             raise OSError("no player for type %s (set sink.cmd)" % meta.get("type"))
         try:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, bufsize=0)
         except OSError as e:
             raise OSError("cannot start %s: %s" % (cmd[0], e))
 
@@ -36,7 +36,7 @@ class PipeSink(PlaySink):
         try:
             self.proc.stdin.write(v)
         except BrokenPipeError:  # the player quit: the item goes on being fetched and checked
-            self.proc.stdin = None
+            self._close_proc()
             self.muted = True
 
     def stop(self, ok):
