@@ -1,0 +1,158 @@
+"""`python -m tools.owner` as an owner runs it, against a real meta server and real file servers
+(processes on loopback): register a folder from its tags, re-run, mirror, list, remove."""
+import hashlib
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from tests.host.hostutil import REPO, Server
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def riff_info_wav(frames, **info):
+    """A small 8-bit mono WAV with a RIFF LIST/INFO chunk (INAM title, IART artist, ...)."""
+    fmt = struct.pack("<HHIIHH", 1, 1, 8000, 8000, 1, 8)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    body += b"data" + struct.pack("<I", len(frames)) + frames + (b"\0" if len(frames) % 2 else b"")
+    items = b""
+    for key, value in info.items():
+        text = value.encode() + b"\0"
+        items += key.encode() + struct.pack("<I", len(text)) + text + (b"\0" if len(text) % 2 else b"")
+    if items:
+        body += b"LIST" + struct.pack("<I", 4 + len(items)) + b"INFO" + items
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+@pytest.fixture
+def world(tmp_path):
+    """A meta server with owner "Label", the owner's file server (root/music is the folder) and
+    an alternate's file server (alt/m is where mirror copies to)."""
+    root, alt = tmp_path / "root", tmp_path / "alt"
+    folder = root / "music"
+    (folder / "live").mkdir(parents=True)
+    (alt / "m").mkdir(parents=True)
+    (folder / "one.wav").write_bytes(riff_info_wav(
+        bytes(range(256)) * 40, INAM="First Light", IART="Ensemble One", IMUS="C. Writer",
+        IPRD="Dawn Suite", ICOP="Label Records"))
+    (folder / "live" / "two.wav").write_bytes(riff_info_wav(bytes(255 - b for b in range(256)) * 30))
+    (folder / "notes.txt").write_text("not media")
+    db = str(tmp_path / "meta.db")
+    out = subprocess.run([sys.executable, "-m", "host_server", "--db", db, "add-owner", "Label"],
+                         cwd=REPO, capture_output=True, text=True, check=True).stdout
+    token = re.search(r"\(shown once\): (own_\S+)$", out.strip()).group(1)
+    servers = [Server("host_server", "--db", db, "serve", "--port", "0", "--no-access-log"),
+               Server("host_server.fileserver", "--root", str(root), "--port", "0"),
+               Server("host_server.fileserver", "--root", str(alt), "--port", "0")]
+    meta, files, mirror = (f"http://127.0.0.1:{s.port}" for s in servers)
+    yield {"folder": folder, "alt": alt / "m", "meta": meta, "files": files, "mirror": mirror,
+           "token": token, "db": db}
+    for s in servers:
+        s.stop()
+
+
+def tool(world, *args):
+    env = dict(os.environ, META_SERVER=world["meta"], OWNER_TOKEN=world["token"])
+    proc = subprocess.run([sys.executable, "-m", "tools.owner", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+def api(world, path):
+    req = urllib.request.Request(world["meta"] + "/api/v1/owner" + path,
+                                 headers={"Authorization": "Bearer " + world["token"]})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def register(world):
+    return tool(world, "register", str(world["folder"]), "--address", world["files"],
+                "--directory", "/music")
+
+
+def test_register_reads_tags_and_a_rerun_registers_nothing_twice(world):
+    proc = register(world)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 of 2 files registered or already registered" in proc.stdout
+    assert "register" in proc.stderr and "2/2" in proc.stderr          # the progress bar
+    media = {m["file_name"]: m for m in api(world, "/media")["media"]}
+    assert set(media) == {"one.wav", "two.wav"}
+    one = api(world, f"/media/{media['one.wav']['id']}")
+    assert (one["title"], one["performers"], one["composers"], one["composer"], one["work"],
+            one["copyright_holder"]) == ("First Light", ["Ensemble One"], ["C. Writer"],
+                                         "C. Writer", "Dawn Suite", "Label Records")
+    assert one["owner"] == "Label" and one["type"] == "audio/wav"
+    assert one["sha256"] == sha(world["folder"] / "one.wav")
+    two = api(world, f"/media/{media['two.wav']['id']}")
+    assert two["primary_directory"] == "/music/live" and two["title"] == ""
+    again = register(world)
+    assert again.returncode == 0
+    assert again.stdout.count("skipped") == 2 and len(api(world, "/media")["media"]) == 2
+
+
+def test_register_reports_files_the_server_does_not_serve(world):
+    proc = tool(world, "register", str(world["folder"]), "--address", world["files"],
+                "--directory", "/elsewhere")
+    assert proc.returncode == 1
+    assert proc.stdout.count("FAILED") == 2 and "status 404" in proc.stdout
+    assert api(world, "/media")["media"] == []
+
+
+def test_mirror_copies_only_what_changed_verifies_and_registers_the_alternate(world):
+    assert register(world).returncode == 0
+    args = ("mirror", str(world["folder"]), str(world["alt"]), "--address", world["mirror"],
+            "--directory", "/m")
+    first = tool(world, *args)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "2 of 2 files copied" in first.stdout
+    assert "alternate registered for 2 media" in first.stdout
+    for rel in ("one.wav", "live/two.wav"):
+        assert sha(world["alt"] / rel) == sha(world["folder"] / rel)
+    media = {m["file_name"]: m["id"] for m in api(world, "/media")["media"]}
+    two = api(world, f"/media/{media['two.wav']}")
+    assert two["alternates"] == [{"address": world["mirror"], "directory": "/m/live"}]
+    assert [f for f in os.listdir(world["alt"]) if f.startswith(".mirror-")] == []
+
+    second = tool(world, *args)
+    assert "0 of 2 files copied" in second.stdout
+    assert "alternate registered for 0 media" in second.stdout
+    (world["alt"] / "one.wav").write_bytes(b"damaged")
+    third = tool(world, *args)
+    assert "1 of 2 files copied" in third.stdout
+    assert sha(world["alt"] / "one.wav") == sha(world["folder"] / "one.wav")
+    one = api(world, f"/media/{media['one.wav']}")
+    assert one["alternates"] == [{"address": world["mirror"], "directory": "/m"}]
+
+
+def test_list_and_remove(world):
+    assert register(world).returncode == 0
+    media = {m["file_name"]: m["id"] for m in api(world, "/media")["media"]}
+    listed = tool(world, "list")
+    assert "First Light" in listed.stdout and listed.stdout.count("\n") == 2
+    proc = tool(world, "remove", str(media["one.wav"]))
+    assert proc.returncode == 0 and "removed" in proc.stdout
+    assert [m["file_name"] for m in api(world, "/media")["media"]] == ["two.wav"]
+    gone = tool(world, "remove", str(media["one.wav"]))
+    assert gone.returncode == 1 and "no media" in gone.stderr
+
+
+def test_a_bad_token_or_no_server_is_one_clear_line(world):
+    proc = tool(world, "list")
+    env_bad = dict(world, token="own_wrong")
+    bad = tool(env_bad, "list")
+    assert bad.returncode == 1 and bad.stderr.startswith("error: meta server refused the token")
+    down = tool(dict(world, meta="http://127.0.0.1:9"), "list")
+    assert down.returncode == 1 and "cannot reach the meta server" in down.stderr
+    assert proc.returncode == 0
