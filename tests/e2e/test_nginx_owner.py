@@ -1,0 +1,165 @@
+"""nginx (Debian's package) as a media owner's file server, end to end: the owner registers a
+folder served by nginx and mirrors it to a second nginx with `python -m tools.owner`; the meta
+server checks every source; a device plays the program from nginx under micropython (and
+CPython), and from the mirror once the owner's nginx is stopped."""
+import asyncio
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import types
+
+import pytest
+
+from simulator.media import write_demo_media
+from simulator.procs import ROOT, ServerProcess, run_cli
+from tests.e2e.conftest import INTERPRETERS, play
+
+pytestmark = pytest.mark.timeout(240)
+
+TEMPLATE = os.path.join(ROOT, "host_server", "nginx", "fileserver.conf")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Nginx:
+    """nginx in the foreground as one process (no master, so no switch to another user), with
+    its own prefix, pid, logs and temp paths under a test directory, on a free loopback port."""
+
+    def __init__(self, workdir, root):
+        self.prefix = str(workdir)
+        self.port = free_port()
+        self.address = "http://127.0.0.1:%d" % self.port
+        os.makedirs(os.path.join(self.prefix, "tmp"), exist_ok=True)
+        with open(TEMPLATE) as f:
+            conf = f.read()
+        conf = (conf.replace("@@PREFIX@@", self.prefix).replace("@@ROOT@@", str(root))
+                .replace("@@LISTEN@@", "127.0.0.1:%d" % self.port))
+        assert "@@" not in re.sub(r"#.*", "", conf)
+        self.conf = os.path.join(self.prefix, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        self.proc = None
+
+    async def start(self):
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.proc = await asyncio.create_subprocess_exec(
+            nginx, "-p", self.prefix, "-e", os.path.join(self.prefix, "error.log"), "-c", self.conf,
+            "-g", "daemon off; master_process off;",
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL)
+        for _ in range(200):
+            if self.proc.returncode is not None:
+                break
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                await writer.wait_closed()
+                return self
+            except OSError:
+                await asyncio.sleep(0.05)
+        await self.stop()
+        with open(os.path.join(self.prefix, "error.log"), errors="replace") as f:
+            raise RuntimeError("nginx did not start: " + f.read()[-2000:])
+
+    async def stop(self):
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGQUIT)   # graceful: finishes what it is sending
+            try:
+                await asyncio.wait_for(self.proc.wait(), 10)
+            except asyncio.TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+    def requests(self):
+        with open(os.path.join(self.prefix, "access.log"), errors="replace") as f:
+            return f.read()
+
+
+@pytest.fixture
+async def started(tmp_path):
+    procs = []
+
+    async def start(proc):
+        procs.append(proc)
+        return await proc.start()
+
+    yield start
+    for p in reversed(procs):
+        await p.stop()
+
+
+async def owner_tool(meta_url, token, *args):
+    env = dict(os.environ, META_SERVER=meta_url, OWNER_TOKEN=token)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tools.owner", *args, cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 0, (out.decode(), err.decode())
+    return out.decode()
+
+
+def sha256_of(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+async def test_devices_play_an_owners_files_from_nginx_and_from_its_nginx_mirror(
+        tmp_path, started, interpreter):
+    folder = tmp_path / "owner" / "music"
+    demo = write_demo_media(str(folder))
+    primary = await started(Nginx(tmp_path / "nginx-primary", tmp_path / "owner"))
+    mirror = await started(Nginx(tmp_path / "nginx-mirror", tmp_path / "mirror"))
+    db = str(tmp_path / "meta.db")
+    out = await run_cli(["--db", db, "add-owner", "Demo Label"])
+    token = re.search(r"\(shown once\): (own_\S+)$", out.strip()).group(1)
+    os.makedirs(tmp_path / "logs")
+    meta = await started(ServerProcess("meta", [
+        "-m", "host_server", "--db", db, "serve", "--host", "127.0.0.1", "--port", "0"],
+        str(tmp_path / "logs" / "meta.log")))
+
+    out = await owner_tool(meta.url, token, "register", str(folder), "--address", primary.address,
+                           "--directory", "/music")
+    assert "%d of %d files registered" % (len(demo), len(demo)) in out
+    out = await owner_tool(meta.url, token, "mirror", str(folder), str(tmp_path / "mirror" / "m"),
+                           "--address", mirror.address, "--directory", "/m")
+    assert "alternate registered for %d media" % len(demo) in out
+    # The meta server fetched every file from both nginx servers to check it.
+    for name in (m["name"] for m in demo):
+        assert "GET /music/%s HTTP/1.1\" 200" % name in primary.requests()
+        assert "GET /m/%s HTTP/1.1\" 200" % name in mirror.requests()
+
+    media = json.loads(await run_cli(["--db", db, "list", "media", "--json"]))
+    by_name = {m["src"].rsplit("/", 1)[1]: m["id"] for m in media}
+    ids = [by_name[m["name"]] for m in demo]
+    await run_cli(["--db", db, "add-program", "Owner", "--items", ",".join(map(str, ids))])
+    secret = re.search(r"\(shown once\): (\w+)$", (await run_cli(["--db", db, "add-device", "dev1"])).strip()).group(1)
+    await run_cli(["--db", db, "assign", "dev1", "Owner", "--default"])
+    net = types.SimpleNamespace(workdir=str(tmp_path), devices={"dev1": secret}, meta=meta, media=demo)
+    expected = {by_name[m["name"]]: m["sha256"] for m in demo}
+
+    played = await play(net, interpreter)
+    assert played.rc == 0, played.console()
+    assert played.of("FAIL") == []
+    assert [ev["id"] for ev in played.items] == ids
+    for ev in played.items:
+        assert ev["status"] == "played" and ev["verified"] and ev["src"].startswith(primary.address + "/music/")
+        assert sha256_of(os.path.join(played.dev.out_dir, str(ev["id"]))) == expected[ev["id"]]
+
+    await primary.stop()
+    again = await play(net, interpreter)
+    assert again.rc == 0, again.console()
+    for ev in again.items:
+        assert ev["status"] == "played" and ev["verified"] and ev["src"].startswith(mirror.address + "/m/")
+        assert sha256_of(os.path.join(again.dev.out_dir, str(ev["id"]))) == expected[ev["id"]]
+    assert {f["why"] for f in again.of("FAIL")} == {"refused"}
