@@ -1,0 +1,156 @@
+"""Device memory (issue 6, item 3): the smallest -X heapsize at which the simulator's whole job
+completes (firmware as source and as .mpy), what the modules keep resident, and the bytes the
+streaming loop allocates per chunk over a real socket."""
+import os
+import re
+import signal
+import subprocess
+import sys
+
+from bench import media, mprun
+from bench.nginx import Nginx
+from bench.report import Section
+
+# Modules in import order (each measured after the ones before it); others found are appended.
+MODULE_ORDER = ("compat", "devlog", "httpconn", "httpclient", "hmacsha256", "metaclient", "sinks",
+                "fetch", "secure", "player")
+NOT_RESIDENT = ("device", "devconfig")   # the entry script; devconfig is dropped after start
+JOB_ARGS = ("--faults", "all", "--read-timeout", "0.5")
+RESULT = re.compile(r"^RESULT items=(\d+) verified=(\d+)")
+
+
+class JobRun:
+    def __init__(self, heap, ok, why, result_line):
+        self.heap, self.ok, self.why, self.result = heap, ok, why, result_line
+
+
+def run_job(heap_k, mpy, workdir, timeout=90):
+    """One simulator run (`python -m simulator --heap <heap_k>K --faults all --read-timeout 0.5
+    [--mpy]`). A pass: every item verified and no out-of-memory line. Stopped at the first
+    out-of-memory line (the device would only back off and retry)."""
+    cmd = [sys.executable, "-m", "simulator", "--heap", "%dK" % heap_k, "--workdir", workdir,
+           "--timeout", str(timeout)] + list(JOB_ARGS) + (["--mpy"] if mpy else [])
+    proc = subprocess.Popen(cmd, cwd=mprun.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+    why, result = None, None
+    try:
+        for line in proc.stdout:
+            if "out of memory" in line or "MemoryError" in line:
+                why = "out of memory: " + line.strip()
+                break
+            m = RESULT.match(line)
+            if m:
+                result = line.strip()
+                if m.group(1) != m.group(2) or m.group(1) == "0":
+                    why = "not every item verified"
+        proc.wait(timeout + 30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)  # the simulator stops its servers on SIGINT
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        _kill_leftovers(proc.pid)
+        proc.stdout.close()
+    if why is None and (proc.returncode != 0 or result is None):
+        why = "exit %s" % proc.returncode
+    return JobRun(heap_k, why is None, why, result)
+
+
+def _kill_leftovers(pgid):
+    try:
+        os.killpg(pgid, signal.SIGKILL)  # a device or server the simulator left in its group
+    except ProcessLookupError:
+        pass
+
+
+def smallest_heap(mpy, workdir, lo, hi, step):
+    """Bisects heap sizes (KiB, multiples of step) in (lo, hi]; hi must pass. Returns
+    (smallest passing JobRun, largest failing JobRun or None, runs made)."""
+    runs = []
+    top = run_job(hi, mpy, workdir)
+    runs.append(top)
+    if not top.ok:
+        return None, top, runs
+    good, bad = top, None
+    lo_i, hi_i = lo // step, hi // step     # lo_i: assumed to fail (not run)
+    while hi_i - lo_i > 1:
+        mid = (lo_i + hi_i) // 2
+        r = run_job(mid * step, mpy, workdir)
+        runs.append(r)
+        if r.ok:
+            hi_i, good = mid, r
+        else:
+            lo_i, bad = mid, r
+    return good, bad, runs
+
+
+def module_sizes(fw_dir, names):
+    out = mprun.run([mprun.script("modsize.py"), fw_dir] + names, heap="512K")
+    return {m[0]: int(m[1]) for m in mprun.lines(out, "MOD")}, int(mprun.lines(out, "TOTAL")[0][0])
+
+
+def firmware_modules():
+    """The modules the device keeps resident: what importing player brings in, in import order."""
+    out = mprun.run([mprun.script("modsize.py"), mprun.FIRMWARE, "--deps", "player"], heap="512K")
+    local = set(n[:-3] for n in os.listdir(mprun.FIRMWARE) if n.endswith(".py"))
+    found = sorted(m[0] for m in mprun.lines(out, "DEP") if m[0] in local and m[0] not in NOT_RESIDENT)
+    return [m for m in MODULE_ORDER if m in found] + [m for m in found if m not in MODULE_ORDER]
+
+
+def alloc_per_chunk(work):
+    files = os.path.join(work, "alloc-files")
+    a = media.random_file(files, "a.bin", 1000000)
+    b = media.random_file(files, "b.bin", 4000000)   # same number of digits in Content-Length
+    with Nginx(files, os.path.join(work, "nginx-alloc")) as ng:
+        out = mprun.run([mprun.script("alloc.py"), mprun.FIRMWARE, ng.url + "/a.bin", a.size,
+                         a.sha256, ng.url + "/b.bin", b.size, b.sha256, 4096], heap="256K")
+    used_a, chunks_a, used_b, chunks_b, short_a, short_b = map(int, mprun.lines(out, "ALLOC")[0])
+    return used_a, chunks_a, used_b, chunks_b, short_a, short_b
+
+
+def run(work, quick=False):
+    from simulator.devices import compile_firmware
+    sec = Section("3. Memory (micropython unix port, the simulator's whole job)")
+    lo, hi, step = (56, 64, 8) if quick else (16, 64, 2)
+    rows, found = [], {}
+    for mpy in (False, True):
+        good, bad, runs = smallest_heap(mpy, os.path.join(work, "mem-job"), lo, hi, step)
+        kind = ".mpy (mpy-cross)" if mpy else "source (.py)"
+        found[mpy] = good.heap if good else None
+        rows.append((kind, "%dK" % good.heap if good else "> %dK" % hi,
+                     (good.result or "") if good else "",
+                     ("%dK: %s" % (bad.heap, bad.why)) if bad else "(%dK not tried)" % lo,
+                     len(runs)))
+    sec.table(("firmware", "smallest heap that completes", "its run", "next size down",
+               "simulator runs"), rows)
+    sec.figures.update({"heap_source_k": found[False], "heap_mpy_k": found[True]})
+    met = found[True] is not None and found[True] <= 32
+    sec.target("whole job (secure item included) at -X heapsize=32K with .mpy", met,
+               "smallest passing heap with .mpy: %s" % ("%dK" % found[True] if found[True] else "none"))
+    used_a, chunks_a, used_b, chunks_b, short_a, short_b = alloc_per_chunk(work)
+    per_chunk = (used_b - used_a) / (chunks_b - chunks_a)
+    sec.figures["alloc_per_chunk"] = per_chunk
+    sec.target("zero bytes allocated per chunk", per_chunk == 0,
+               "%.2f B per chunk: %d B for %d chunks vs %d B for %d chunks (GC disabled, "
+               "gc.mem_alloc(), real loopback socket from nginx, %d and %d short reads)" % (
+                   per_chunk, used_a, chunks_a, used_b, chunks_b, short_a, short_b))
+    names = firmware_modules()
+    src_sizes, src_total = module_sizes(mprun.FIRMWARE, names)
+    mpy_dir = os.path.dirname(compile_firmware(os.path.join(work, "firmware-mpy")))
+    mpy_sizes, mpy_total = module_sizes(mpy_dir, names)
+    sec.note("Heap kept by each firmware module once imported (gc.mem_alloc() after a collect, in "
+             "import order; the modules `import player` brings in; 0: brought in by one above it; "
+             "`devconfig` is dropped after start and not counted):\n\n"
+             "| module | source | .mpy |\n| --- | --- | --- |\n" + "\n".join(
+                 "| %s | %d | %d |" % (n, src_sizes.get(n, 0), mpy_sizes.get(n, 0)) for n in names)
+             + "\n| **total** | **%d** | **%d** |" % (src_total, mpy_total))
+    sec.note("Bisection over heap sizes in %d KiB steps between %dK and %dK with `python -m "
+             "simulator --heap <N>K %s [--mpy]` (the job: login, meta data, every fault the "
+             "simulator has, including failover mid-stream, and its secure items when it has "
+             "them, then the reports); a pass is every item verified with no out-of-memory line. "
+             "Fragmentation makes this not strictly monotonic: a size just below the one found "
+             "may pass on another run." % (step, lo, hi, " ".join(JOB_ARGS)))
+    return [sec]
