@@ -1,0 +1,1 @@
+"""Laptop tools: flash and deploy boards, the serial console, provisioning (python -m tools.X)."""

@@ -1,0 +1,232 @@
+"""Flash a board, or deploy changes to a running one.
+
+    python -m tools.flash flash  --board esp32-i2s --port /dev/ttyUSB0 --image ESP32_GENERIC-v1.29.0.bin --config kitchen.json
+    python -m tools.flash flash  --board picow-i2s --port /dev/ttyACM0 --image RPI_PICO_W-v1.29.0.uf2 --uf2-drive /media/$USER/RPI-RP2 --config kitchen.json
+    python -m tools.flash flash  --board rpi-linux --dest /home/pi/player --config kitchen.json
+    python -m tools.flash deploy --board esp32-i2s --port /dev/ttyUSB0 [--config kitchen.json]
+    python -m tools.flash build  --board esp32-i2s --out build/esp32-i2s
+
+flash: erase the chip and write the MicroPython image you supply (esptool; on a Pico W, copy the
+UF2 to its BOOTSEL drive), compile the firmware with mpy-cross and copy it with the config to the
+board (mpremote), then reset it. deploy: the same files, but only those whose sha256 differs
+from what the board's manifest says was put there last (and removes files no longer built).
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from tools import fwbuild
+
+# per port: how the MicroPython image is written
+CHIPS = {"esp32": {"chip": "esp32", "offset": "0x1000"}}
+ESP_IMAGE_MAGIC = 0xE9
+UF2_MAGIC = b"UF2\n"
+
+
+class FlashError(Exception):
+    pass
+
+
+def run(cmd):
+    """The subprocess boundary: every esptool and mpremote command goes through here."""
+    print("$ " + " ".join(cmd), flush=True)
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise FlashError("%s failed (exit %d): %s" % (" ".join(cmd[:4]), r.returncode,
+                                                      (r.stderr or r.stdout).strip()[-500:]))
+    return r.stdout
+
+
+def esptool(*args):
+    return [sys.executable, "-m", "esptool"] + list(args)
+
+
+def mpremote(port, *args):
+    return [sys.executable, "-m", "mpremote", "connect", port] + list(args)
+
+
+def check_config(path, board):
+    """The device config as the firmware will read it; FlashError says what is wrong."""
+    fwbuild.sys_path_for_checks()
+    import devconfig
+    import wlan
+    try:
+        cfg = devconfig.load_config(path)
+        if cfg.get("wifi") is not None:
+            wlan.check_networks(cfg["wifi"])
+    except ValueError as e:
+        raise FlashError("config %s: %s" % (path, e))
+    sink = cfg.get("sink") or {}
+    if sink.get("type") == "board" and sink.get("board") != board:
+        raise FlashError("config %s is for board %s, not %s" % (path, sink.get("board"), board))
+    return cfg
+
+
+def check_image(path, port):
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as e:
+        raise FlashError("image %s: %s" % (path, e.strerror))
+    if port == "esp32" and (not head or head[0] != ESP_IMAGE_MAGIC):
+        raise FlashError("image %s is not an ESP32 firmware .bin (no 0xE9 image header)" % path)
+    if port == "rp2" and head != UF2_MAGIC:
+        raise FlashError("image %s is not a UF2 file (for a Pico W, the RPI_PICO_W .uf2)" % path)
+
+
+def write_image(a, port):
+    if port == "esp32":
+        c = CHIPS[port]
+        run(esptool("--chip", c["chip"], "--port", a.port, "erase-flash"))
+        run(esptool("--chip", c["chip"], "--port", a.port, "--baud", str(a.baud), "write-flash",
+                    c["offset"], a.image))
+    elif port == "rp2":
+        if not a.uf2_drive or not os.path.exists(os.path.join(a.uf2_drive, "INFO_UF2.TXT")):
+            raise FlashError("--uf2-drive must be the Pico's BOOTSEL drive (hold BOOTSEL while "
+                             "plugging it in; it mounts as RPI-RP2 with INFO_UF2.TXT)")
+        shutil.copyfile(a.image, os.path.join(a.uf2_drive, os.path.basename(a.image)))
+        print("copied %s to %s: the Pico reboots into MicroPython" % (a.image, a.uf2_drive))
+
+
+def copy_to_board(port, build_dir, names, remove=(), config=None):
+    """One mpremote command: copy the files, the config, remove stale files, reset."""
+    args = []
+    for n in remove:
+        args += ["fs", "rm", ":" + n, "+"]
+    if names:
+        args += ["fs", "cp", "--force"] + [os.path.join(build_dir, n) for n in names] + [":", "+"]
+    if config:
+        args += ["fs", "cp", "--force", config, ":config.json", "+"]
+    args += ["fs", "cp", "--force", os.path.join(build_dir, fwbuild.MANIFEST), ":" + fwbuild.MANIFEST,
+             "+", "reset"]
+    run(mpremote(port, *args))
+
+
+def board_manifest(port):
+    """What the board says was deployed last; {} when it has no manifest (a fresh board)."""
+    cmd = mpremote(port, "fs", "cat", ":" + fwbuild.MANIFEST)
+    print("$ " + " ".join(cmd), flush=True)
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        return {}
+    try:
+        m = json.loads(r.stdout)
+    except ValueError:
+        return {}
+    return m if isinstance(m, dict) else {}
+
+
+def cmd_flash(a, board):
+    port = board["port"]
+    check_config(a.config, a.board)
+    if port == "linux":
+        if not a.dest:
+            raise FlashError("--dest DIR is required for %s (where the player runs)" % a.board)
+        manifest = fwbuild.build(port, a.dest)
+        shutil.copyfile(a.config, os.path.join(a.dest, "config.json"))
+        fwbuild.write_manifest(a.dest, manifest)
+        print("%d files in %s; run it there with: cd %s && python3 main.py"
+              % (len(manifest), a.dest, a.dest))
+        return 0
+    if not a.port:
+        raise FlashError("--port is required (for example /dev/ttyUSB0)")
+    if not a.image:
+        raise FlashError("--image is required: the MicroPython %s image (v1.29)" % port)
+    check_image(a.image, port)
+    with tempfile.TemporaryDirectory() as out:
+        manifest = fwbuild.build(port, out)  # compile first: a build error leaves the board as it was
+        fwbuild.write_manifest(out, manifest)
+        write_image(a, port)
+        copy_to_board(a.port, out, sorted(manifest), config=a.config)
+    print("flashed %s on %s: %d files and config.json" % (a.board, a.port, len(manifest)))
+    return 0
+
+
+def cmd_deploy(a, board):
+    port = board["port"]
+    if a.config:
+        check_config(a.config, a.board)
+    if port == "linux":
+        return cmd_flash(a, board) if a.config else _deploy_dir(a)
+    if not a.port:
+        raise FlashError("--port is required (for example /dev/ttyUSB0)")
+    with tempfile.TemporaryDirectory() as out:
+        manifest = fwbuild.build(port, out)
+        fwbuild.write_manifest(out, manifest)
+        copy, remove = fwbuild.changes(board_manifest(a.port), manifest)
+        if not copy and not remove and not a.config:
+            print("nothing changed on %s" % a.port)
+            return 0
+        copy_to_board(a.port, out, copy, remove, a.config)
+    print("deployed %d changed, %d removed: %s" % (len(copy), len(remove), " ".join(copy + remove)))
+    return 0
+
+
+def _deploy_dir(a):
+    if not a.dest:
+        raise FlashError("--dest DIR is required for %s" % a.board)
+    old = {}
+    try:
+        with open(os.path.join(a.dest, fwbuild.MANIFEST)) as f:
+            old = json.load(f)
+    except (OSError, ValueError):
+        pass
+    with tempfile.TemporaryDirectory() as out:
+        manifest = fwbuild.build("linux", out)
+        copy, remove = fwbuild.changes(old, manifest)
+        for n in copy:
+            os.makedirs(os.path.dirname(os.path.join(a.dest, n)), exist_ok=True)
+            shutil.copyfile(os.path.join(out, n), os.path.join(a.dest, n))
+        for n in remove:
+            os.remove(os.path.join(a.dest, n))
+        fwbuild.write_manifest(a.dest, manifest)
+    print("deployed %d changed, %d removed: %s" % (len(copy), len(remove), " ".join(copy + remove)))
+    return 0
+
+
+def cmd_build(a, board):
+    manifest = fwbuild.build(board["port"], a.out)
+    fwbuild.write_manifest(a.out, manifest)
+    total = sum(os.path.getsize(os.path.join(a.out, n)) for n in manifest)
+    print("%d files, %d bytes in %s" % (len(manifest), total, a.out))
+    return 0
+
+
+def parse_args(argv):
+    fwbuild.sys_path_for_checks()
+    import boards
+    p = argparse.ArgumentParser(prog="python -m tools.flash", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name in ("flash", "deploy", "build"):
+        s = sub.add_parser(name)
+        s.add_argument("--board", required=True, choices=sorted(boards.BOARDS))
+        if name == "build":
+            s.add_argument("--out", required=True, help="where the compiled files go")
+            continue
+        s.add_argument("--port", help="serial port of the board, e.g. /dev/ttyUSB0")
+        s.add_argument("--config", required=(name == "flash"), help="the device's config JSON")
+        s.add_argument("--dest", help="rpi-linux: the directory the player runs from")
+        if name == "flash":
+            s.add_argument("--image", help="MicroPython image: ESP32 .bin or Pico W .uf2")
+            s.add_argument("--uf2-drive", help="Pico W: the mounted BOOTSEL drive")
+            s.add_argument("--baud", type=int, default=460800, help="esptool write speed")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    a = parse_args(sys.argv[1:] if argv is None else argv)
+    import boards
+    board = boards.board(a.board)
+    try:
+        return {"flash": cmd_flash, "deploy": cmd_deploy, "build": cmd_build}[a.cmd](a, board)
+    except (FlashError, fwbuild.BuildError) as e:
+        print("error: %s" % e, file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
