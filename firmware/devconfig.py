@@ -15,11 +15,14 @@
 #   idle_wait        seconds to wait after "nothing to play" (204)                (5.0)
 #   backoff_base, backoff_cap   seconds, exponential backoff with full jitter     (1.0, 60.0)
 #   report_retries   tries of a report while the meta server is unreachable       (4)
+#   key_buffer       bytes for a secure item's key answer, allocated once; the largest
+#                    withheld piece it takes is key_buffer - 96; 0: no secure items (4192)
 import json
 
 _DEFAULTS = (("buffer", 4096), ("connect_timeout", 2.0), ("read_timeout", 2.0), ("state", None),
              ("sink", None), ("items", 0), ("program", None), ("idle_wait", 5.0),
-             ("backoff_base", 1.0), ("backoff_cap", 60.0), ("report_retries", 4))
+             ("backoff_base", 1.0), ("backoff_cap", 60.0), ("report_retries", 4),
+             ("key_buffer", 4192))
 
 
 class ConfigError(ValueError):
@@ -44,11 +47,13 @@ def load_config(path):
     for k, v in _DEFAULTS:
         if cfg.get(k) is None:
             cfg[k] = v
-    for k in ("buffer", "items"):
+    for k in ("buffer", "items", "key_buffer"):
         if not isinstance(cfg[k], int) or cfg[k] < 0:
             raise ConfigError("%s must be a whole number" % k)
-    if cfg["buffer"] < 256:
-        raise ConfigError("buffer must be at least 256")
+    if cfg["buffer"] < 256 or cfg["buffer"] % 16:
+        raise ConfigError("buffer must be at least 256 and a multiple of 16")
+    if cfg["key_buffer"] and (cfg["key_buffer"] < 96 or cfg["key_buffer"] % 16):
+        raise ConfigError("key_buffer must be 0 or at least 96 and a multiple of 16")
     for k in ("connect_timeout", "read_timeout", "idle_wait", "backoff_base", "backoff_cap"):
         if not isinstance(cfg[k], (int, float)) or cfg[k] < 0:
             raise ConfigError("%s must be a number of seconds" % k)

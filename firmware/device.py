@@ -20,6 +20,10 @@ def _load_config(path):
 
 
 def main(argv):
+    if sys.implementation.name == "cpython":
+        # MicroPython's cryptolib, as a shim on the `cryptography` package (firmware/cpython/)
+        import os
+        sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "cpython"))
     if len(argv) < 2:
         print("E usage: device.py CONFIG.json")
         return 2
@@ -31,13 +35,14 @@ def main(argv):
     # The stream buffer next, while the heap is nearly empty: after the imports it may be too
     # fragmented to hold one contiguous block of that size.
     buf = bytearray(cfg["buffer"])
+    keybuf = bytearray(cfg["key_buffer"]) if cfg["key_buffer"] else None
     gc.collect()
     # player next: compiling from source needs big contiguous blocks, which a small heap has
     # only while it is nearly empty (player's own imports then compile one at a time).
     import player
     gc.collect()
     try:
-        return player.main(cfg, buf)
+        return player.main(cfg, buf, keybuf)
     except KeyboardInterrupt:
         return 130
 

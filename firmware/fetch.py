@@ -1,6 +1,8 @@
 # Fetch one item with failover (PROTOCOL.md "File servers", DESIGN.md flow 4): src[0], then each
 # alternate; after a mid-stream failure the next source is asked for the bytes from the one
-# reached. One caller-owned buffer; the loop allocates nothing per full chunk.
+# reached. One caller-owned buffer; the loop allocates nothing per full chunk. A secure item
+# passes through a secure.Decryptor, which works on whole 16-byte blocks: the bytes of a block
+# not yet complete stay at the front of the buffer (`carry`) and the next read lands after them.
 import hashlib
 
 import httpclient
@@ -23,6 +25,15 @@ class _SourceFailed(Exception):
     pass
 
 
+class _Corrupt(Exception):
+    pass
+
+
+class SecureError(Exception):
+    """Raised by a Decryptor (secure.py defines it as this one, so that fetch need not import
+    secure and cryptolib for plain items)."""
+
+
 def _content_range_start(value):
     # "bytes <start>-<end>/<size>"
     if not value or not value.startswith("bytes "):
@@ -34,16 +45,33 @@ def _content_range_start(value):
         return -1
 
 
-def fetch(client, meta, sink, buf, emit=None, resume=False):
-    """Stream meta's sources into sink; returns a Result."""
+def fetch(client, meta, sink, buf, emit=None, resume=False, dec=None):
+    """Stream meta's sources into sink; returns a Result. dec: a secure.Decryptor or None."""
     t0 = ticks_ms()
     res = Result()
     size = meta["size"]
     want_hash = meta["sha256"].lower()
     mv = memoryview(buf)
     blen = len(buf)
+    blk = 1
+    after = None  # after[k]: buf from byte k on, for a read behind k carried bytes
+    if dec is not None:
+        blk = dec.blk
+        if blk > 1:
+            after = [mv[k:] for k in range(blk)]
     hasher = hashlib.sha256()
-    have = sink.begin(meta, hasher, buf, resume)
+    check_stored = True
+    have = sink.begin(meta, dec.plain if dec else hasher, buf, resume)
+    if dec is not None and have:
+        # the sink holds original bytes: what they were stored as cannot be hashed again, so
+        # this run checks only the original's sha256
+        check_stored = False
+        have = dec.resume_at(have) if have < dec.plain_size else size
+        if have < 0:
+            sink.restart()
+            dec.reset()
+            have = 0
+            check_stored = True
     if have:
         res.resumed = 1
     short_n = 0
@@ -52,13 +80,17 @@ def fetch(client, meta, sink, buf, emit=None, resume=False):
     if have == size and size:
         # the sink already holds it all (a reboot before the report): nothing left to fetch,
         # and no source served it in this run (src stays None rather than guessing one)
-        if hexlify(hasher.digest()) == want_hash:
+        if (dec.verified() if dec else hexlify(hasher.digest()) == want_hash):
             res.status, res.verified = "played", 1
             srcs = ()
         else:
             sink.restart()
             have = 0
             hasher = hashlib.sha256()
+            check_stored = True
+            if dec:
+                dec.reset()
+    carry = 0
     for i in range(len(srcs)):
         url = srcs[i]
         if i:
@@ -69,7 +101,7 @@ def fetch(client, meta, sink, buf, emit=None, resume=False):
             try:
                 resp = client.request("GET", url, range_from=have if have else None)
             except httpclient.Dropped:
-                raise _SourceFailed("dropped at %d" % have)
+                raise _SourceFailed("dropped")
             skip = 0
             if resp.status == 200:
                 skip = have  # whole file: skip what we already hold
@@ -80,46 +112,56 @@ def fetch(client, meta, sink, buf, emit=None, resume=False):
             else:
                 raise _SourceFailed(str(resp.status))
             while have < size:
-                n = size - have + skip
-                if n > blen:
-                    n = blen
-                try:
-                    n = resp.readinto(buf, n)
-                except httpclient.Dropped:
-                    raise _SourceFailed("dropped at %d" % have)
-                if n == 0:
-                    raise _SourceFailed("dropped at %d" % have)
+                n = size - have
                 if skip:
-                    if n <= skip:
-                        skip -= n
-                        continue
-                    view = mv[skip:n]
-                    skip = 0
-                elif n == blen:
-                    view = mv
-                else:
-                    # short read: a slice costs a small allocation, so keep the last one; a
-                    # network often repeats the same short size (a segment's worth)
-                    if n != short_n:
-                        short_view = mv[:n]
-                        short_n = n
-                    view = short_view
-                hasher.update(view)
-                sink.write(view)
-                have += len(view)
+                    n = skip
+                if n > blen - carry:
+                    n = blen - carry
+                try:
+                    n = resp.readinto(after[carry] if carry else buf, n)
+                except httpclient.Dropped:
+                    raise _SourceFailed("dropped")
+                if n == 0:
+                    raise _SourceFailed("dropped")
+                if skip:
+                    skip -= n
+                    continue
+                total = carry + n
+                m = total - total % blk if blk > 1 else total
+                if m:
+                    if m == blen:
+                        view = mv
+                    else:
+                        # short read: a slice costs a small allocation, so keep the last one; a
+                        # network often repeats the same short size (a segment's worth)
+                        if m != short_n:
+                            short_view = mv[:m]
+                            short_n = m
+                        view = short_view
+                    hasher.update(view)
+                    if dec is None:
+                        sink.write(view)
+                    else:
+                        dec.feed(view, have - carry, sink)
+                    for k in range(total - m):  # at most 15 bytes of an unfinished block
+                        buf[k] = buf[m + k]
+                carry = total - m
+                have += n
             if not resp.done:
                 resp.close()  # the body holds more than size: do not reuse the connection
-            if hexlify(hasher.digest()) != want_hash:
-                # bad bytes were already written: the next source starts the item over
-                at = have
-                sink.restart()
-                have = 0
-                hasher = hashlib.sha256()
-                raise _SourceFailed("sha256")
+            if (check_stored and hexlify(hasher.digest()) != want_hash) \
+                    or (dec is not None and not dec.verified()):
+                raise _Corrupt()
             res.status = "played"
             res.src = url
             res.verified = 1
             break
+        except _Corrupt:
+            why = "sha256"
+            at = have
+        except SecureError as e:
+            why = "bad response: %s" % e.args[0]
+            at = have
         except _SourceFailed as e:
             why = e.args[0]
         except httpclient.Refused:
@@ -132,6 +174,19 @@ def fetch(client, meta, sink, buf, emit=None, resume=False):
             why = "bad response: %s" % (e.args[0] if e.args else "error")
         if resp is not None:
             resp.close()
+        if at >= 0:
+            # bad bytes were already written: the next source starts the item over
+            sink.restart()
+            have = 0
+            hasher = hashlib.sha256()
+            check_stored = True
+            if dec is not None:
+                dec.reset()
+        elif carry:
+            have -= carry  # an unfinished block is fetched again from the next source
+        carry = 0
+        if why == "dropped":
+            why = "dropped at %d" % have
         res.errors.append([url, why])
         if emit:
             emit("FAIL", (("id", meta["id"]), ("src", url), ("why", why),

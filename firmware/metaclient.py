@@ -1,8 +1,9 @@
 # The meta server's device API (PROTOCOL.md): challenge-response login, programs, next item,
-# full record, report. JSON bodies are read bounded: 2048 bytes, 8192 for a full record.
+# full record, a secure item's key, report. JSON bodies are read bounded: 2048 bytes, 8192 for
+# a full record; a key answer must fit the caller's buffer.
 import json
 
-from compat import const, hexlify
+from compat import const, hexlify, urandom
 from hmacsha256 import hmac_sha256
 from httpclient import BadResponse, HTTPError
 
@@ -34,6 +35,10 @@ class TooMany(MetaError):
 
 def proof(secret, device, nonce):
     return hexlify(hmac_sha256(secret.encode(), ("%s:%s" % (device, nonce)).encode()))
+
+
+def key_proof(secret, device, media_id, nonce):
+    return hexlify(hmac_sha256(secret.encode(), ("key:%s:%d:%s" % (device, media_id, nonce)).encode()))
 
 
 def _doc(body):
@@ -70,6 +75,9 @@ class MetaClient:
         data = resp.read_all(limit)
         if 200 <= status < 300:
             return _doc(data)
+        self._error(resp, status, data)
+
+    def _error(self, resp, status, data):
         msg = ""
         try:
             msg = str(_doc(data).get("error", ""))[:80]
@@ -117,6 +125,31 @@ class MetaClient:
 
     def media(self, media_id):
         return self._call("GET", "/media/%d" % media_id, limit=MAX_RECORD)
+
+    def media_key(self, media_id, blob):
+        """A secure item's wrapped key answer, read into blob (a buffer allocated once).
+        Returns (nonce, n): the answer is blob[0:n], for secure.unwrap()."""
+        nonce = hexlify(urandom(16))
+        body = json.dumps({"nonce": nonce,
+                           "proof": key_proof(self.secret, self.device, media_id, nonce)})
+        resp = self.http.request("POST", "%s/media/%d/key" % (self.base, media_id), body=body,
+                                 headers={"Authorization": "Bearer %s" % self.token,
+                                          "Content-Type": "application/json"})
+        if resp.status != 200:
+            self._error(resp, resp.status, resp.read_all(MAX_META))
+        mv = memoryview(blob)
+        n = 0
+        while True:
+            if n == len(blob):
+                if resp.readinto(mv[:1], 1):
+                    resp.close()
+                    raise BadResponse("key answer over %d bytes" % len(blob))
+                break
+            r = resp.readinto(mv[n:], len(blob) - n)
+            if not r:
+                break
+            n += r
+        return nonce, n
 
     def report(self, doc):
         return self._call("POST", "/report", doc)

@@ -7,8 +7,9 @@ import os
 import httpclient
 from compat import random_fraction, sleep_ms
 from devlog import emit, log
-from fetch import fetch
+from fetch import Result, SecureError, fetch
 from metaclient import MetaClient, MetaError, TooMany, Unauthorized
+from secure import Decryptor, unwrap
 from sinks import make_sink
 
 
@@ -44,9 +45,10 @@ class State:
 
 
 class Player:
-    def __init__(self, cfg, buf):
+    def __init__(self, cfg, buf, keybuf=None):
         self.cfg = cfg
         self.buf = buf  # cfg["buffer"] bytes, allocated early by device.py
+        self.keybuf = keybuf  # cfg["key_buffer"] bytes for secure items' keys, or None
         self.http = httpclient.HTTPClient(cfg["connect_timeout"], cfg["read_timeout"])
         self.meta = MetaClient(self.http, cfg["server"], cfg["device"], cfg["secret"])
         self.sink = make_sink(cfg["sink"])
@@ -132,14 +134,39 @@ class Player:
         resume = self.state.get("id") == item["id"] and self.state.get("pos") == item.get("pos")
         self.state.save(id=item["id"], pos=item.get("pos"))
         gc.collect()
-        res = fetch(self.http, item, self.sink, self.buf, emit, resume)
+        dec = None
+        res = None
+        if item.get("sec") is not None:
+            dec, why = self.secure(item)
+            if dec is None:
+                res = Result()
+                res.errors.append(["key", why])
+                emit("FAIL", (("id", item["id"]), ("src", "key"), ("why", why), ("at", 0)))
+        if res is None:
+            res = fetch(self.http, item, self.sink, self.buf, emit, resume, dec)
         self.report(item, res)
         self.state.save(id=None, pos=None)
         emit("ITEM", (("id", item["id"]), ("pos", item.get("pos")), ("status", res.status),
                       ("title", item.get("title", "")), ("bytes", res.bytes), ("src", res.src),
                       ("failovers", res.failovers), ("resumed", res.resumed), ("ms", res.ms),
-                      ("verified", res.verified)))
+                      ("verified", res.verified), ("secure", 1 if dec else 0)))
         return True
+
+    def secure(self, item):
+        """(Decryptor, None) for a secure item, or (None, why) when its key cannot be had."""
+        if not self.keybuf:
+            return None, "no key buffer"
+        try:
+            nonce, n = self.call(self.meta.media_key, item["id"], self.keybuf)
+            ln = unwrap(self.cfg["secret"], nonce, self.keybuf, n)
+            kb = memoryview(self.keybuf)
+            return Decryptor(item, bytes(kb[16:32]), bytes(kb[32:48]), kb[48:16 + ln]), None
+        except MetaError as e:
+            return None, str(e.status)
+        except SecureError as e:
+            return None, "bad response: %s" % e.args[0]
+        except (KeyError, TypeError, ValueError):
+            return None, "bad response: sec"
 
     def select_program(self):
         """The configured program, chosen once per start (the server keeps the choice); a
@@ -189,10 +216,10 @@ def _why(e):
     return "bad response: %s" % (e.args[0] if e.args else "error")
 
 
-def main(cfg, buf):
-    """Run the device with a checked config (devconfig.py) and its stream buffer."""
+def main(cfg, buf, keybuf=None):
+    """Run the device with a checked config (devconfig.py), its stream buffer and key buffer."""
     try:
-        player = Player(cfg, buf)
+        player = Player(cfg, buf, keybuf)
     except (ValueError, OSError) as e:  # the sink's settings
         log("E", "config: %s" % e)
         return 2

@@ -10,6 +10,7 @@ from .db import Database
 from .keys import AUTH, DB, SETTINGS
 from .probe import health_context
 from .routes import setup_routes
+from .sealing import Sealer, load_master_key
 from .views import json_errors
 
 
@@ -25,6 +26,7 @@ class Settings:
     probe_interval: float = 0.0    # s between probes of the file servers; 0: health off
     probe_timeout: float = 2.0     # s a probe of one file server may take
     source_timeout: float = 5.0    # s to connect / between data when checking an owner's source
+    master_key_file: str = None    # seals secure items' keys; None: $META_MASTER_KEY_FILE or none
 
     def __post_init__(self):
         for name in ("token_ttl", "nonce_ttl", "max_failures", "failure_window", "max_body"):
@@ -38,7 +40,9 @@ class Settings:
 
 async def _database(app):
     settings = app[SETTINGS]
+    key = load_master_key(settings.master_key_file)   # before the database: fail early
     db = await Database(settings.db, clock=settings.clock).connect()
+    db.sealer = Sealer(key) if key else None
     app[DB] = db
     app[AUTH] = Auth(db, settings.token_ttl, settings.nonce_ttl, settings.max_failures,
                        settings.failure_window)

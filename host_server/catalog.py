@@ -9,6 +9,7 @@ import re
 from urllib.parse import quote, urlsplit
 
 from .errors import Invalid
+from .secure_items import compact_sec, validate_secure
 
 # Seed fields 6-25 that are plain text, in the order of the seed.
 TEXT_FIELDS = (
@@ -23,7 +24,7 @@ LIST_FIELDS = ("performers", "composers", "creators")
 REQUIRED_FIELDS = ("size", "sha256", "type", "primary_address", "primary_directory", "file_name")
 # Column order of the media table (without id, compact, created).
 MEDIA_COLUMNS = REQUIRED_FIELDS + TEXT_FIELDS[:8] + LIST_FIELDS + TEXT_FIELDS[8:]
-KNOWN_FIELDS = frozenset(MEDIA_COLUMNS) | {"alternates"}
+KNOWN_FIELDS = frozenset(MEDIA_COLUMNS) | {"alternates", "secure"}
 
 MAX_TEXT = 1024          # any one text field, in characters
 MAX_LIST = 64            # entries in performers/composers/creators
@@ -111,6 +112,8 @@ def validate_media(obj, where="media", warn=None):
     if not _is_int(size) or size < 0:
         raise Invalid(f"{where}: field 'size' must be a non-negative integer")
     rec["size"] = size
+    secure = obj.get("secure")
+    rec["secure"] = None if secure is None else validate_secure(secure, size, where)
     sha = obj["sha256"]
     if not isinstance(sha, str) or not _HEX64.match(sha):
         raise Invalid(f"{where}: field 'sha256' must be 64 hex characters")
@@ -171,6 +174,8 @@ def compact_json(rec):
         "src": [source_url(rec["primary_address"], rec["primary_directory"], rec["file_name"])]
         + [source_url(a["address"], a["directory"], rec["file_name"]) for a in rec["alternates"]],
     }
+    if rec.get("secure"):
+        doc["sec"] = compact_sec(rec["secure"])
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
 

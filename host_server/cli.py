@@ -12,7 +12,7 @@ import sqlite3
 import sys
 import time
 
-from . import catalog, owner_cli
+from . import catalog, db_secure, owner_cli, sealing
 from .dashboard import accounts
 from .auth import new_secret
 from .db import Database
@@ -70,6 +70,16 @@ async def cmd_add_media(db, args):
     rec = catalog.validate_media(_load_json(args.json), args.json, _warn)
     media_id = await db.add_media(rec)
     print(f"media {media_id} added")
+
+
+async def cmd_key_requests(db, args):
+    rows = db_secure.key_requests(db, args.limit)
+    if args.json:
+        _print_json(rows)
+        return
+    for r in rows:
+        r["time"] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["at"]))
+    _table(rows, ("id", "time", "device", "media", "address", "status", "why"))
 
 
 async def cmd_add_program(db, args):
@@ -141,6 +151,9 @@ def _parser():
     p = argparse.ArgumentParser(prog="python -m host_server", description="Meta server and its operator tools.")
     p.add_argument("--db", default=os.environ.get("META_DB", "meta.db"),
                    help="SQLite database file (default: $META_DB or ./meta.db)")
+    p.add_argument("--master-key-file", metavar="FILE",
+                   help="the master key that seals secure items' keys "
+                        f"(default: ${sealing.ENV_FILE}; needed to add secure media and to serve their keys)")
     sub = p.add_subparsers(dest="command", required=True, metavar="command")
 
     sub.add_parser("init", help="create the database and apply migrations")
@@ -172,6 +185,11 @@ def _parser():
     s = sub.add_parser("list", help="list devices, media, programs, owners or file servers (health)")
     s.add_argument("what", choices=("devices", "media", "programs", "owners", "servers"))
     s.add_argument("--json", action="store_true")
+    s = sub.add_parser("new-master-key", help="write a new master key file (mode 0600; never overwrites)")
+    s.add_argument("file")
+    s = sub.add_parser("key-requests", help="latest key requests for secure items, newest first")
+    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--json", action="store_true")
     s = sub.add_parser("reports", help="latest reports, newest first")
     s.add_argument("--device")
     s.add_argument("--limit", type=int, default=50)
@@ -189,11 +207,13 @@ COMMANDS = {"add-owner": owner_cli.cmd_add_owner, "owner-token": owner_cli.cmd_o
             "revoke-owner": owner_cli.cmd_revoke_owner,
             "init": cmd_init, "add-device": cmd_add_device, "add-media": cmd_add_media,
             "add-program": cmd_add_program, "assign": cmd_assign, "import": cmd_import,
-            "list": cmd_list, "reports": cmd_reports, "add-operator": accounts.cmd_add_operator}
+            "list": cmd_list, "reports": cmd_reports, "key-requests": cmd_key_requests, "add-operator": accounts.cmd_add_operator}
 
 
 async def _run(args):
+    key = sealing.load_master_key(args.master_key_file)
     db = await Database(args.db).connect()
+    db.sealer = sealing.Sealer(key) if key else None
     try:
         await COMMANDS[args.command](db, args)
     finally:
@@ -203,16 +223,20 @@ async def _run(args):
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
-        if args.command == "serve":
+        if args.command == "new-master-key":
+            sealing.new_master_key_file(args.file)
+            print(f"master key written to {args.file}; keep it safe and out of the database's backups")
+        elif args.command == "serve":
             logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                                 format="%(asctime)s %(levelname)s %(name)s %(message)s")
             from .app import Settings
             settings = Settings(db=args.db, token_ttl=args.token_ttl,
-                                probe_interval=args.probe_interval)
+                                probe_interval=args.probe_interval,
+                                master_key_file=args.master_key_file)
             asyncio.run(serve(settings, args.host, args.port, not args.no_access_log))
         else:
             asyncio.run(_run(args))
-    except (CliError, DomainError, ValueError) as exc:
+    except (CliError, DomainError, ValueError, sealing.MasterKeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except sqlite3.Error as exc:

@@ -13,7 +13,7 @@ import re
 import sqlite3
 import time
 
-from . import catalog, db_dashboard
+from . import catalog, db_dashboard, db_secure, sealing
 from .errors import Conflict, Forbidden, NotFound
 
 MIGRATIONS = pathlib.Path(__file__).with_name("migrations")
@@ -34,6 +34,7 @@ class Database:
     def __init__(self, path, clock=time.time):
         self.path = str(path)
         self.clock = clock
+        self.sealer = None   # sealing.Sealer: needed to store secure media
         self.conn = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -256,6 +257,10 @@ class Database:
         c.executemany(
             "INSERT INTO media_alternates (media, seq, address, directory) VALUES (?, ?, ?, ?)",
             [(media_id, i, a["address"], a["directory"]) for i, a in enumerate(rec["alternates"])])
+        if rec.get("secure"):
+            if self.sealer is None:
+                sealing.no_sealer()
+            db_secure.insert_secret(c, media_id, rec, self.sealer)
         return media_id
 
     def _insert_program(self, c, name, media_ids):

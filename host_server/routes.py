@@ -1,4 +1,4 @@
-from . import apidoc, health_views, views
+from . import apidoc, health_views, secure_views, views
 from .dashboard.setup import setup_dashboard
 from .owner_views import setup_owner_routes
 
@@ -10,6 +10,7 @@ def setup_routes(app):
     app.router.add_post("/api/v1/programs/select", views.select_program)
     app.router.add_get("/api/v1/next", health_views.next_item)
     app.router.add_get("/api/v1/media/{id}", views.media)
+    app.router.add_post("/api/v1/media/{id}/key", secure_views.media_key)
     app.router.add_post("/api/v1/report", health_views.report)
     app.router.add_get("/api/v1/openapi.yaml", apidoc.openapi)
     setup_owner_routes(app)

@@ -1,7 +1,7 @@
 """python -m simulator: the whole network on loopback, devices playing the demo program once.
 
 Prints one line per item and, last, exactly one line
-``RESULT items=<n> verified=<v> failovers=<f> resumed=<r>``; exits 0 only if every item played
+``RESULT items=<n> verified=<v> failovers=<f> resumed=<r> secure=<s>`` (s: secure items verified); exits 0 only if every item played
 and verified.
 """
 import argparse
@@ -20,8 +20,10 @@ def parse_args(argv):
     p.add_argument("--interpreter", choices=INTERPRETERS, default="micropython",
                    help="what runs the firmware (default: micropython, the real unix port)")
     p.add_argument("--heap", default="64K", help="micropython -X heapsize (default 64K)")
-    p.add_argument("--mpy", action="store_true",
-                   help="run the firmware compiled to .mpy by mpy-cross, as on a board (micropython)")
+    p.add_argument("--source", dest="mpy", action="store_false",
+                   help="run the firmware from source (it needs about 72K); by default micropython "
+                        "runs it compiled to .mpy by mpy-cross, as on a board")
+    p.add_argument("--mpy", dest="mpy", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--devices", type=int, default=1, help="simulated devices (default 1)")
     p.add_argument("--faults", default=",".join(DEFAULT_FAULTS),
                    help="comma-separated faults, 'all' or 'none' (default %(default)s); known: "
@@ -54,17 +56,18 @@ def file_sha256(path):
 
 class Tally:
     def __init__(self):
-        self.items = self.verified = self.failovers = self.resumed = 0
+        self.items = self.verified = self.failovers = self.resumed = self.secure = 0
 
     def line(self):
-        return "RESULT items=%d verified=%d failovers=%d resumed=%d" % (
-            self.items, self.verified, self.failovers, self.resumed)
+        return "RESULT items=%d verified=%d failovers=%d resumed=%d secure=%d" % (
+            self.items, self.verified, self.failovers, self.resumed, self.secure)
 
 
 def item_line(net, dev, n, total, ev, ok):
     mb_s = ev.get("bytes", 0) / 1000.0 / max(ev.get("ms", 0), 1)
+    title = (ev.get("title") or "?")[:27] + (" [secure]" if ev.get("secure") else "")
     return "%-5s %2d/%d  %-36s %9s B  from %-4s failovers=%d resumed=%d  %6.1f MB/s  %s" % (
-        dev.id, n, total, (ev.get("title") or "?")[:36], format(ev.get("bytes", 0), ","),
+        dev.id, n, total, title, format(ev.get("bytes", 0), ","),
         net.server_name(ev.get("src")), ev.get("failovers", 0), ev.get("resumed", 0), mb_s,
         "verified" if ok else "NOT VERIFIED (%s)" % ev.get("status"))
 
@@ -88,6 +91,7 @@ async def follow(net, dev, total, tally, sink):
             ok = check_item(net, dev, ev, sink)
             tally.items += 1
             tally.verified += ok
+            tally.secure += 1 if ok and ev.get("secure") else 0
             tally.failovers += ev.get("failovers", 0)
             tally.resumed += 1 if ev.get("resumed") else 0
             print(item_line(net, dev, n, total, ev, ok), flush=True)
@@ -118,7 +122,7 @@ async def main(a):
         print("faults   %s" % ("; ".join("%s: %s" % (f, FAULTS[f]) for f in a.faults) or "none"))
         total = len(net.media) * a.rounds
         entry = FIRMWARE_ENTRY
-        if a.mpy:
+        if a.mpy and a.interpreter == "micropython":
             entry = compile_firmware(os.path.join(net.workdir, "firmware-mpy"))
         devs = [DeviceProcess(net.workdir, did, secret, net.meta.url, interpreter=a.interpreter,
                               heap=a.heap, sink=a.sink, items=total, buffer=a.buffer,

@@ -18,6 +18,14 @@ DEMO_ITEMS = [
     ("breaking.wav", 12, (220.0, 277.18, 329.63), "Breaking Point", "Range Quartet", "D. Resume", "Failover Suite"),
     ("after.wav", 4, (293.66, 369.99), "After the Break", "Range Quartet", "D. Resume", "Failover Suite"),
 ]
+# Secure items (file name -> how the file servers hold it): encrypted with a withheld piece,
+# encrypted only, and only a withheld piece (tools/media.py prepares them).
+SECURE_ITEMS = [
+    ("vault.wav", 6, (246.94, 311.13, 369.99), "The Vault", "Cipher Trio", "E. Block", "Secure Suite"),
+    ("sealed.wav", 3, (277.18, 349.23), "Sealed", "Cipher Trio", "E. Block", "Secure Suite"),
+    ("partial.wav", 3, (311.13, 392.0), "Partial Credit", "Cipher Trio", "F. Piece", "Secure Suite"),
+]
+SECURE_FORM = {"vault.wav": "encrypted+piece", "sealed.wav": "encrypted", "partial.wav": "piece"}
 
 
 def tone_wav(seconds, notes, title, performer, rate=RATE):
@@ -55,7 +63,7 @@ def write_demo_media(folder):
     """Writes the demo files into ``folder``; returns one dict a file with its facts."""
     os.makedirs(folder, exist_ok=True)
     out = []
-    for name, secs, notes, title, performer, composer, work in DEMO_ITEMS:
+    for name, secs, notes, title, performer, composer, work in DEMO_ITEMS + SECURE_ITEMS:
         blob = tone_wav(secs, notes, title, performer)
         path = os.path.join(folder, name)
         with open(path, "wb") as f:
@@ -64,5 +72,6 @@ def write_demo_media(folder):
             "name": name, "path": path, "size": len(blob),
             "sha256": hashlib.sha256(blob).hexdigest(),
             "title": title, "performer": performer, "composer": composer, "work": work,
+            "secure": SECURE_FORM.get(name),
         })
     return out

@@ -14,12 +14,14 @@ import socket
 from simulator.faults import Fault, FaultProxy
 from simulator.media import write_demo_media
 from simulator.procs import ServerProcess, run_cli
+from tools.media import prepare_file
 
 # Which primary holds which demo file (the alternate holds them all).
 PRIMARY_OF = {
     "morning.wav": "A", "breaking.wav": "A", "after.wav": "A",
     "signal.wav": "B", "interlude.wav": "B", "missing.wav": "B",
     "down.wav": "C",
+    "vault.wav": "B", "sealed.wav": "C", "partial.wav": "A",
 }
 DIRECTORY = {"A": "/music/a", "B": "/music/b", "C": "/music/c"}
 MIRROR_DIRECTORY = {"A": "/mirror/a", "B": "/mirror/b", "C": "/mirror/c"}
@@ -31,8 +33,9 @@ FAULTS = {
     "stall": "primary B stalls in the middle of signal.wav",
     "corrupt": "primary A sends one corrupted byte of morning.wav",
     "cut": "primary B drops the connection once in the middle of interlude.wav",
+    "secure-cut": "primary B drops the connection once in the middle of the secure vault.wav",
 }
-DEFAULT_FAULTS = ("404", "refused", "drop")
+DEFAULT_FAULTS = ("404", "refused", "drop", "secure-cut")
 
 
 def parse_faults(text):
@@ -63,6 +66,7 @@ class Network:
         self.n_devices = devices
         self.token_ttl = token_ttl
         self.db = os.path.join(self.workdir, "meta.db")
+        self.master_key = os.path.join(self.workdir, "master.key")
         self.logs = os.path.join(self.workdir, "logs")
         self.servers = {}     # name -> ServerProcess
         self.proxies = {}     # name -> FaultProxy
@@ -81,6 +85,7 @@ class Network:
             shutil.rmtree(self.workdir)
         os.makedirs(self.logs)
         self.media = write_demo_media(os.path.join(self.workdir, "media"))
+        self._prepare_secure()
         self._lay_out_files()
         for name in ("A", "B", "C", "ABC"):
             if name == "C" and "refused" in self.faults:
@@ -98,7 +103,7 @@ class Network:
     async def start_meta(self, port=0):
         """Starts the meta server (again), on ``port`` (0: a free one) over the same database."""
         self.meta = ServerProcess("meta", [
-            "-m", "host_server", "--db", self.db, "serve", "--host", "127.0.0.1", "--port", str(port),
+            "-m", "host_server", "--db", self.db, "--master-key-file", self.master_key, "serve", "--host", "127.0.0.1", "--port", str(port),
             "--token-ttl", str(self.token_ttl)], self.log_path("meta"))
         await self.meta.start()
         return self.meta
@@ -132,7 +137,8 @@ class Network:
             self._refusing.close()
 
     def _size_of(self, name):
-        return next(m["size"] for m in self.media if m["name"] == name)
+        m = next(m for m in self.media if m["name"] == name)
+        return m["stored"]["size"] if m.get("stored") else m["size"]
 
     def _faults_for(self, server):
         f = []
@@ -144,15 +150,33 @@ class Network:
             f.append(Fault("stall", DIRECTORY["B"] + "/signal.wav", at=self._size_of("signal.wav") // 3))
         if server == "B" and "cut" in self.faults:
             f.append(Fault("cut", DIRECTORY["B"] + "/interlude.wav", at=self._size_of("interlude.wav") // 2))
+        if server == "B" and "secure-cut" in self.faults:
+            f.append(Fault("cut", DIRECTORY["B"] + "/vault.wav", at=self._size_of("vault.wav") * 3 // 5))
         return f
+
+    def _prepare_secure(self):
+        """Secure items: the file servers get what tools.media prepares (encrypted and/or with a
+        piece withheld); the facts keep the original's size and sha256 (what a device's sink
+        must end up with) and gain "stored" (what the meta server's record says)."""
+        folder = os.path.join(self.workdir, "stored")
+        os.makedirs(folder, exist_ok=True)
+        for m in self.media:
+            form = m.get("secure")
+            if not form:
+                continue
+            out = os.path.join(folder, m["name"])
+            stored = prepare_file(m["path"], out, encrypted=form.startswith("encrypted"),
+                                  piece_length=0 if form == "encrypted" else 4096)
+            m["stored"] = dict(stored, path=out)
 
     def _lay_out_files(self):
         servers = os.path.join(self.workdir, "servers")
         for m in self.media:
             p = PRIMARY_OF[m["name"]]
+            path = m["stored"]["path"] if m.get("stored") else m["path"]
             if not (m["name"] == "missing.wav" and "404" in self.faults):
-                self._place(m["path"], os.path.join(servers, p) + DIRECTORY[p])
-            self._place(m["path"], os.path.join(servers, "ABC") + MIRROR_DIRECTORY[p])
+                self._place(path, os.path.join(servers, p) + DIRECTORY[p])
+            self._place(path, os.path.join(servers, "ABC") + MIRROR_DIRECTORY[p])
 
     @staticmethod
     def _place(src, folder):
@@ -174,6 +198,9 @@ class Network:
                 "performers": [m["performer"]], "composers": [m["composer"]],
                 "creators": ["simulator/media.py"],
             })
+            if m.get("stored"):
+                media[-1].update(size=m["stored"]["size"], sha256=m["stored"]["sha256"],
+                                 secure=m["stored"]["secure"])
         devices = [{"id": "dev%d" % (i + 1), "name": "Simulated device %d" % (i + 1),
                     "programs": ["Demo"], "default": "Demo"} for i in range(self.n_devices)]
         return {"media": media,
@@ -185,7 +212,10 @@ class Network:
         with open(path, "w") as f:
             json.dump(self.catalog(), f, indent=1)
         await run_cli(["--db", self.db, "init"])
-        summary = json.loads(await run_cli(["--db", self.db, "import", path]))
+        if not os.path.exists(self.master_key):
+            await run_cli(["new-master-key", self.master_key])
+        summary = json.loads(await run_cli(["--db", self.db, "--master-key-file", self.master_key,
+                                            "import", path]))
         self.devices = summary["devices"]
         self.media_ids = summary["media"]
 

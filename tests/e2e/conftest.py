@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from simulator.devices import DeviceProcess
+from simulator.devices import FIRMWARE_ENTRY, DeviceProcess, compile_firmware
 from simulator.network import Network
 
 INTERPRETERS = ["micropython", "cpython"]
@@ -45,8 +45,22 @@ class Played:
             return f.read()
 
 
+_compiled = {}
+
+
+def firmware_entry(interpreter, tmp_root):
+    """micropython runs the firmware compiled to .mpy, as on a board (64K heap); CPython from
+    source. Compiled once per test process."""
+    if interpreter != "micropython":
+        return FIRMWARE_ENTRY
+    if "entry" not in _compiled:
+        _compiled["entry"] = compile_firmware(os.path.join(tmp_root, "firmware-mpy-%d" % os.getpid()))
+    return _compiled["entry"]
+
+
 async def play(net, interpreter, device="dev1", items=None, heap="64K", read_timeout=1.0,
                sink="file", on_event=None, **config):
+    config.setdefault("entry", firmware_entry(interpreter, os.path.dirname(net.workdir)))
     dev = DeviceProcess(net.workdir, device, net.devices[device], net.meta.url,
                         interpreter=interpreter, heap=heap, sink=sink,
                         items=len(net.media) if items is None else items,

@@ -1,10 +1,11 @@
 """Logging in as a real device does it: backoff while the meta server is away, refusal of a bad secret."""
 import asyncio
+import os
 
 import pytest
 
 from simulator.devices import DeviceProcess
-from tests.e2e.conftest import INTERPRETERS, play
+from tests.e2e.conftest import INTERPRETERS, firmware_entry, play
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -12,6 +13,7 @@ pytestmark = pytest.mark.timeout(120)
 def device(net, interpreter, secret=None, items=1):
     return DeviceProcess(net.workdir, "dev1", secret or net.devices["dev1"], net.meta.url,
                          interpreter=interpreter, items=items, read_timeout=2.0,
+                         entry=firmware_entry(interpreter, os.path.dirname(net.workdir)),
                          connect_timeout=1.0, backoff_base=0.2, backoff_cap=0.5)
 
 

@@ -1,11 +1,12 @@
 """A device killed in the middle of an item gets the same item back and completes it."""
 import asyncio
+import os
 
 import pytest
 
 from simulator.devices import DeviceProcess
 from simulator.faults import Fault
-from tests.e2e.conftest import INTERPRETERS, play, sha256_of
+from tests.e2e.conftest import INTERPRETERS, firmware_entry, play, sha256_of
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -19,7 +20,8 @@ async def test_device_killed_mid_item_gets_the_same_item_and_completes_it(networ
     net.proxies["A"].faults.append(stall)
 
     dev = DeviceProcess(net.workdir, "dev1", net.devices["dev1"], net.meta.url,
-                        interpreter=interpreter, items=1, read_timeout=60, connect_timeout=1.0)
+                        interpreter=interpreter, items=1, read_timeout=60, connect_timeout=1.0,
+                        entry=firmware_entry(interpreter, os.path.dirname(net.workdir)))
     await dev.start()
     drained = asyncio.ensure_future(_drain(dev))
     for _ in range(400):

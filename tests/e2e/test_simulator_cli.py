@@ -7,7 +7,9 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-RESULT = re.compile(r"^RESULT items=(\d+) verified=(\d+) failovers=(\d+) resumed=(\d+)$")
+RESULT = re.compile(r"^RESULT items=(\d+) verified=(\d+) failovers=(\d+) resumed=(\d+) secure=(\d+)$")
+N = 10        # demo items
+N_SECURE = 3  # of them secure
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -28,20 +30,31 @@ def result_of(out):
 def test_the_demo_plays_every_item_through_404_refused_and_a_dying_primary(tmp_path):
     r = simulate(tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
-    items, verified, failovers, resumed = result_of(r.stdout)
-    assert items == verified == 7
-    assert failovers >= 3 and resumed >= 1
-    item_lines = [l for l in r.stdout.splitlines() if re.match(r"^dev1\s+\d+/7 ", l)]
-    assert len(item_lines) == 7 and all("verified" in l and "MB/s" in l for l in item_lines)
+    items, verified, failovers, resumed, secure = result_of(r.stdout)
+    assert items == verified == N and secure == N_SECURE
+    assert failovers >= 3 and resumed >= 2
+    assert "(.mpy)" in r.stdout   # as on a board, by default
+    item_lines = [l for l in r.stdout.splitlines() if re.match(r"^dev1\s+\d+/%d " % N, l)]
+    assert len(item_lines) == N and all("verified" in l and "MB/s" in l for l in item_lines)
     assert any("Breaking Point" in l and "from ABC" in l and "resumed=1" in l for l in item_lines)
-    assert "recorded 7 reports: 7 played, 0 failed" in r.stdout
+    # the secure item whose primary drops it mid-stream resumes on the alternate
+    assert any("The Vault [secure]" in l and "from ABC" in l and "resumed=1" in l for l in item_lines)
+    assert "recorded %d reports: %d played, 0 failed" % (N, N) in r.stdout
 
 
 def test_several_devices_under_cpython_with_every_fault(tmp_path):
     r = simulate(tmp_path, "--interpreter", "cpython", "--devices", "3", "--faults", "all",
                  "--read-timeout", "0.5")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert result_of(r.stdout)[:2] == (21, 21)
+    assert result_of(r.stdout)[:2] == (3 * N, 3 * N)
+    assert result_of(r.stdout)[4] == 3 * N_SECURE
+
+
+def test_the_firmware_from_source_plays_in_a_larger_heap(tmp_path):
+    r = simulate(tmp_path, "--source", "--heap", "80K", "--faults", "secure-cut,drop")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "(.mpy)" not in r.stdout
+    assert result_of(r.stdout)[:2] == (N, N)
 
 
 def test_an_unknown_fault_is_a_clear_usage_error(tmp_path):
@@ -53,15 +66,15 @@ def test_an_unknown_fault_is_a_clear_usage_error(tmp_path):
 def test_a_heap_too_small_for_the_device_fails_the_run_honestly(tmp_path):
     r = simulate(tmp_path, "--heap", "4K", "--faults", "none", "--timeout", "60")
     assert r.returncode == 1
-    items, verified, _, _ = result_of(r.stdout)
-    assert items == 7 and verified < 6
+    items, verified, _, _, _ = result_of(r.stdout)
+    assert items == N and verified < N - 1
 
 
 def test_the_firmware_compiled_by_mpy_cross_plays_the_demo_with_every_fault(tmp_path):
-    r = simulate(tmp_path, "--mpy", "--faults", "all", "--read-timeout", "0.5")
+    r = simulate(tmp_path, "--faults", "all", "--read-timeout", "0.5")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "(.mpy)" in r.stdout
-    assert result_of(r.stdout)[:2] == (7, 7)
+    assert result_of(r.stdout)[:2] == (N, N)
     mpy = sorted(os.listdir(tmp_path / "sim" / "firmware-mpy"))
     assert "player.mpy" in mpy and "fetch.mpy" in mpy and "player.py" not in mpy
 
@@ -69,5 +82,5 @@ def test_the_firmware_compiled_by_mpy_cross_plays_the_demo_with_every_fault(tmp_
 def test_rounds_with_a_null_sink_play_the_program_through_twice(tmp_path):
     r = simulate(tmp_path, "--faults", "none", "--sink", "null", "--rounds", "2")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert result_of(r.stdout) == (14, 14, 0, 0)
+    assert result_of(r.stdout) == (2 * N, 2 * N, 0, 0, 2 * N_SECURE)
     assert os.listdir(tmp_path / "sim" / "devices" / "dev1" / "out") == []

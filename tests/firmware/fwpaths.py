@@ -14,3 +14,6 @@ MPY_CROSS = os.path.join(BIN, "mpy-cross")
 for p in (FIRMWARE, CASES):
     if p not in sys.path:
         sys.path.insert(0, p)
+# MicroPython's cryptolib for CPython (device.py does the same under CPython)
+if os.path.join(FIRMWARE, "cpython") not in sys.path:
+    sys.path.append(os.path.join(FIRMWARE, "cpython"))

@@ -1,5 +1,6 @@
-"""device.py as the simulator runs it, under micropython (64K heap) and CPython, against small
-local stand-in servers: event lines, failover with Range, sha256, reports, state, re-login."""
+"""device.py as the simulator runs it, under micropython (64K heap, modules compiled to .mpy as on
+a board) and CPython, against small local stand-in servers: event lines, failover with Range,
+sha256, reports, state, re-login."""
 import json
 import os
 import re
@@ -19,9 +20,18 @@ SMALL = b"small item\n" * 10
 INTERPRETERS = {"micropython": [MICROPYTHON, "-X", "heapsize=64K"], "cpython": [sys.executable]}
 
 
+@pytest.fixture(scope="session")
+def compiled_entry(tmp_path_factory):
+    from simulator.devices import compile_firmware
+    return compile_firmware(str(tmp_path_factory.mktemp("fw-mpy")))
+
+
 @pytest.fixture(params=sorted(INTERPRETERS))
-def interp(request):
-    return INTERPRETERS[request.param]
+def interp(request, compiled_entry):
+    """The command that runs the device: the interpreter and the entry script."""
+    if request.param == "micropython":
+        return INTERPRETERS[request.param] + [compiled_entry]
+    return INTERPRETERS[request.param] + [os.path.join(FIRMWARE, "device.py")]
 
 
 @pytest.fixture
@@ -44,7 +54,7 @@ def run_device(interp, tmp_path, server, items, timeout=60, **over):
     cfg.update(over)
     path = tmp_path / "cfg.json"
     path.write_text(json.dumps(cfg))
-    proc = subprocess.run(interp + [os.path.join(FIRMWARE, "device.py"), str(path)],
+    proc = subprocess.run(interp + [str(path)],
                           capture_output=True, text=True, timeout=timeout, cwd=str(tmp_path))
     events = []
     for line in proc.stdout.splitlines():
@@ -160,16 +170,16 @@ def test_unreachable_meta_server_backs_off_with_jitter_then_stops_after_items(in
 def test_bad_config_exits_nonzero_with_a_clear_message(interp, tmp_path):
     path = tmp_path / "cfg.json"
     path.write_text(json.dumps({"server": "http://127.0.0.1:1", "device": "d"}))
-    proc = subprocess.run(interp + [os.path.join(FIRMWARE, "device.py"), str(path)],
+    proc = subprocess.run(interp + [str(path)],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and proc.stdout.strip() == "E config: secret is required (a string)"
     path.write_text(json.dumps({"server": "http://127.0.0.1:1", "device": "d", "secret": "s",
                                 "sink": {"type": "file", "dir": str(tmp_path / "no" / "such")}}))
-    proc = subprocess.run(interp + [os.path.join(FIRMWARE, "device.py"), str(path)],
+    proc = subprocess.run(interp + [str(path)],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and "cannot be created" in proc.stdout
     path.write_text("{not json")
-    proc = subprocess.run(interp + [os.path.join(FIRMWARE, "device.py"), str(path)],
+    proc = subprocess.run(interp + [str(path)],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and proc.stdout.startswith("E config: ")
 
