@@ -1,0 +1,206 @@
+"""Meta server throughput (issue 6, item 5): `next` and login under wrk on one meta server
+process, side by side in the same run with an aiohttp hello-world returning a prebuilt body of
+the same size, and nginx serving that body as a static file; then a cProfile of `next`."""
+import asyncio
+import json
+import os
+import pstats
+import subprocess
+import sys
+
+import aiohttp
+
+from bench import wrk
+from bench.mprun import ROOT
+from bench.nginx import Nginx
+from bench.report import Section
+from bench.servers import Server
+from bench.stats import median, ratio
+from host_server.auth import proof
+
+DEVICE = "bench1"
+SECRET = "0123456789abcdef0123456789abcdef"
+ITEMS = 7
+
+
+def catalog():
+    media = [{
+        "ref": "item%d.wav" % i, "size": 441044 + i, "sha256": "%064x" % (i + 1), "type": "audio/wav",
+        "primary_address": "http://127.0.0.1:8101", "primary_directory": "/music/a",
+        "file_name": "item%d.wav" % i,
+        "alternates": [{"address": "http://127.0.0.1:8104", "directory": "/mirror/a"}],
+        "owner": "Bench Owner", "composer": "Composer %d" % i, "title": "Benchmark Item %d" % i,
+        "work": "Benchmarks", "performers": ["Bench Ensemble"], "composers": ["Composer %d" % i],
+        "creators": ["bench/metaserver.py"],
+    } for i in range(ITEMS)]
+    return {"media": media,
+            "programs": [{"name": "Bench", "items": [m["ref"] for m in media]}],
+            "devices": [{"id": DEVICE, "name": "Benchmark device", "secret": SECRET,
+                         "programs": ["Bench"], "default": "Bench"}]}
+
+
+def make_db(work):
+    db = os.path.join(work, "meta.db")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    path = os.path.join(work, "catalog.json")
+    with open(path, "w") as f:
+        json.dump(catalog(), f)
+    subprocess.run([sys.executable, "-m", "host_server", "--db", db, "import", path], cwd=ROOT,
+                   check=True, capture_output=True)
+    return db
+
+
+def meta_server(db, log):
+    args = ["-m", "host_server", "--db", db, "serve", "--host", "127.0.0.1", "--port", "0"]
+    r = subprocess.run([sys.executable, "-m", "host_server", "serve", "--help"], cwd=ROOT,
+                       capture_output=True, text=True)
+    if "--no-access-log" in r.stdout:
+        args.append("--no-access-log")   # like the hello-world and nginx (access_log off)
+    return Server(args, log)
+
+
+async def _post(session, url, doc):
+    async with session.post(url, json=doc) as r:
+        if r.status != 200:
+            raise RuntimeError("POST %s: %d %s" % (url, r.status, await r.text()))
+        return await r.json()
+
+
+async def login_token(base):
+    async with aiohttp.ClientSession() as s:
+        nonce = (await _post(s, base + "/api/v1/login/challenge", {"device": DEVICE}))["nonce"]
+        doc = await _post(s, base + "/api/v1/login", {"device": DEVICE, "nonce": nonce,
+                                                     "proof": proof(SECRET, DEVICE, nonce)})
+        async with s.get(base + "/api/v1/next",
+                         headers={"Authorization": "Bearer " + doc["token"]}) as r:
+            if r.status != 200:
+                raise RuntimeError("next: %d" % r.status)
+            body = await r.read()
+    return doc["token"], body
+
+
+async def login_bodies(base, n, concurrency=16):
+    """n login bodies, each answering a fresh challenge (a nonce works once)."""
+    out = []
+    async with aiohttp.ClientSession() as s:
+        async def worker(k):
+            for _ in range(k):
+                nonce = (await _post(s, base + "/api/v1/login/challenge", {"device": DEVICE}))["nonce"]
+                out.append(json.dumps({"device": DEVICE, "nonce": nonce,
+                                       "proof": proof(SECRET, DEVICE, nonce)}, separators=(",", ":")))
+        await asyncio.gather(*(worker(n // concurrency + (i < n % concurrency))
+                               for i in range(concurrency)))
+    return out
+
+
+def write_lua(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def next_script(work, token):
+    return write_lua(os.path.join(work, "next.lua"),
+                     'wrk.headers["Authorization"] = %s\n' % wrk.lua_string("Bearer " + token))
+
+
+def challenge_script(work):
+    return write_lua(os.path.join(work, "challenge.lua"),
+                     'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                     'wrk.body = %s\n' % wrk.lua_string(json.dumps({"device": DEVICE})))
+
+
+def login_script(work, bodies):
+    # one wrk thread, so one Lua state walks the list once; past its end a body is missing
+    # and the answer is an error, counted by wrk as non-2xx
+    return write_lua(os.path.join(work, "login.lua"), (
+        'local bodies = {%s}\nlocal i = 0\n'
+        'local h = {["Content-Type"] = "application/json"}\n'
+        'request = function()\n  i = i + 1\n'
+        '  return wrk.format("POST", "/api/v1/login", h, bodies[i] or "")\nend\n') % ",\n".join(
+        wrk.lua_string(b) for b in bodies))
+
+
+def profile_next(work, db, token, seconds):
+    """The meta server under cProfile while wrk asks for `next`; the top functions by own time."""
+    prof = os.path.join(work, "next.prof")
+    with Server(["-m", "bench.profiled", "--db", db, "--out", prof],
+                os.path.join(work, "meta-profiled.log")) as srv:
+        wrk.run(srv.url + "/api/v1/next", seconds, next_script(work, token))
+    st = pstats.Stats(prof)
+    total = st.total_tt
+    rows = []
+    for (fn, line, name), (cc, nc, tt, ct, callers) in st.stats.items():
+        rows.append((tt, ct, nc, "%s:%d(%s)" % (os.path.relpath(fn, ROOT) if fn.startswith(ROOT)
+                                               else os.path.basename(fn), line, name)))
+    rows.sort(reverse=True)
+    handler = [r for r in rows if r[3].endswith("(next_item)")]
+    return total, rows[:15], handler
+
+
+def run(work, quick=False):
+    work = os.path.abspath(os.path.join(work, "meta"))
+    os.makedirs(work, exist_ok=True)
+    seconds, rounds = (1, 1) if quick else (5, 2)
+    db = make_db(work)
+    res = {}
+    with meta_server(db, os.path.join(work, "meta.log")) as meta:
+        token, body = asyncio.run(login_token(meta.url))
+        static = os.path.join(work, "static")
+        os.makedirs(static, exist_ok=True)
+        with open(os.path.join(static, "next.json"), "wb") as f:
+            f.write(body)
+        with Server(["-m", "bench.helloworld", "--body", os.path.join(static, "next.json")],
+                    os.path.join(work, "hello.log")) as hello, \
+                Nginx(static, os.path.join(work, "nginx")) as ng:
+            script = next_script(work, token)
+            for _ in range(rounds):
+                for name, url, sc in (("next", meta.url + "/api/v1/next", script),
+                                      ("hello", hello.url + "/next.json", None),
+                                      ("nginx", ng.url + "/next.json", None)):
+                    res.setdefault(name, []).append(wrk.run(url, seconds, sc))
+                res.setdefault("challenge", []).append(
+                    wrk.run(meta.url + "/api/v1/login/challenge", seconds, challenge_script(work)))
+                n = int(res["challenge"][-1].rps * seconds * 1.5) + 100
+                bodies = asyncio.run(login_bodies(meta.url, n))
+                res.setdefault("login", []).append(
+                    wrk.run(meta.url + "/api/v1/login", seconds, login_script(work, bodies)))
+        total, top, handler = profile_next(work, db, token, seconds)
+    for name, runs in res.items():
+        bad = [r for r in runs if r.non_2xx or r.socket_errors]
+        if bad:
+            raise RuntimeError("%s: %d non-2xx answers, %d socket errors:\n%s" % (
+                name, bad[0].non_2xx, bad[0].socket_errors, bad[0].text))
+    rps = {k: median([r.rps for r in v]) for k, v in res.items()}
+    p50 = {k: median([r.p50 for r in v]) for k, v in res.items()}
+    p99 = {k: median([r.p99 for r in v]) for k, v in res.items()}
+    labels = (("next", "meta server `GET /api/v1/next` (bearer token, %d B body)" % len(body)),
+              ("challenge", "meta server `POST /api/v1/login/challenge`"),
+              ("login", "meta server `POST /api/v1/login` (a fresh nonce and proof each)"),
+              ("hello", "aiohttp hello-world, the same %d B prebuilt body" % len(body)),
+              ("nginx", "nginx, the same body as a static file"))
+    sec = Section("5. Meta server (one process, wrk -t%d -c%d, loopback)" % (wrk.THREADS, wrk.CONNECTIONS))
+    sec.table(("endpoint", "requests/s", "p50 ms", "p99 ms", "vs hello-world", "vs nginx"), [
+        (label, "%.0f" % rps[k], "%.2f" % p50[k], "%.2f" % p99[k],
+         "%.2f" % ratio(rps[k], rps["hello"]), "%.2f" % ratio(rps[k], rps["nginx"]))
+        for k, label in labels])
+    r_next = ratio(rps["next"], rps["hello"])
+    sec.figures.update({"rps": rps, "next_over_hello": r_next})
+    sec.target("`next` ≥ 0.7 × the aiohttp hello-world", r_next >= 0.7, "next/hello = %.2f" % r_next)
+    sec.note("Each row is the median of %d wrk runs of %d s (one wrk thread, %d connections; wrk "
+             "and the server share the 2 cores), rounds interleaved; every answer was 2xx. A "
+             "login needs a nonce from a challenge first: the bodies were prepared by answering "
+             "fresh challenges just before the run, so the login row is the second half of a "
+             "login alone." % (rounds, seconds, wrk.CONNECTIONS))
+    lines = ["%6.1f%%  %6.1f%%  %8d  %s" % (100 * tt / total, 100 * ct / total, nc, where)
+             for tt, ct, nc, where in top]
+    share = 100 * handler[0][1] / total if handler else 0.0
+    sec.figures["next_handler_share"] = share
+    sec.note("Profile of `next` (`python -m bench.profiled`: the meta server with cProfile on "
+             "while it serves, %d s of wrk): the handler `views.next_item` with what it calls "
+             "(token check and the item query) takes %.1f%% of the process's time; the rest is "
+             "aiohttp, its middleware, asyncio and the event loop. Top functions by own time (own %%, cumulative %%, calls):\n\n"
+             "```\n%s\n```" % (seconds, share, "\n".join(lines)))
+    return [sec]
