@@ -27,15 +27,20 @@ def stream_runs(mode, url, f, reps, extra=()):
     return [mb_s(f.size, int(r[0]) / 1e6) for r in runs]
 
 
-def curl_runs(url, f, reps):
+def curl_runs(url, f, reps, first_byte=None):
+    """MB/s of ``reps`` whole-file GETs by curl; ``first_byte`` (a list) gets each run's seconds
+    to the first byte."""
     speeds = []
     for _ in range(reps):
-        r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{size_download} %{time_total}",
+        r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w",
+                            "%{http_code} %{size_download} %{time_total} %{time_starttransfer}",
                             url], capture_output=True, text=True, check=True, timeout=120)
-        size, seconds = r.stdout.split()
-        if int(size) != f.size:
-            raise RuntimeError("curl got %s of %d bytes" % (size, f.size))
+        code, size, seconds, ttfb = r.stdout.split()
+        if code != "200" or int(size) != f.size:
+            raise RuntimeError("curl got %s, %s of %d bytes" % (code, size, f.size))
         speeds.append(mb_s(f.size, float(seconds)))
+        if first_byte is not None:
+            first_byte.append(float(ttfb))
     return speeds
 
 
