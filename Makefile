@@ -6,9 +6,9 @@ STAMP := $(VENV)/.installed
 
 # Debian packages that tests need (nginx as an owner's file server, chromium for the dashboard
 # test, ...): installed by scripts/apt-ensure only when missing.
-TEST_DEBS := nginx chromium
+TEST_DEBS := nginx chromium wrk curl
 
-.PHONY: run test venv clean debs
+.PHONY: run test venv clean debs bench
 
 
 venv: $(STAMP)
@@ -27,6 +27,12 @@ debs:
 
 test: $(STAMP) debs
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+# Benchmarks, side by side with nginx, curl, requests and an aiohttp hello-world; writes
+# BENCHMARKS.md (a few minutes). ARGS go to python -m bench (e.g. ARGS="--only failover").
+bench: $(STAMP)
+	scripts/apt-ensure nginx wrk curl
+	$(BIN)/python -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
