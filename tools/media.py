@@ -46,10 +46,7 @@ def piece_place(size, offset, length):
     """(offset, length) of the withheld piece inside a stored file of `size` bytes: the asked one,
     moved to the start and shortened when the file is too small for it."""
     length = min(length, size)
-    if offset + length > size:
-        offset = max(0, size - length) if offset >= size else offset
-        length = min(length, size - offset)
-    return offset, length
+    return min(offset, size - length), length
 
 
 def prepare_file(src, out_path, encrypted=True, piece_offset=DEFAULT_PIECE_OFFSET,

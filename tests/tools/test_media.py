@@ -1,0 +1,128 @@
+"""python -m tools.media prepare, as an owner runs it: stored files and records for the meta
+server that decrypt back to the original, streamed, with errors that say what was wrong."""
+
+import base64
+import hashlib
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from host_server import catalog
+from tools import media
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def restore(stored, rec):
+    """The original from what the file servers hold and the record (key, IV, piece)."""
+    sec = rec["secure"]
+    data = bytearray(stored)
+    piece = base64.b64decode(sec["piece"])
+    off = sec["piece_offset"]
+    assert data[off:off + len(piece)] == bytes(len(piece))   # zero-filled where withheld
+    data[off:off + len(piece)] = piece
+    if sec["encrypted"]:
+        dec = Cipher(algorithms.AES(bytes.fromhex(sec["key"])), modes.CBC(bytes.fromhex(sec["iv"]))).decryptor()
+        unpad = padding.PKCS7(128).unpadder()
+        data = unpad.update(dec.update(bytes(data)) + dec.finalize()) + unpad.finalize()
+    return bytes(data)
+
+
+def prepare(tmp_path, *args):
+    return subprocess.run([sys.executable, "-m", "tools.media", "prepare", *args,
+                           "--out", str(tmp_path / "out"), "--records", str(tmp_path / "rec")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def originals(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    files = {"song.wav": os.urandom(3 * (1 << 20) + 5), "tiny.mp3": os.urandom(100), "exact.wav": os.urandom(8192)}
+    for name, data in files.items():
+        (src / name).write_bytes(data)
+    return src, files
+
+
+@pytest.mark.parametrize("args,encrypted,piece", [
+    ((), True, 4096),
+    (("--piece-length", "0"), True, 0),
+    (("--no-encrypt",), False, 4096),
+    (("--piece-offset", "100", "--piece-length", "1000"), True, 1000),
+])
+def test_prepared_files_restore_to_the_original_and_records_validate(tmp_path, originals, args, encrypted, piece):
+    src, files = originals
+    r = prepare(tmp_path, *[str(src / n) for n in files], *args,
+                "--address", "http://127.0.0.1:8101", "--directory", "/music")
+    assert r.returncode == 0, r.stderr
+    for name, data in files.items():
+        stored = (tmp_path / "out" / name).read_bytes()
+        rec_path = tmp_path / "rec" / (name + ".json")
+        rec = json.loads(rec_path.read_text())
+        assert stat.S_IMODE(os.stat(rec_path).st_mode) == 0o600      # it holds the key
+        assert rec["size"] == len(stored) and rec["sha256"] == hashlib.sha256(stored).hexdigest()
+        assert rec["secure"]["plain_size"] == len(data)
+        assert rec["secure"]["plain_sha256"] == hashlib.sha256(data).hexdigest()
+        assert rec["secure"]["encrypted"] is encrypted
+        assert len(base64.b64decode(rec["secure"]["piece"])) == min(piece, len(stored))
+        if encrypted:
+            assert data[:64] not in stored
+        assert restore(stored, rec) == data
+        catalog.validate_media(rec)          # the meta server takes it as it is
+    assert not any(n.endswith(".part") for n in os.listdir(tmp_path / "out"))
+
+
+def test_a_large_file_streams_through_in_chunks(tmp_path, mocker):
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        for _ in range(5):
+            f.write(os.urandom(media.CHUNK))
+    reads = []
+    real_open = open
+
+    class Spy:
+        def __init__(self, f):
+            self.f = f
+
+        def read(self, n=-1):
+            reads.append(n)
+            return self.f.read(n)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    mocker.patch("builtins.open", lambda p, m="r", *a, **k: Spy(real_open(p, m, *a, **k))
+                 if p == str(big) else real_open(p, m, *a, **k))
+    facts = media.prepare_file(str(big), str(tmp_path / "big.out"))
+    assert reads and max(reads) == media.CHUNK and -1 not in reads
+    assert facts["size"] == 5 * media.CHUNK + 16
+
+
+def test_errors_say_what_was_wrong_and_leave_nothing_behind(tmp_path, originals):
+    src, files = originals
+    r = prepare(tmp_path, str(src / "nope.wav"))
+    assert r.returncode == 1 and "nope.wav is not a file" in r.stderr and "Traceback" not in r.stderr
+    r = prepare(tmp_path, str(src / "song.wav"), "--no-encrypt", "--piece-length", "0")
+    assert r.returncode == 1 and "nothing secret" in r.stderr
+    r = prepare(tmp_path, str(src / "song.wav"), "--address", "http://127.0.0.1:1")
+    assert r.returncode == 1 and "go together" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "tools.media", "prepare", str(src / "song.wav"),
+                        "--out", str(tmp_path / "o"), "--records", str(tmp_path / "o" / "rec")],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "must not be inside --out" in r.stderr
+    assert not (tmp_path / "out").exists() or os.listdir(tmp_path / "out") == []
+
+
+def test_the_piece_is_moved_inside_a_small_file():
+    assert media.piece_place(100_000, 4096, 4096) == (4096, 4096)
+    assert media.piece_place(5000, 4096, 4096) == (904, 4096)
+    assert media.piece_place(112, 4096, 4096) == (0, 112)
