@@ -67,7 +67,8 @@ def refusing_port():
 
 
 async def trials(kind, f, good_url, n, at):
-    data = open(f.path, "rb").read()
+    with open(f.path, "rb") as fh:
+        data = fh.read()
     src = None
     hold = None
     if kind == "refused":

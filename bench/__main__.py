@@ -1,0 +1,78 @@
+"""python -m bench: every benchmark, side by side, written to BENCHMARKS.md.
+
+    python -m bench [--quick] [--only streaming,memory,...] [--out BENCHMARKS.md] [--work run/bench]
+
+--quick runs each benchmark tiny (a smoke test: the figures mean nothing). Loopback only.
+"""
+import argparse
+import importlib
+import os
+import sys
+import time
+
+from bench import machine
+from bench.mprun import ROOT
+from bench.report import verdict
+
+MODULES = ("streaming", "memory", "failover", "metaserver", "fileserver")
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="tiny runs: checks the code, not the speed")
+    p.add_argument("--only", default=",".join(MODULES),
+                   help="comma-separated benchmarks (default: all of %(default)s)")
+    p.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"),
+                   help="Markdown file to write (default BENCHMARKS.md; '-' for none)")
+    p.add_argument("--work", default=os.path.join(ROOT, "run", "bench"),
+                   help="where files, logs and databases go (default run/bench)")
+    a = p.parse_args(argv)
+    a.only = [m.strip() for m in a.only.split(",") if m.strip()]
+    unknown = [m for m in a.only if m not in MODULES]
+    if unknown:
+        p.error("unknown benchmark %s; known: %s" % (", ".join(unknown), ", ".join(MODULES)))
+    return a
+
+
+def document(sections, seconds, quick, argv):
+    out = ["# Benchmarks", "",
+           "Written by `make bench` (`python -m bench%s`) in %.0f s. Loopback only; figures from "
+           "one run on this machine: compare the rows of one run with each other, not with "
+           "another machine." % ((" " + " ".join(argv)) if argv else "", seconds), ""]
+    if quick:
+        out += ["**Quick mode: tiny runs that check the code; the figures mean nothing.**", ""]
+    out += [machine.markdown(), "", "## Targets (issue 6)", "", "| target | verdict | measured |",
+            "| --- | --- | --- |"]
+    for s in sections:
+        for text, met, detail in s.targets:
+            out.append("| %s | %s | %s |" % (text, verdict(met), detail))
+    out.append("")
+    for s in sections:
+        out.append(s.markdown())
+    return "\n".join(out).rstrip() + "\n"
+
+
+def main(argv):
+    a = parse_args(argv)
+    os.makedirs(a.work, exist_ok=True)
+    t0 = time.monotonic()
+    sections = []
+    for name in a.only:
+        t = time.monotonic()
+        print("bench: %s ..." % name, flush=True)
+        mod = importlib.import_module("bench." + name)
+        for sec in mod.run(a.work, quick=a.quick):
+            sections.append(sec)
+            print(sec.markdown(), flush=True)
+        print("bench: %s took %.0f s" % (name, time.monotonic() - t), flush=True)
+    text = document(sections, time.monotonic() - t0, a.quick, argv)
+    if a.out != "-":
+        with open(a.out + ".part", "w") as f:
+            f.write(text)
+        os.replace(a.out + ".part", a.out)
+        print("bench: wrote %s" % a.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,64 @@
+"""Each benchmark module runs in its quick mode, so the benchmark code cannot rot. The figures
+of a quick run mean nothing, so nothing here is timed: the assertions are about what was
+measured (bytes verified, failures seen as the right kind, answers 2xx), not how fast."""
+import math
+
+from bench import failover, fileserver, memory, metaserver, streaming
+from bench.__main__ import main as bench_main
+
+
+def _positive(x):
+    return isinstance(x, float) and x > 0 and not math.isinf(x) and not math.isnan(x)
+
+
+def test_streaming_measures_every_way_with_verified_bytes(tmp_path):
+    plain, secure = streaming.run(str(tmp_path), quick=True)
+    for key in ("client_mb_s", "bare_mb_s", "requests_mb_s", "curl_mb_s", "bare_aes_mb_s"):
+        assert _positive(plain.figures[key]), key
+    assert [r[0] for r in plain.rows][:3] == [label for _, label in streaming.WAYS]
+    assert len(plain.targets) == 2 and all(t[1] in (True, False) for t in plain.targets)
+    assert "project client with decryption" in secure.markdown()
+
+
+def test_memory_finds_a_heap_and_counts_allocations_per_chunk(tmp_path):
+    (sec,) = memory.run(str(tmp_path), quick=True)
+    # quick mode tries only 64K, the supported setting, which the whole job must fit
+    assert sec.figures["heap_source_k"] == 64 and sec.figures["heap_mpy_k"] == 64
+    assert sec.figures["alloc_per_chunk"] == 0
+    assert "| player |" in sec.markdown()
+
+
+def test_failover_sees_each_failure_as_its_kind(tmp_path):
+    (sec,) = failover.run(str(tmp_path), quick=True)
+    saw = {r[0]: r[1] for r in sec.rows}
+    assert saw == {"refused (bound port, not listening)": "refused", "404": "404",
+                   "dropped mid-stream": "dropped at 131072", "stalled mid-stream": "timeout"}
+    # a stall cannot be detected before the read timeout has passed
+    assert sec.figures["stall"][0] >= failover.READ_TIMEOUT * 1000
+    for kind in ("refused", "404", "drop"):
+        med, p99 = sec.figures[kind]
+        assert 0 < med <= p99
+
+
+def test_metaserver_compares_next_and_login_with_hello_world_and_nginx(tmp_path):
+    (sec,) = metaserver.run(str(tmp_path), quick=True)
+    rps = sec.figures["rps"]
+    assert set(rps) == {"next", "challenge", "login", "hello", "nginx"}
+    assert all(_positive(v) for v in rps.values())
+    assert 0 < sec.figures["next_handler_share"] < 100
+    assert "views.py" in sec.markdown()
+
+
+def test_fileserver_streams_the_same_file_from_both(tmp_path):
+    (sec,) = fileserver.run(str(tmp_path), quick=True)
+    assert _positive(sec.figures["curl_ratio"]) and _positive(sec.figures["device_ratio"])
+
+
+def test_runner_writes_the_markdown_with_targets(tmp_path):
+    out = tmp_path / "BENCH.md"
+    assert bench_main(["--quick", "--only", "failover", "--out", str(out),
+                       "--work", str(tmp_path / "work")]) == 0
+    text = out.read_text()
+    assert text.startswith("# Benchmarks")
+    assert "Quick mode" in text and "| stall detected within the read timeout + 20 ms |" in text
+    assert "## 4. Failover latency" in text and "- machine: " in text
