@@ -74,8 +74,11 @@ def fetch(client, meta, sink, buf, emit=None, resume=False, dec=None):
             check_stored = True
     if have:
         res.resumed = 1
-    short_n = 0
-    short_view = None
+    # short reads: a slice costs a small allocation, so the last few are kept; a network often
+    # repeats a few short sizes (a segment's worth; with blocks carried over, a short cycle)
+    short_n = [0, 0, 0, 0]
+    short_v = [None, None, None, None]
+    short_i = 0
     srcs = meta["src"]
     if have == size and size:
         # the sink already holds it all (a reboot before the report): nothing left to fetch,
@@ -132,12 +135,15 @@ def fetch(client, meta, sink, buf, emit=None, resume=False, dec=None):
                     if m == blen:
                         view = mv
                     else:
-                        # short read: a slice costs a small allocation, so keep the last one; a
-                        # network often repeats the same short size (a segment's worth)
-                        if m != short_n:
-                            short_view = mv[:m]
-                            short_n = m
-                        view = short_view
+                        view = None
+                        for k in range(4):
+                            if short_n[k] == m:
+                                view = short_v[k]
+                                break
+                        if view is None:
+                            view = short_v[short_i] = mv[:m]
+                            short_n[short_i] = m
+                            short_i = (short_i + 1) & 3
                     hasher.update(view)
                     if dec is None:
                         sink.write(view)
