@@ -135,6 +135,13 @@ async def test_device_api_answers_match_the_document(api, seeded):
     assert s == 400
     s, body, _ = await api.call("GET", "/api/v1/media/{id}", {"id": 1})
     assert s == 401
+    # secure items' key endpoint: its refusals (tests/host of secure items check the 200s)
+    key_request = {"nonce": "0" * 32, "proof": "0" * 64}
+    s, body, _ = await api.call("POST", "/api/v1/media/{id}/key", {"id": item["id"]}, json=key_request)
+    assert s == 401
+    s, body, _ = await api.call("POST", "/api/v1/media/{id}/key", {"id": item["id"]}, headers=auth,
+                                json={"nonce": "not hex", "proof": "0" * 64})
+    assert s == 400
     s, body, _ = await api.call("POST", "/api/v1/report", headers=auth, json={
         "id": item["id"], "pos": item["pos"], "status": "played", "src": item["src"][0],
         "bytes": item["size"], "ms": 10, "errors": [[item["src"][0], "refused"]]})
