@@ -16,10 +16,12 @@ A_FILES = ("morning.wav", "breaking.wav", "after.wav")
 
 
 async def restart_meta_with_health(net):
+    """The network's meta server again, as the simulator starts it, with the probe on."""
+    args = list(net.meta.args)
+    assert "serve" in args
     await net.stop_meta()
-    net.meta = ServerProcess("meta-health", [
-        "-m", "host_server", "--db", net.db, "serve", "--host", "127.0.0.1", "--port", "0",
-        "--probe-interval", PROBE_INTERVAL], net.log_path("meta-health"))
+    net.meta = ServerProcess("meta-health", args + ["--probe-interval", PROBE_INTERVAL],
+                             net.log_path("meta-health"))
     await net.meta.start()
 
 
