@@ -1,0 +1,54 @@
+"""The owner API's real answers match docs/openapi.yaml (every documented status we can cause)."""
+import hashlib
+import pathlib
+
+from host_server import fileserver, owners
+from host_server.app import init_app
+from host_server.db import Database
+from hostutil import bearer, free_port
+from openapi_check import Api, Checker
+
+DOC = pathlib.Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
+DATA = b"owner api bytes" * 300
+
+
+async def test_owner_api_answers_match_the_document(aiohttp_client, aiohttp_server, tmp_path):
+    (tmp_path / "root" / "music").mkdir(parents=True)
+    (tmp_path / "root" / "music" / "a.wav").write_bytes(DATA)
+    files = await aiohttp_server(fileserver.init_app(str(tmp_path / "root")))
+    db = await Database(str(tmp_path / "meta.db")).connect()
+    _, token = await owners.create_owner(db, "One")
+    _, other = await owners.create_owner(db, "Two")
+    await db.close()
+    client = await aiohttp_client(init_app(db=str(tmp_path / "meta.db"), source_timeout=2.0))
+    api = Api(client, Checker.from_yaml(DOC.read_text()))
+    me, them = bearer(token), bearer(other)
+    good = {"size": len(DATA), "sha256": hashlib.sha256(DATA).hexdigest(), "type": "audio/wav",
+            "primary_address": f"http://127.0.0.1:{files.port}", "primary_directory": "/music",
+            "file_name": "a.wav", "title": "A",
+            "alternates": [{"address": f"http://127.0.0.1:{free_port()}", "directory": "/m"}]}
+
+    assert (await api.call("GET", "/api/v1/owner", headers=me))[0] == 200
+    assert (await api.call("GET", "/api/v1/owner"))[0] == 401
+    assert (await api.call("POST", "/api/v1/owner/media", json={"size": 1}, headers=me))[0] == 400
+    assert (await api.call("POST", "/api/v1/owner/media", data=b"x" * (65 * 1024), headers=me))[0] == 413
+    s, body, _ = await api.call("POST", "/api/v1/owner/media", json=dict(good, size=1), headers=me)
+    assert s == 422 and not body["sources"][0]["ok"]
+    s, body, _ = await api.call("POST", "/api/v1/owner/media", json=good, headers=me)
+    assert s == 201 and [c["ok"] for c in body["sources"]] == [True, False]
+    mid = body["id"]
+    assert (await api.call("POST", "/api/v1/owner/media", json=good, headers=me))[0] == 409
+    s, body, _ = await api.call("GET", "/api/v1/owner/media", headers=me)
+    assert s == 200 and [m["id"] for m in body["media"]] == [mid]
+    one = "/api/v1/owner/media/{id}"
+    assert (await api.call("GET", one, {"id": mid}, headers=me))[0] == 200
+    assert (await api.call("GET", one, {"id": mid}, headers=them))[0] == 403
+    assert (await api.call("GET", one, {"id": 999}, headers=me))[0] == 404
+    assert (await api.call("GET", one, {"id": "x"}, headers=me))[0] == 400
+    s, body, _ = await api.call("PATCH", one, {"id": mid}, json={"title": "B"}, headers=me)
+    assert s == 200 and body["record"]["title"] == "B"
+    assert (await api.call("PATCH", one, {"id": mid}, json={"size": 2}, headers=me))[0] == 400
+    assert (await api.call("DELETE", one, {"id": mid}, headers=them))[0] == 403
+    s, body, _ = await api.call("DELETE", one, {"id": mid}, headers=me)
+    assert s == 200 and body == {"removed": mid, "programs": []}
+    assert (await api.call("DELETE", one, {"id": mid}, headers=me))[0] == 404
