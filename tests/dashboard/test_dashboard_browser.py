@@ -12,7 +12,7 @@ import sys
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from simulator.devices import DeviceProcess
+from simulator.devices import DeviceProcess, compile_firmware
 from simulator.network import Network
 from simulator.procs import ROOT
 
@@ -41,10 +41,12 @@ async def network(tmp_path):
 
 @pytest.fixture
 async def playing_device(network):
-    """dev1 under micropython, playing its program over and over (its output drained)."""
+    """dev1 under micropython (64K heap, the firmware compiled by mpy-cross as on a board),
+    playing its program over and over (its output drained)."""
+    entry = compile_firmware(os.path.join(network.workdir, "firmware-mpy"))
     dev = DeviceProcess(network.workdir, "dev1", network.devices["dev1"], network.meta.url,
                         interpreter="micropython", heap="64K", sink="null", items=0,
-                        read_timeout=2.0, connect_timeout=2.0)
+                        read_timeout=2.0, connect_timeout=2.0, entry=entry)
     await dev.start()
     events = []
 
@@ -87,7 +89,8 @@ async def test_operator_assigns_a_new_program_and_sees_now_playing_change(networ
     base = network.meta.url
     evening_item = network.media_ids["interlude.wav"]
 
-    page = await browser.new_page()
+    context = await browser.new_context()
+    page = await context.new_page()
     await page.goto(base + "/dashboard/devices")
     assert page.url.startswith(base + "/dashboard/login?next=")   # nothing without signing in
     await page.fill("input[name=name]", "ops")
@@ -102,27 +105,26 @@ async def test_operator_assigns_a_new_program_and_sees_now_playing_change(networ
     await shown(playing, "Demo #")
     await expect(page.locator('tr[data-device="dev1"] td.online')).to_contain_text("online")
 
-    await page.click("nav >> text=Programs")
-    await page.wait_for_url(base + "/dashboard/programs")
-    form = page.locator("#new-program")
+    # The devices page stays open in this tab; the operator works in a second one.
+    other = await context.new_page()
+    await other.goto(base + "/dashboard/programs")
+    form = other.locator("#new-program")
     await form.locator("input[name=name]").fill("Evening")
     await form.locator("input[name=items]").fill(str(evening_item))
     await form.locator("button[type=submit]").click()
-    await expect(page.locator("#message")).to_contain_text("(Evening) created with 1 items")
+    await expect(other.locator("#message")).to_contain_text("(Evening) created with 1 items")
 
-    section = page.locator("h2", has_text="Evening")
-    assert await section.count() == 1
-    assign = page.locator("form.assign").last   # the newest program's form comes last
+    assert await other.locator("h2", has_text="Evening").count() == 1
+    assign = other.locator("form.assign").last   # the newest program's form comes last
     await assign.locator("select[name=device]").select_option("dev1")
     await assign.locator("button[type=submit]").click()
-    await expect(page.locator("#message")).to_contain_text("device dev1 entitled to program")
+    await expect(other.locator("#message")).to_contain_text("device dev1 entitled to program")
 
-    await page.click("nav >> text=Devices")
-    await page.wait_for_url(base + "/dashboard/devices")
     # The device finishes the item it is on, asks for the next one, and gets Evening's; the
-    # page's own refresh shows it without a reload.
+    # first tab's own refresh shows it, without a reload.
     await shown(playing, "Evening #")
     await expect(playing).to_contain_text("Interlude")
+    assert page.url == base + "/dashboard/devices"
 
     # and the device really plays it: its own ITEM line, and the server's record of its report
     async def played_evening():
