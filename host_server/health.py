@@ -52,10 +52,12 @@ class Health:
     def __init__(self, db):
         self.db = db
         self.down = set()
+        self.known = set()   # addresses media records name; reports about others are ignored
         self._ordered = {}
 
     async def load(self):
         self.down = {a for a, (up, *_rest) in (await db_health.states(self.db)).items() if not up}
+        self.known = await db_health.known_addresses(self.db)
         return self
 
     async def record(self, results):
@@ -76,10 +78,10 @@ class Health:
         results = []
         for url, why in rep["errors"]:
             address = address_of(url)
-            if server_failed(why) and address not in self.down:
+            if server_failed(why) and address in self.known and address not in self.down:
                 results.append((address, False, f"device {device} reported {why} for {url}"))
         src = rep.get("src")
-        if rep["status"] == "played" and src and address_of(src) in self.down:
+        if rep["status"] == "played" and src and address_of(src) in self.down & self.known:
             results.append((address_of(src), True, f"device {device} played {src}"))
         if results:
             await self.record(results)

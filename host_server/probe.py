@@ -41,6 +41,7 @@ async def probe_one(session, url):
 async def probe_all(health, timeout):
     """Probe every known server once and record what was seen."""
     targets = await db_health.probe_targets(health.db)
+    health.known = set(targets)
     if not targets:
         return
     gate = asyncio.Semaphore(PARALLEL)

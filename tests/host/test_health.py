@@ -85,18 +85,23 @@ async def test_a_server_never_checked_is_listed_as_unknown(db):
 
 async def test_devices_reports_mark_servers_down_and_up(db):
     a, b = "http://127.0.0.1:1", "http://127.0.0.1:2"
+    await db.add_media(record(a, [b]))
     health = await Health(db).load()
+    stranger = "http://127.0.0.1:3"   # no media record names it: a report cannot plant it
     await health.fold_report("dev1", {"status": "played", "src": f"{b}/alt/x.wav",
-                                      "errors": [[f"{a}/m/x.wav", "refused"]]})
+                                      "errors": [[f"{a}/m/x.wav", "refused"],
+                                                 [f"{stranger}/x.wav", "refused"]]})
     assert health.down == {a}
-    [srv] = await list_servers(db)
-    assert srv["why"] == f"device dev1 reported refused for {a}/m/x.wav"
+    assert stranger not in {s["address"] for s in await list_servers(db)}
+    srv = (await list_servers(db))[0]
+    assert srv["address"] == a and srv["why"] == f"device dev1 reported refused for {a}/m/x.wav"
     await health.fold_report("dev2", {"status": "failed", "src": None,
                                       "errors": [[f"{b}/alt/x.wav", "404"]]})
     assert health.down == {a}    # a missing file is not a server failure
     await health.fold_report("dev2", {"status": "played", "src": f"{a}/m/x.wav", "errors": []})
     assert health.down == set()
-    assert (await list_servers(db))[0]["why"] == f"device dev2 played {a}/m/x.wav"
+    by_address = {s["address"]: s for s in await list_servers(db)}
+    assert by_address[a]["up"] is True and by_address[a]["why"] == f"device dev2 played {a}/m/x.wav"
     # Health survives a restart of the meta server.
     await health.fold_report("dev1", {"status": "failed", "src": None,
                                       "errors": [[f"{b}/alt/x.wav", "timeout"]]})
