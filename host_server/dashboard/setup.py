@@ -5,7 +5,7 @@ import time
 import aiohttp_jinja2
 import jinja2
 
-from . import views
+from . import sessions, views
 
 
 def _when(ts):
@@ -34,6 +34,7 @@ def setup_dashboard(app):
     env = aiohttp_jinja2.setup(app, loader=jinja2.PackageLoader("host_server.dashboard", "templates"),
                                autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters.update(when=_when, ago=_ago, size=_size)
+    app[sessions.LIMITER] = sessions.SignInLimiter()
     r = app.router
     r.add_get("/dashboard", views.home)
     r.add_get("/dashboard/", views.home)

@@ -60,13 +60,22 @@ async def login(request):
     if not sessions.csrf_matches(form.get("csrf"), request.cookies.get(sessions.LOGIN_COOKIE)):
         return sessions.refused(403, "sign-in refused: its CSRF token is missing or wrong "
                                      "(reload the sign-in page and try again)")
-    name = (form.get("name") or "").strip()
+    name = (form.get("name") or "").strip()[:256]
     password = form.get("password") or ""
+    limiter, now = request.app[sessions.LIMITER], request.app[SETTINGS].clock()
+    wait = limiter.retry_after(name, now)
+    if wait:
+        response = _login_form(request, f"too many failed sign-ins as {name!r}; try again in {wait} s",
+                               429, name)
+        response.headers["Retry-After"] = str(wait)
+        return response
     token = None
     if name and password:
         token = await sessions.sign_in(request, name, password)
     if token is None:
+        limiter.failed(name, now)
         return _login_form(request, "wrong name or password", 401, name)
+    limiter.succeeded(name)
     response = web.HTTPSeeOther(sessions.safe_next(form.get("next")))
     sessions.set_session_cookie(request, response, token)
     raise response

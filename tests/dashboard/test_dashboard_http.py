@@ -205,3 +205,50 @@ async def test_sign_in_never_redirects_off_the_dashboard(client):
         "csrf": token, "name": "ops", "password": PASSWORD, "next": "//evil.example/x"},
         allow_redirects=False)
     assert resp.status == 303 and resp.headers["Location"] == "/dashboard/"
+
+
+async def test_owners_and_file_servers_pages_show_what_the_database_holds(client, db_path, clock):
+    with sqlite3.connect(db_path) as c:
+        c.execute("INSERT INTO owners (id, name, created, revoked) VALUES (7, 'Label A', ?, NULL)",
+                  (clock(),))
+        c.execute("INSERT INTO owners (id, name, created, revoked) VALUES (8, 'Gone Records', ?, ?)",
+                  (clock(), clock()))
+        c.execute("UPDATE media SET owner_account = 7 WHERE id IN (1, 2)")
+        c.execute("INSERT INTO file_servers (address, up, since, why, checked)"
+                  " VALUES ('http://127.0.0.1:8101', 0, ?, 'refused', ?)", (clock(), clock()))
+    await sign_in(client)
+    page = await (await client.get("/dashboard/owners")).text()
+    assert "Label A" in page and "Gone Records" in page and "revoked" in page
+    assert "not available" not in page
+    rows = page.split("<tr>")
+    assert any("Label A" in r and '<td class="num">2</td>' in r for r in rows)
+    page = await (await client.get("/dashboard/servers")).text()
+    down, mirror = page.index("http://127.0.0.1:8101"), page.index("http://127.0.0.1:8104")
+    assert down < mirror   # down ones first
+    assert "refused" in page and "not checked yet" in page
+
+
+async def test_pages_say_not_available_when_the_database_has_no_owners_or_health(client, db_path):
+    with sqlite3.connect(db_path) as c:
+        c.execute("PRAGMA foreign_keys = OFF")
+        c.execute("DROP TABLE file_servers")
+    await sign_in(client)
+    page = await (await client.get("/dashboard/servers")).text()
+    assert "not available" in page
+
+
+async def test_repeated_wrong_passwords_lock_that_name_out_for_a_while(client, clock):
+    resp = await client.get("/dashboard/login")
+    token = csrf_of(await resp.text())
+
+    async def attempt(password, name="ops"):
+        return await client.post("/dashboard/login", data={
+            "csrf": token, "name": name, "password": password}, allow_redirects=False)
+    for _ in range(5):
+        assert (await attempt("guess " * 3)).status == 401
+    resp = await attempt(PASSWORD)   # even the right password, for now
+    assert resp.status == 429 and int(resp.headers["Retry-After"]) == 300
+    assert "too many failed sign-ins" in html.unescape(await resp.text())
+    assert "operator_session" not in {c.key for c in client.session.cookie_jar}
+    clock.advance(301)
+    assert (await attempt(PASSWORD)).status == 303

@@ -178,6 +178,12 @@ async def test_operator_and_dashboard_answers_match_the_document(api, db_path, c
     s, _, _ = await api.call("POST", "/dashboard/login", data={
         "csrf": login_csrf, "name": "ops", "password": "wrong password"})
     assert s == 401
+    for _ in range(5):
+        await api.call("POST", "/dashboard/login", data={
+            "csrf": login_csrf, "name": "guessed", "password": "wrong password"})
+    s, _, resp = await api.call("POST", "/dashboard/login", data={
+        "csrf": login_csrf, "name": "guessed", "password": "wrong password"})
+    assert s == 429 and int(resp.headers["Retry-After"]) > 0
     s, _, _ = await api.call("POST", "/dashboard/login", data={
         "csrf": login_csrf, "name": "ops", "password": PASSWORD})
     assert s == 303
