@@ -104,6 +104,8 @@ async def update(request):
     for key in FIXED_FIELDS:
         if key in doc and doc[key] != current[key]:
             raise Invalid(f"field {key!r} cannot change: remove the media and register it again")
+    if "secure" in doc:
+        raise Invalid("field 'secure' cannot change: remove the media and register it again")
     merged = dict(current)
     merged.update({k: v for k, v in doc.items() if k != "id"})
     rec = catalog.validate_media(merged)

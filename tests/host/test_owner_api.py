@@ -196,6 +196,9 @@ async def test_an_update_cannot_change_which_bytes_the_record_is_about(meta, ser
     resp = await meta.patch(f"/api/v1/owner/media/{mid}", headers=meta.tokens["one"],
                             json={"performers": "not a list"})
     assert resp.status == 400 and "performers" in (await resp.json())["error"]
+    resp = await meta.patch(f"/api/v1/owner/media/{mid}", headers=meta.tokens["one"],
+                            json={"secure": {"key": "00" * 16}})
+    assert resp.status == 400 and "secure" in (await resp.json())["error"]
 
 
 async def test_an_update_keeps_compact_keys_it_does_not_build(meta, servers):
