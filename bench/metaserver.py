@@ -136,8 +136,30 @@ def profile_next(work, db, token, seconds):
         rows.append((tt, ct, nc, "%s:%d(%s)" % (os.path.relpath(fn, ROOT) if fn.startswith(ROOT)
                                                else os.path.basename(fn), line, name)))
     rows.sort(reverse=True)
-    handler = [r for r in rows if r[3].endswith("(next_item)")]
-    return total, rows[:15], handler
+    handler = [r for r in rows if r[3].startswith("host_server/views.py") and r[3].endswith("(next_item)")]
+    requests = handler[0][2] if handler else 0
+    parts = []
+    for path, func, label in BREAKDOWN:
+        found = [r for r in rows if r[3].endswith("(%s)" % func) and r[3].split(":")[0].endswith(path)]
+        if found and requests:
+            best = max(found, key=lambda r: r[2])
+            parts.append((label, 1e6 * best[1] / requests, best[2] / requests))
+    if requests:
+        parts.append(("the whole process, per request", 1e6 * total / requests, 1.0))
+    return total, rows[:15], handler, parts
+
+
+# (file, function, what it is) for the time-per-request breakdown of `next`
+BREAKDOWN = (
+    ("aiohttp/web_app.py", "_handle", "aiohttp's request handling (middleware, handler, response)"),
+    ("host_server/views.py", "json_errors", "`json_errors` middleware and everything inside it"),
+    ("host_server/views.py", "wrapper", "`device_required`: token check and the handler"),
+    ("host_server/auth.py", "device_for", "  token check: sha256 of the token and its SELECT"),
+    ("host_server/views.py", "next_item", "  `views.next_item`: item lookup and the body"),
+    ("host_server/db.py", "_current", "    `db._current`: the item query"),
+    ("host_server/db_dashboard.py", "record_handed_out",
+     "    `db_dashboard.record_handed_out`: the dashboard's upsert"),
+)
 
 
 def run(work, quick=False):
@@ -167,7 +189,7 @@ def run(work, quick=False):
                 bodies = asyncio.run(login_bodies(meta.url, n))
                 res.setdefault("login", []).append(
                     wrk.run(meta.url + "/api/v1/login", seconds, login_script(work, bodies)))
-        total, top, handler = profile_next(work, db, token, seconds)
+        total, top, handler, parts = profile_next(work, db, token, seconds)
     for name, runs in res.items():
         bad = [r for r in runs if r.non_2xx or r.socket_errors]
         if bad:
@@ -196,6 +218,11 @@ def run(work, quick=False):
              "login alone." % (rounds, seconds, wrk.CONNECTIONS))
     lines = ["%6.1f%%  %6.1f%%  %8d  %s" % (100 * tt / total, 100 * ct / total, nc, where)
              for tt, ct, nc, where in top]
+    sec.note("Where a `next` request's time goes under the profiler (µs per request, cumulative; "
+             "cProfile slows everything, so compare the rows with each other):\n\n"
+             "| part | µs per request | calls per request |\n| --- | --- | --- |\n" + "\n".join(
+                 "| %s | %.1f | %.1f |" % (label.replace("  ", "&nbsp;&nbsp;"), us, calls)
+                 for label, us, calls in parts))
     share = 100 * handler[0][1] / total if handler else 0.0
     sec.figures["next_handler_share"] = share
     sec.note("Profile of `next` (`python -m bench.profiled`: the meta server with cProfile on "

@@ -1,8 +1,9 @@
 # Bytes the firmware's streaming loop allocates per chunk, over a real loopback socket:
-#   micropython -X heapsize=256K alloc.py FIRMWARE_DIR URL1 SIZE1 SHA1 URL2 SIZE2 SHA2 BUF
+#   micropython -X heapsize=256K alloc.py FIRMWARE_DIR URL1 SIZE1 SHA1 URL2 SIZE2 SHA2 BUF TRIALS
 # Streams two files of different sizes (their Content-Length has the same number of digits, so
-# the response heads cost the same) with the GC disabled, counting gc.mem_alloc() and the chunks
-# the sink was handed. Prints "ALLOC <bytes1> <chunks1> <bytes2> <chunks2> <short reads 1> <2>".
+# the response heads cost the same) with the GC disabled, counting gc.mem_alloc(), the chunks
+# the sink was handed, the short ones, and the times the connection waited in poll for data.
+# Prints per stream "ALLOC <size> <bytes> <chunks> <short> <waits>"; the first pair is a warm-up.
 import gc
 import sys
 
@@ -13,8 +14,18 @@ def main(argv):
     buf = bytearray(int(argv[8]))
     sys.path.insert(0, fw)
     import httpclient
+    import httpconn
     import sinks
     from fetch import fetch
+
+    waits = [0]
+    wait = httpconn.Conn._wait
+
+    def counting_wait(self, flag):
+        waits[0] += 1
+        return wait(self, flag)
+
+    httpconn.Conn._wait = counting_wait
 
     class CountingSink(sinks.NullSink):
         def begin(self, meta, hasher, buf, resume):
@@ -30,11 +41,13 @@ def main(argv):
     sink = CountingSink()
     sink.full = len(buf)
     client = httpclient.HTTPClient(2.0, 2.0)
-    out = []
-    for url, size, sha in ((argv[2], argv[3], argv[4]), (argv[5], argv[6], argv[7])) * 2:
+    pair = ((argv[2], argv[3], argv[4]), (argv[5], argv[6], argv[7]))
+    for i in range(2 * (int(argv[9]) + 1)):
+        url, size, sha = pair[i % 2]
         meta = {"id": 1, "pos": 0, "size": int(size), "sha256": sha, "src": [url]}
         client.close()  # each stream on a new connection, as the first of an item
         gc.collect()
+        waits[0] = 0
         gc.disable()
         try:
             before = gc.mem_alloc()
@@ -44,10 +57,8 @@ def main(argv):
             gc.enable()
         if res.status != "played":
             raise ValueError("not played: %r" % (res.errors,))
-        out.append((used, sink.chunks, sink.short))
-    # the first pair warms up what is allocated once (e.g. interned strings); the second counts
-    a, b = out[2], out[3]
-    print("ALLOC %d %d %d %d %d %d" % (a[0], a[1], b[0], b[1], a[2], b[2]))
+        if i >= 2:
+            print("ALLOC %s %d %d %d %d" % (size, used, sink.chunks, sink.short, waits[0]))
     return 0
 
 
