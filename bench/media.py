@@ -36,13 +36,17 @@ def random_file(directory, name, size):
 
 
 def encrypted_copy(plain, name):
-    """``plain`` encrypted with AES-128-CBC (KEY, IV; no padding) by micropython's cryptolib.
+    """``plain`` with PKCS#7 padding (a whole block of 16 × 0x10: its size is a multiple of 16),
+    encrypted with AES-128-CBC (KEY, IV) by micropython's cryptolib, as a secure item is stored.
     Returns (File, hex of the last plaintext block, which a correct decryption ends with)."""
     if plain.size % 16:
         raise ValueError("%s: size must be a multiple of 16" % plain.path)
     out = os.path.join(os.path.dirname(plain.path), name)
-    mprun.run([mprun.script("encrypt.py"), plain.path, out, KEY, IV])
-    with open(plain.path, "rb") as f:
-        f.seek(plain.size - 16)
-        tail = f.read(16).hex()
-    return File(out), tail
+    padded = out + ".padded"
+    with open(plain.path, "rb") as src, open(padded, "wb") as dst:
+        for block in iter(lambda: src.read(1 << 20), b""):
+            dst.write(block)
+        dst.write(bytes([16]) * 16)
+    mprun.run([mprun.script("encrypt.py"), padded, out, KEY, IV])
+    os.remove(padded)
+    return File(out), "10" * 16

@@ -188,6 +188,14 @@ def run(work, quick=False):
              "| module | source | .mpy |\n| --- | --- | --- |\n" + "\n".join(
                  "| %s | %d | %d |" % (n, src_sizes.get(n, 0), mpy_sizes.get(n, 0)) for n in names)
              + "\n| **total** | **%d** | **%d** |" % (src_total, mpy_total))
+    sec.note("What limits the heap: the resident modules alone hold %.1f KiB (source) / %.1f KiB "
+             "(.mpy: it saves compiling on the device, not resident bytecode), the stream buffer "
+             "4 KiB and the HTTP line buffer 514 B, so %.1f KiB is taken before the first item; "
+             "the rest of the smallest heap is what items need while they run (meta data "
+             "documents, requests, hash and cipher state) and the gaps fragmentation leaves. The smallest failing runs ran "
+             "out of memory as shown above. On a board, frozen modules keep their bytecode in "
+             "flash, which is what the 32K target assumes." % (
+                 src_total / 1024, mpy_total / 1024, (mpy_total + 4096 + 514) / 1024))
     sec.note("Bisection over heap sizes in %d KiB steps between %dK and %dK with `python -m "
              "simulator --heap <N>K %s [--mpy]` (the job: login, meta data, every fault the "
              "simulator has, including failover mid-stream, and its secure items when it has "

@@ -1,8 +1,10 @@
 # Device-side streaming benchmark, run under micropython (or CPython for the client only):
 #   micropython -X heapsize=64K stream.py FIRMWARE_DIR MODE URL SIZE SHA256 REPS BUF [KEY IV TAIL]
-# MODE: client (firmware httpclient + fetch, sha256 checked), bare (socket.readinto + sha256),
+# MODE: client (firmware httpclient + fetch, sha256 checked), client_aes (the same through the
+# firmware's secure.Decryptor; extra args KEY IV PLAIN_SIZE PLAIN_SHA256), bare (socket.readinto + sha256),
 # requests (micropython-lib requests, r.raw.readinto + sha256), bare_aes (readinto + sha256 of
-# the stored bytes + in-place AES-CBC decrypt). Prints "RUN <us> <bytes> <ok>" per repetition,
+# the stored bytes + in-place AES-CBC decrypt), bare_aes2 (the same plus a sha256 of the
+# decrypted bytes). Prints "RUN <us> <bytes> <ok>" per repetition,
 # each a new request; ok is 1 when the sha256 (and for bare_aes the last plaintext block) matched.
 import gc
 import hashlib
@@ -56,10 +58,11 @@ def bare(url, size, buf):
     return have, h.digest(), None
 
 
-def bare_aes(url, size, buf, aes):
+def bare_aes(url, size, buf, aes, h2=None):
     """The same with AES-CBC decryption in place; sha256 over the stored (encrypted) bytes.
     Only whole 16-byte blocks are decrypted: the few bytes the head leaves over are moved to
-    the front, after which every read fills the buffer with whole blocks."""
+    the front, after which every read fills the buffer with whole blocks. h2: a second sha256,
+    of the decrypted bytes (what the client does for a secure item)."""
     mv = memoryview(buf)
     blen = len(buf)
     h = hashlib.sha256()
@@ -68,6 +71,8 @@ def bare_aes(url, size, buf, aes):
     have = n - start
     w = have & ~15
     aes.decrypt(mv[start:start + w], mv[start:start + w])
+    if h2 is not None:
+        h2.update(mv[start:start + w])
     last = bytes(mv[start + w - 16:start + w]) if w else b""
     rem = have - w
     buf[0:rem] = mv[start + w:n]
@@ -81,6 +86,8 @@ def bare_aes(url, size, buf, aes):
         w = k & ~15
         part = mv if w == blen else mv[:w]
         aes.decrypt(part, part)
+        if h2 is not None:
+            h2.update(part)
         rem = k - w
         if rem:
             buf[0:rem] = mv[w:k]
@@ -116,7 +123,7 @@ def main(argv):
     buf = bytearray(int(blen))
     sys.path.insert(0, fw)
     client = sink = None
-    if mode == "client":
+    if mode in ("client", "client_aes"):
         import httpclient
         import sinks
         from fetch import fetch
@@ -125,7 +132,7 @@ def main(argv):
     for _ in range(reps):
         gc.collect()
         aes = None
-        if mode == "bare_aes":
+        if mode in ("bare_aes", "bare_aes2"):
             import cryptolib
             aes = cryptolib.aes(unhexlify(argv[8]), 2, unhexlify(argv[9]))
         t0 = time.ticks_us()
@@ -133,14 +140,27 @@ def main(argv):
             meta = {"id": 1, "pos": 0, "size": size, "sha256": want, "src": [url]}
             res = fetch(client, meta, sink, buf)
             have, ok = res.bytes, res.status == "played" and res.verified
+        elif mode == "client_aes":
+            meta = {"id": 1, "pos": 0, "size": size, "sha256": want, "src": [url],
+                    "sec": {"enc": 1, "plain": int(argv[10]), "plain_sha256": argv[11],
+                            "piece": [0, 0]}}
+            try:
+                import secure
+            except ImportError:
+                print("UNSUPPORTED no secure module")
+                return 0
+            dec = secure.Decryptor(meta, unhexlify(argv[8]), unhexlify(argv[9]), memoryview(b""))
+            res = fetch(client, meta, sink, buf, dec=dec)
+            have, ok = res.bytes, res.status == "played" and res.verified
         elif mode == "requests":
             have, digest, last = via_requests(url, size, buf)
             ok = hexlify(digest).decode() == want
         elif mode == "bare":
             have, digest, last = bare(url, size, buf)
             ok = hexlify(digest).decode() == want
-        elif mode == "bare_aes":
-            have, digest, last = bare_aes(url, size, buf, aes)
+        elif mode in ("bare_aes", "bare_aes2"):
+            have, digest, last = bare_aes(url, size, buf, aes,
+                                          hashlib.sha256() if mode == "bare_aes2" else None)
             ok = hexlify(digest).decode() == want and hexlify(last).decode() == argv[10]
         else:
             raise ValueError("unknown mode %s" % mode)

@@ -17,7 +17,7 @@ def test_streaming_measures_every_way_with_verified_bytes(tmp_path):
         assert _positive(plain.figures[key]), key
     assert [r[0] for r in plain.rows][:3] == [label for _, label in streaming.WAYS]
     assert len(plain.targets) == 2 and all(t[1] in (True, False) for t in plain.targets)
-    assert "project client with decryption" in secure.markdown()
+    assert "project client: firmware fetch + secure.Decryptor" in secure.markdown()
 
 
 def test_memory_finds_a_heap_and_counts_allocations_per_chunk(tmp_path):
