@@ -29,7 +29,7 @@ def run_job(heap_k, mpy, workdir, timeout=90):
     [--mpy]`). A pass: every item verified and no out-of-memory line. Stopped at the first
     out-of-memory line (the device would only back off and retry)."""
     cmd = [sys.executable, "-m", "simulator", "--heap", "%dK" % heap_k, "--workdir", workdir,
-           "--timeout", str(timeout)] + list(JOB_ARGS) + (["--mpy"] if mpy else [])
+           "--timeout", str(timeout)] + list(JOB_ARGS) + [firmware_flag(mpy)]
     proc = subprocess.Popen(cmd, cwd=mprun.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, text=True, start_new_session=True)
     why, result = None, None
@@ -59,6 +59,15 @@ def run_job(heap_k, mpy, workdir, timeout=90):
     if why is not None:
         why = _device_memory_error(workdir) or why
     return JobRun(heap_k, why is None, why, result)
+
+
+def firmware_flag(mpy):
+    """The simulator's option for .mpy or source (its default changed from source to .mpy)."""
+    r = subprocess.run([sys.executable, "-m", "simulator", "--help"], cwd=mprun.ROOT,
+                       capture_output=True, text=True)
+    if "--source" in r.stdout:
+        return "--mpy" if mpy else "--source"
+    return "--mpy" if mpy else "--interpreter=micropython"
 
 
 def _device_memory_error(workdir):
@@ -148,7 +157,7 @@ def per_chunk(streams):
 def run(work, quick=False):
     from simulator.devices import compile_firmware
     sec = Section("3. Memory (micropython unix port, the simulator's whole job)")
-    lo, hi, step = (56, 64, 8) if quick else (16, 64, 2)
+    lo, hi, step = (88, 96, 8) if quick else (16, 96, 2)
     rows, found = [], {}
     for mpy in (False, True):
         good, bad, runs = smallest_heap(mpy, os.path.join(work, "mem-job"), lo, hi, step)
@@ -197,7 +206,7 @@ def run(work, quick=False):
              "flash, which is what the 32K target assumes." % (
                  src_total / 1024, mpy_total / 1024, (mpy_total + 4096 + 514) / 1024))
     sec.note("Bisection over heap sizes in %d KiB steps between %dK and %dK with `python -m "
-             "simulator --heap <N>K %s [--mpy]` (the job: login, meta data, every fault the "
+             "simulator --heap <N>K %s --mpy|--source` (the job: login, meta data, every fault the "
              "simulator has, including failover mid-stream, and its secure items when it has "
              "them, then the reports); a pass is every item verified with no out-of-memory line. "
              "Fragmentation makes this not strictly monotonic: a size just below the one found "
