@@ -34,14 +34,16 @@ def parse_args(argv):
     return a
 
 
-def document(sections, seconds, quick, argv):
+def document(sections, seconds, quick, argv, loads):
     out = ["# Benchmarks", "",
            "Written by `make bench` (`python -m bench%s`) in %.0f s. Loopback only; figures from "
            "one run on this machine: compare the rows of one run with each other, not with "
            "another machine." % ((" " + " ".join(argv)) if argv else "", seconds), ""]
     if quick:
         out += ["**Quick mode: tiny runs that check the code; the figures mean nothing.**", ""]
-    out += [machine.markdown(), "", "## Targets (issue 6)", "", "| target | verdict | measured |",
+    out += [machine.markdown(),
+            "- load average (1, 5, 15 min) at the start: %s; at the end: %s" % loads,
+            "", "## Targets (issue 6)", "", "| target | verdict | measured |",
             "| --- | --- | --- |"]
     for s in sections:
         for text, met, detail in s.targets:
@@ -56,6 +58,7 @@ def main(argv):
     a = parse_args(argv)
     os.makedirs(a.work, exist_ok=True)
     t0 = time.monotonic()
+    load_before = machine.load()
     sections = []
     for name in a.only:
         t = time.monotonic()
@@ -65,7 +68,7 @@ def main(argv):
             sections.append(sec)
             print(sec.markdown(), flush=True)
         print("bench: %s took %.0f s" % (name, time.monotonic() - t), flush=True)
-    text = document(sections, time.monotonic() - t0, a.quick, argv)
+    text = document(sections, time.monotonic() - t0, a.quick, argv, (load_before, machine.load()))
     if a.out != "-":
         with open(a.out + ".part", "w") as f:
             f.write(text)

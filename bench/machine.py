@@ -45,3 +45,11 @@ def facts():
 
 def markdown():
     return "\n".join("- %s: %s" % kv for kv in facts())
+
+
+def load():
+    """The 1, 5 and 15 minute load averages: other work on a shared machine moves the figures."""
+    try:
+        return "%.2f %.2f %.2f" % os.getloadavg()
+    except OSError:
+        return "unknown"

@@ -20,3 +20,10 @@ def percentile(xs, p):
 
 def ratio(a, b):
     return a / b if b else float("nan")
+
+
+def paired_ratio(a_rounds, b_rounds):
+    """Median over rounds of (median of a's runs / median of b's runs) in the same round: the
+    load other processes put on a shared machine drifts, and a round's ways run side by side."""
+    rs = [ratio(median(a), median(b)) for a, b in zip(a_rounds, b_rounds) if a and b]
+    return median(rs) if rs else float("nan")
