@@ -18,6 +18,15 @@ $(STAMP): requirements.txt
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
 	touch $(STAMP)
 
+# MicroPython stubs for the firmware type check, one folder per port (both define the same
+# modules, so never site-packages): tests/hw/stubs-<port>.txt, pinned, without dependencies.
+STUBS := $(VENV)/stubs/.installed
+$(STUBS): $(STAMP) tests/hw/stubs-esp32.txt tests/hw/stubs-rp2.txt
+	@for port in esp32 rp2; do rm -rf $(VENV)/stubs/$$port; \
+	  $(BIN)/pip install -q --disable-pip-version-check --no-deps --target $(VENV)/stubs/$$port \
+	    -r tests/hw/stubs-$$port.txt || exit 1; done
+	touch $(STUBS)
+
 # The main job: meta server, file servers A, B, C and alternate ABC, one device under micropython.
 run: $(STAMP)
 	$(BIN)/python -m simulator $(ARGS)
@@ -25,7 +34,7 @@ run: $(STAMP)
 debs:
 	@if [ -n "$(strip $(TEST_DEBS))" ]; then scripts/apt-ensure $(TEST_DEBS); fi
 
-test: $(STAMP) debs
+test: $(STAMP) $(STUBS) debs
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 # Benchmarks, side by side with nginx, curl, requests and an aiohttp hello-world; writes

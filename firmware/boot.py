@@ -3,7 +3,7 @@
 import gc
 
 try:
-    import esp
+    import esp  # type: ignore[import-not-found]  # ESP32 only
     esp.osdebug(None)
 except ImportError:  # not an ESP32
     pass

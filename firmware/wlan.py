@@ -42,7 +42,7 @@ class Wifi:
 
     def order(self):
         """Saved networks, those a scan sees first, strongest first."""
-        seen = {}
+        seen = {}  # type: dict
         try:
             for r in self.sta.scan():
                 ssid = r[0].decode() if isinstance(r[0], bytes) else r[0]

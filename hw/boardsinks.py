@@ -53,7 +53,7 @@ def make_sink(cfg):
         return vs1053.VS1053Sink(spi=cfg.get("spi", 2), volume=vol, mark=resumemark.for_board(),
                                  buttons=buttons, display=display, **kw)
     if kind == "pipe":
-        import pipesink
+        import pipesink  # type: ignore[import-not-found]  # CPython only: not on a MicroPython board
         return pipesink.PipeSink(cfg.get("cmd"), buttons=buttons, display=display)
     raise ValueError("unknown sink type: %s" % kind)
 

@@ -11,7 +11,7 @@ class Buttons:
         Pin = machine.Pin
         self.names = tuple(pins)
         self.flags = bytearray(len(self.names))
-        self.last = [0] * len(self.names)
+        self.last = [ticks_ms()] * len(self.names)
         self.pins = []
         for i, name in enumerate(self.names):
             p = Pin(pins[name], Pin.IN, Pin.PULL_UP)

@@ -31,8 +31,9 @@ class I2SSink(PlaySink):
             if not self._header(mv, at):
                 return
         v = self.audible(mv, at, self.lo, self.hi)
-        if v is not None:
-            self.i2s.write(v)
+        i2s = self.i2s
+        if v is not None and i2s is not None:
+            i2s.write(v)
 
     def _header(self, mv, at):
         n = len(self.hdr) - at

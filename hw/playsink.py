@@ -14,7 +14,8 @@ class PlaySink(Sink):
         self.mark = mark
         self.buttons = buttons
         self.display = display
-        self.meta = None
+        self.meta = {}  # type: dict
+        self.started = False
         self.pos = 0        # bytes of the item received so far
         self.skip_to = 0    # bytes before this were played already (before a reset or a restart)
         self.next_mark = MARK_EVERY
@@ -22,6 +23,7 @@ class PlaySink(Sink):
 
     def begin(self, meta, hasher, buf, resume):
         self.meta = meta
+        self.started = True
         self.pos = 0
         self.muted = False
         self.skip_to = 0
@@ -79,7 +81,7 @@ class PlaySink(Sink):
             self.stop(ok)
         if self.mark is not None:
             self.mark.clear()
-        self.meta = None
+        self.started = False
 
     def audible(self, mv, at, lo, hi):
         """The part of mv (item bytes at..at+len) inside [lo, hi) and not played already; mv

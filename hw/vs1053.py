@@ -92,7 +92,7 @@ class VS1053Sink(PlaySink):
             mv = memoryview(buf)
             self.blocks = tuple(mv[i:i + BLOCK] for i in range(0, len(buf) - BLOCK + 1, BLOCK))
             self.blen = len(buf)
-        if self.meta is not None and self.pos == 0 and self.skip_to:
+        if self.started and self.pos == 0 and self.skip_to:
             self._cancel()  # a restart: drop what the decoder holds of the failed attempt
 
     def out(self, mv, at):
