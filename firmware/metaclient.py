@@ -51,6 +51,29 @@ def _doc(body):
     return doc
 
 
+def _int(v, low=0):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def _check_next(doc):
+    """Raise BadResponse unless doc has what fetch relies on (PROTOCOL.md "Next item")."""
+    src = doc.get("src")
+    sha = doc.get("sha256")
+    if not _int(doc.get("id")) or not _int(doc.get("size")) or not isinstance(sha, str) \
+            or len(sha) != 64 or not isinstance(src, list) or not src or len(src) > 16:
+        raise BadResponse("bad meta data")
+    for u in src:
+        if not isinstance(u, str) or not u.startswith("http://"):
+            raise BadResponse("bad meta data: src")
+    sec = doc.get("sec")
+    if sec is not None:
+        piece = sec.get("piece") if isinstance(sec, dict) else None
+        if not isinstance(piece, list) or len(piece) != 2 or not _int(piece[0]) \
+                or not _int(piece[1]) or sec.get("enc") not in (0, 1) \
+                or not _int(sec.get("plain")) or not isinstance(sec.get("plain_sha256"), str):
+            raise BadResponse("bad meta data: sec")
+
+
 class MetaClient:
     def __init__(self, http, server, device, secret):
         self.http = http
@@ -117,10 +140,7 @@ class MetaClient:
         """The compact meta data of the next item, or None (204: nothing to play)."""
         doc = self._call("GET", "/next")
         if doc is not None:
-            src = doc.get("src")
-            if not isinstance(doc.get("id"), int) or not isinstance(doc.get("size"), int) \
-                    or not isinstance(doc.get("sha256"), str) or not isinstance(src, list) or not src:
-                raise BadResponse("bad meta data")
+            _check_next(doc)
         return doc
 
     def media(self, media_id):
