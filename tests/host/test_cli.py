@@ -36,7 +36,9 @@ def test_init_reports_schema_version_and_uses_meta_db_env(tmp_path):
     path = tmp_path / "env.db"
     proc = subprocess.run([sys.executable, "-m", "host_server", "init"], cwd=REPO, text=True,
                           capture_output=True, env=dict(os.environ, META_DB=str(path)))
-    assert proc.returncode == 0 and "schema version 1" in proc.stdout
+    from host_server.db import migrations
+    latest = migrations()[-1][0]
+    assert proc.returncode == 0 and f"schema version {latest}" in proc.stdout, proc.stdout
     assert path.exists()
 
 
