@@ -21,6 +21,7 @@ class Settings:
     nonce_ttl: int = 60            # s a login nonce lives
     max_failures: int = 5          # failed logins per device within failure_window → 429
     failure_window: int = 300      # s
+    max_address_failures: int = 30  # failed logins from one address within failure_window → 429
     max_body: int = 64 * 1024      # bytes of a request body
     clock: object = time.time      # tests substitute a fake clock
     probe_interval: float = 0.0    # s between probes of the file servers; 0: health off
@@ -29,7 +30,8 @@ class Settings:
     master_key_file: str = None    # seals secure items' keys; None: $META_MASTER_KEY_FILE or none
 
     def __post_init__(self):
-        for name in ("token_ttl", "nonce_ttl", "max_failures", "failure_window", "max_body"):
+        for name in ("token_ttl", "nonce_ttl", "max_failures", "failure_window", "max_body",
+                     "max_address_failures"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
                 raise ValueError(f"setting {name} must be a positive integer")
         for name in ("probe_interval", "probe_timeout", "source_timeout"):
@@ -45,7 +47,7 @@ async def _database(app):
     db.sealer = Sealer(key) if key else None
     app[DB] = db
     app[AUTH] = Auth(db, settings.token_ttl, settings.nonce_ttl, settings.max_failures,
-                       settings.failure_window)
+                       settings.failure_window, settings.max_address_failures)
     yield
     await db.close()
 

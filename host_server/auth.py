@@ -33,8 +33,10 @@ def new_secret():
 
 
 class Auth:
-    def __init__(self, db, token_ttl=3600, nonce_ttl=60, max_failures=5, failure_window=300):
+    def __init__(self, db, token_ttl=3600, nonce_ttl=60, max_failures=5, failure_window=300,
+                 max_address_failures=30):
         self.db = db
+        self.max_address_failures = max_address_failures
         self.token_ttl = token_ttl
         self.nonce_ttl = nonce_ttl
         self.max_failures = max_failures
@@ -46,18 +48,25 @@ class Auth:
         await self.db.add_nonce(nonce, device, self.nonce_ttl)
         return nonce
 
-    async def login(self, device, nonce, answer):
-        """A new token for the device, or raise Unauthorized / TooManyFailures."""
+    async def login(self, device, nonce, answer, address=""):
+        """A new token for the device, or raise Unauthorized / TooManyFailures. Failures are
+        limited per device and per network address (one address guessing at many devices)."""
         count, oldest = await self.db.recent_failures(device, self.failure_window)
         if count >= self.max_failures:
             retry = max(1, math.ceil(oldest + self.failure_window - self.db.clock()))
             log.info("login refused for %s: %d recent failures", device, count)
             raise TooManyFailures("too many failed logins; retry later", retry)
+        if address:
+            count, oldest = await self.db.recent_address_failures(address, self.failure_window)
+            if count >= self.max_address_failures:
+                retry = max(1, math.ceil(oldest + self.failure_window - self.db.clock()))
+                log.info("login refused from %s: %d recent failures", address, count)
+                raise TooManyFailures("too many failed logins from this address; retry later", retry)
         fresh = await self.db.consume_nonce(nonce, device)
         secret = await self.db.device_secret(device)
         good = hmac.compare_digest(proof(secret or _NO_SECRET, device, nonce), answer.lower())
         if not (fresh and good and secret is not None):
-            await self.db.add_failure(device, self.failure_window)
+            await self.db.add_failure(device, self.failure_window, address)
             log.info("login failed for %s", device)
             raise Unauthorized("login failed: unknown device, bad proof, or unknown, expired or used nonce")
         token = secrets.token_urlsafe(32)

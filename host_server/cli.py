@@ -72,6 +72,11 @@ async def cmd_add_media(db, args):
     print(f"media {media_id} added")
 
 
+async def cmd_revoke_device(db, args):
+    n = await db.revoke_tokens(args.id)
+    print(f"device {args.id}: {n} token(s) revoked; it must log in again")
+
+
 async def cmd_key_requests(db, args):
     rows = db_secure.key_requests(db, args.limit)
     if args.json:
@@ -185,6 +190,8 @@ def _parser():
     s = sub.add_parser("list", help="list devices, media, programs, owners or file servers (health)")
     s.add_argument("what", choices=("devices", "media", "programs", "owners", "servers"))
     s.add_argument("--json", action="store_true")
+    s = sub.add_parser("revoke-device", help="revoke every login token of a device at once")
+    s.add_argument("id")
     s = sub.add_parser("new-master-key", help="write a new master key file (mode 0600; never overwrites)")
     s.add_argument("file")
     s = sub.add_parser("key-requests", help="latest key requests for secure items, newest first")
@@ -207,7 +214,8 @@ COMMANDS = {"add-owner": owner_cli.cmd_add_owner, "owner-token": owner_cli.cmd_o
             "revoke-owner": owner_cli.cmd_revoke_owner,
             "init": cmd_init, "add-device": cmd_add_device, "add-media": cmd_add_media,
             "add-program": cmd_add_program, "assign": cmd_assign, "import": cmd_import,
-            "list": cmd_list, "reports": cmd_reports, "key-requests": cmd_key_requests, "add-operator": accounts.cmd_add_operator}
+            "list": cmd_list, "reports": cmd_reports, "key-requests": cmd_key_requests,
+            "revoke-device": cmd_revoke_device, "add-operator": accounts.cmd_add_operator}
 
 
 async def _run(args):

@@ -115,11 +115,26 @@ class Database:
             (device, self.clock() - window)).fetchone()
         return row[0], row[1]
 
-    async def add_failure(self, device, window):
+    async def recent_address_failures(self, address, window):
+        """(count, oldest time) of failed logins from one network address."""
+        row = self.conn.execute(
+            "SELECT count(*), min(at) FROM login_failures WHERE address = ? AND at > ?",
+            (address, self.clock() - window)).fetchone()
+        return row[0], row[1]
+
+    async def add_failure(self, device, window, address=""):
         now = self.clock()
         with self._write() as c:
             c.execute("DELETE FROM login_failures WHERE at <= ?", (now - window,))
-            c.execute("INSERT INTO login_failures (device, at) VALUES (?, ?)", (device, now))
+            c.execute("INSERT INTO login_failures (device, at, address) VALUES (?, ?, ?)",
+                      (device, now, address))
+
+    async def revoke_tokens(self, device):
+        """Every token of the device stops working at once; returns how many there were."""
+        with self._write() as c:
+            if c.execute("SELECT 1 FROM devices WHERE id = ?", (device,)).fetchone() is None:
+                raise NotFound(f"no device {device!r}")
+            return c.execute("DELETE FROM tokens WHERE device = ?", (device,)).rowcount
 
     async def add_token(self, token_sha256, device, ttl):
         """Store a token (by its hash) and forget this device's failures and expired tokens."""

@@ -116,7 +116,7 @@ async def login(request):
     nonce = _short_str(doc, "nonce", 64)
     proof = _short_str(doc, "proof", 128)
     auth = request.app[AUTH]
-    token = await auth.login(device, nonce, proof)
+    token = await auth.login(device, nonce, proof, request.remote or "")
     _, selected = await request.app[DB].programs_for(device)
     return _json({"token": token, "ttl": auth.token_ttl, "program": selected})
 

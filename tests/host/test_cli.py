@@ -203,3 +203,11 @@ def test_serve_on_a_busy_port_fails_clearly(db):
         assert proc.stderr.startswith("error: ")
     finally:
         server.stop()
+
+
+def test_revoke_device_names_an_unknown_device_and_counts_tokens(db):
+    run_cli("add-device", "dev9", db=db, check=0)
+    out = run_cli("revoke-device", "dev9", db=db, check=0).stdout
+    assert "dev9: 0 token(s) revoked" in out
+    err = run_cli("revoke-device", "ghost", db=db, check=1).stderr
+    assert "no device 'ghost'" in err

@@ -105,6 +105,33 @@ async def test_unknown_device_is_rate_limited_the_same_way(client):
     assert (await try_login(client, "nobody", doc["nonce"], "00" * 32)).status == 429
 
 
+async def test_one_address_guessing_at_many_devices_is_limited(aiohttp_client, db_path, clock, seeded):
+    from host_server.app import init_app
+    client = await aiohttp_client(init_app(db=db_path, clock=clock, max_address_failures=8))
+    for i in range(8):     # 8 different device ids, 1 failure each: no per-device limit reached
+        doc = await challenge(client, "guess%d" % i)
+        assert (await try_login(client, "guess%d" % i, doc["nonce"], "00" * 32)).status == 401
+    doc = await challenge(client)
+    resp = await try_login(client, "dev1", doc["nonce"], proof(SECRET, "dev1", doc["nonce"]))
+    assert resp.status == 429 and "address" in (await resp.json())["error"]
+    assert int(resp.headers["Retry-After"]) == 300
+    clock.advance(301)
+    await login(client)
+
+
+async def test_revoked_tokens_stop_working_at_once(client, db_path, clock):
+    from host_server.db import Database
+    token = await login(client)
+    assert (await client.get("/api/v1/programs", headers=bearer(token))).status == 200
+    db = await Database(db_path, clock=clock).connect()
+    try:
+        assert await db.revoke_tokens("dev1") == 1
+    finally:
+        await db.close()
+    assert (await client.get("/api/v1/programs", headers=bearer(token))).status == 401
+    await login(client)    # a new login works
+
+
 async def test_expired_token_is_401(client, clock):
     token = await login(client)
     assert (await client.get("/api/v1/programs", headers=bearer(token))).status == 200
