@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # test, ...): installed by scripts/apt-ensure only when missing.
 TEST_DEBS := nginx chromium wrk curl
 
-.PHONY: run test venv clean debs bench
+.PHONY: run test venv clean debs bench bench-load
 
 
 venv: $(STAMP)
@@ -42,6 +42,11 @@ test: $(STAMP) $(STUBS) debs
 bench: $(STAMP)
 	scripts/apt-ensure nginx wrk curl
 	$(BIN)/python -m bench $(ARGS)
+
+# A boot storm against one meta server process on SQLite: N devices log in, take their next
+# item and report, as after a power cut (python -m simulator.loadgen; ARGS e.g. "--devices 5000").
+bench-load: $(STAMP)
+	$(BIN)/python -m simulator.loadgen --devices 2000 $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,200 @@
+"""A boot storm: many simulated devices in one process, speaking the real device protocol.
+
+    python -m simulator.loadgen --devices 2000 [--concurrency 400] [--late-start 2] [--workdir DIR]
+
+It seeds a meta server (SQLite, a program of 5 items, N devices), starts it as a real process (or
+uses --meta URL with --secrets FILE), and lets every device do what a device does after a power
+cut: challenge, login, next, report. A refused connection, a 5xx or a 429 is answered as the
+firmware answers it: backoff with full jitter (base 0.2 s, cap 5 s), then again. With
+--late-start the meta server starts that many seconds after the devices, so the storm begins
+against a closed port and has to converge. Prints requests/s, p50/p99 latency per request kind,
+errors and retries; the last line is ``LOAD devices=<n> ok=<k> errors=<e> seconds=<t> rps=<r>``.
+Traffic goes to the loopback meta server only; every loop is bounded (--deadline).
+"""
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+import time
+
+import aiohttp
+
+from host_server.auth import proof
+from simulator.procs import ServerProcess, run_cli
+
+KINDS = ("challenge", "login", "next", "report")
+
+
+class Stats:
+    def __init__(self):
+        self.lat = {k: [] for k in KINDS}
+        self.retries = 0
+        self.errors = []
+        self.ok = 0
+        self.requests = 0
+
+    def line(self, kind):
+        xs = sorted(self.lat[kind])
+        if not xs:
+            return "%-9s      0" % kind
+        p = lambda q: xs[min(len(xs) - 1, int(q * len(xs)))] * 1000  # noqa: E731
+        return "%-9s %6d  p50 %7.1f ms  p99 %7.1f ms  max %7.1f ms" % (
+            kind, len(xs), p(0.5), p(0.99), xs[-1] * 1000)
+
+
+class Retry(Exception):
+    pass
+
+
+async def call(session, stats, kind, method, url, **kw):
+    t0 = time.perf_counter()
+    try:
+        async with session.request(method, url, **kw) as r:
+            body = await r.read()
+            stats.requests += 1
+            if r.status == 429 or r.status >= 500:
+                raise Retry("%d" % r.status)
+            if r.status >= 400:
+                raise RuntimeError("%s: %d %s" % (kind, r.status, body[:80]))
+            stats.lat[kind].append(time.perf_counter() - t0)
+            return json.loads(body) if body else None
+    except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as e:
+        raise Retry(type(e).__name__) from None
+
+
+async def boot(session, stats, base, dev, secret, rng, deadline):
+    """One device after a power cut; backs off with full jitter on refusal."""
+    api = base + "/api/v1"
+    failures = 0
+    step = 0
+    token = pos = item = None
+    while time.monotonic() < deadline:
+        try:
+            if step == 0:
+                nonce = (await call(session, stats, "challenge", "POST", api + "/login/challenge",
+                                    json={"device": dev}))["nonce"]
+                token = (await call(session, stats, "login", "POST", api + "/login",
+                                    json={"device": dev, "nonce": nonce,
+                                          "proof": proof(secret, dev, nonce)}))["token"]
+                step = 1
+            auth = {"Authorization": "Bearer " + token}
+            if step == 1:
+                item = await call(session, stats, "next", "GET", api + "/next", headers=auth)
+                pos = item["pos"]
+                step = 2
+            await call(session, stats, "report", "POST", api + "/report", headers=auth,
+                       json={"id": item["id"], "pos": pos, "status": "played",
+                             "src": item["src"][0], "bytes": item["size"], "ms": 1, "errors": []})
+            stats.ok += 1
+            return
+        except Retry:
+            stats.retries += 1
+            failures += 1
+            await asyncio.sleep(rng.uniform(0, min(5.0, 0.2 * (1 << min(failures, 10)))))
+        except Exception as e:  # noqa: BLE001 - every other failure is counted and shown
+            stats.errors.append("%s: %s" % (dev, e))
+            return
+    stats.errors.append("%s: gave up at the deadline" % dev)
+
+
+async def storm(base, secrets, concurrency, deadline_s, seed=1):
+    stats = Stats()
+    rng = random.Random(seed)
+    conn = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=30)
+    deadline = time.monotonic() + deadline_s
+    async with aiohttp.ClientSession(connector=conn, timeout=timeout) as session:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(boot(session, stats, base, d, s, rng, deadline)
+                               for d, s in sorted(secrets.items())))
+        stats.seconds = time.perf_counter() - t0
+    return stats
+
+
+def catalog(n):
+    media = [{"ref": "m%d" % i, "size": 100000 + i, "sha256": "%02x" % (i + 1) * 32,
+              "type": "audio/wav", "primary_address": "http://127.0.0.1:9",
+              "primary_directory": "/load", "file_name": "m%d.wav" % i, "title": "Load %d" % i}
+             for i in range(5)]
+    devices = [{"id": "load%05d" % i, "programs": ["Load"], "default": "Load"} for i in range(n)]
+    return {"media": media, "programs": [{"name": "Load", "items": [m["ref"] for m in media]}],
+            "devices": devices}
+
+
+async def seeded_meta(workdir, n):
+    if os.path.exists(workdir):
+        shutil.rmtree(workdir)
+    os.makedirs(workdir)
+    db = os.path.join(workdir, "meta.db")
+    path = os.path.join(workdir, "catalog.json")
+    with open(path, "w") as f:
+        json.dump(catalog(n), f)
+    secrets = json.loads(await run_cli(["--db", db, "import", path], timeout=300))["devices"]
+    return db, secrets
+
+
+def report(stats, n):
+    print("requests %d in %.2f s: %.0f/s; retries %d (backoff)" % (
+        stats.requests, stats.seconds, stats.requests / stats.seconds, stats.retries))
+    for k in KINDS:
+        print("  " + stats.line(k))
+    for e in stats.errors[:5]:
+        print("  error " + e)
+    print("LOAD devices=%d ok=%d errors=%d seconds=%.2f rps=%.0f" % (
+        n, stats.ok, len(stats.errors), stats.seconds, stats.requests / stats.seconds), flush=True)
+
+
+async def amain(a):
+    if a.meta:
+        with open(a.secrets) as f:
+            secrets = json.load(f)
+        stats = await storm(a.meta.rstrip("/"), secrets, a.concurrency, a.deadline)
+        report(stats, len(secrets))
+        return 0 if not stats.errors else 1
+    db, secrets = await seeded_meta(a.workdir, a.devices)
+    srv = ServerProcess("meta", ["-m", "host_server", "--db", db, "serve", "--port", str(a.port),
+                                 "--no-access-log"], os.path.join(a.workdir, "meta.log"))
+    try:
+        if a.late_start:
+            if not a.port:
+                raise SystemExit("--late-start needs --port (the devices must know it beforehand)")
+            task = asyncio.ensure_future(storm("http://127.0.0.1:%d" % a.port, secrets,
+                                               a.concurrency, a.deadline))
+            await asyncio.sleep(a.late_start)
+            await srv.start()
+            print("meta server started %.1f s after the devices" % a.late_start)
+            stats = await task
+        else:
+            await srv.start()
+            stats = await storm(srv.url, secrets, a.concurrency, a.deadline)
+    finally:
+        await srv.stop()
+    print("backend  sqlite, one meta server process; %d devices, %d connections at most" % (
+        a.devices, a.concurrency))
+    report(stats, a.devices)
+    return 0 if not stats.errors and stats.ok == a.devices else 1
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m simulator.loadgen", description=__doc__.splitlines()[0])
+    p.add_argument("--devices", type=int, default=1000)
+    p.add_argument("--concurrency", type=int, default=200, help="open connections at most")
+    p.add_argument("--late-start", type=float, default=0.0,
+                   help="start the meta server this many seconds after the devices (needs --port)")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--deadline", type=float, default=300.0, help="seconds before a device gives up")
+    p.add_argument("--workdir", default=os.path.join("run", "load"))
+    p.add_argument("--meta", help="use a running meta server instead (with --secrets)")
+    p.add_argument("--secrets", help="JSON {device: secret} for --meta")
+    a = p.parse_args(argv)
+    if a.devices < 1 or a.concurrency < 1:
+        p.error("--devices and --concurrency must be positive")
+    return asyncio.run(amain(a))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
