@@ -6,6 +6,7 @@ is stored; a source that fails is reported in the answer and not used.
 """
 
 import functools
+import json
 
 from aiohttp import web
 
@@ -13,9 +14,10 @@ from . import catalog, db_owners, owners
 from .errors import Invalid
 from .keys import DB, SETTINGS
 from .sourcecheck import check_sources
-from .views import _json, read_json
+from .views import read_json
 
 OWNER = web.RequestKey("owner", tuple)   # (owner id, name)
+_dumps = functools.partial(json.dumps, separators=(",", ":"), ensure_ascii=False)
 
 # Fields an update may not change: they define which bytes the record is about.
 FIXED_FIELDS = ("size", "sha256", "primary_address", "primary_directory", "file_name")
@@ -38,6 +40,10 @@ def owner_required(handler):
         request[OWNER] = await owners.owner_for(request.app[DB], token)
         return await handler(request)
     return wrapper
+
+
+def _json(doc, status=200):
+    return web.json_response(doc, status=status, dumps=_dumps)
 
 
 def _media_id(request):
