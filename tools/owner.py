@@ -119,7 +119,7 @@ def copy_verified(src, dest, sha256):
 # -- the meta server -------------------------------------------------------------------------
 
 class OwnerAPI:
-    def __init__(self, server, token, timeout=120):
+    def __init__(self, server, token, timeout=600):
         self.base = server.rstrip("/") + "/api/v1/owner"
         self.token = token
         self.timeout = timeout   # registration streams every source through the meta server
