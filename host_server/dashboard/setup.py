@@ -29,12 +29,21 @@ def _size(n):
     return f"{n:,} B"
 
 
+async def _page_headers(request, response):
+    """Dashboard pages are never framed by another site (clickjacking) nor kept in caches."""
+    if request.path.startswith("/dashboard") or request.path.startswith("/api/v1/operator/"):
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+
+
 def setup_dashboard(app):
     """Templates and the dashboard's routes (pages under /dashboard/, JSON under /api/v1/operator/)."""
     env = aiohttp_jinja2.setup(app, loader=jinja2.PackageLoader("host_server.dashboard", "templates"),
                                autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters.update(when=_when, ago=_ago, size=_size)
     app[sessions.LIMITER] = sessions.SignInLimiter()
+    app.on_response_prepare.append(_page_headers)
     r = app.router
     r.add_get("/dashboard", views.home)
     r.add_get("/dashboard/", views.home)

@@ -66,7 +66,9 @@ async def test_sign_in_then_every_page_renders(client):
         assert resp.status == 200, path
         page = await resp.text()
         assert "Sign out" in page and 'name="csrf"' in page
-    page = await (await client.get("/dashboard/devices")).text()
+    resp = await client.get("/dashboard/devices")
+    assert resp.headers["X-Frame-Options"] == "DENY" and resp.headers["Cache-Control"] == "no-store"
+    page = await resp.text()
     assert "Device one" in page and "dev2" in page
 
 
