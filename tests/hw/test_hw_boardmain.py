@@ -14,7 +14,7 @@ from fwservers import FileHandler, FileState, MetaHandler, MetaState, Running, i
 SECRET = "00112233445566778899aabbccddeeff"
 DATA = os.urandom(60000)
 OURS = ("compat", "devlog", "devconfig", "device", "player", "fetch", "httpclient", "httpconn",
-        "metaclient", "sinks", "hmacsha256", "watchdog", "wlan", "supervise", "main", "secure",
+        "metaclient", "sinks", "hmacsha256", "watchdog", "wlan", "supervise", "boardmain", "secure",
         "cryptolib", "resumemark")
 
 
@@ -97,8 +97,8 @@ def test_boots_on_the_strongest_saved_network_with_the_watchdog_fed(board, serve
     machine, wlan = board
     meta, *_ , ms = servers
     wlan.refuse = {"home"}  # strongest, but refuses: the next one is tried
-    import main
-    assert main.main(config(tmp_path, ms.url)) == 0
+    import boardmain
+    assert boardmain.main(config(tmp_path, ms.url)) == 0
     out = capsys.readouterr().out
     assert wlan.connects == ["home", "cafe"]
     assert "W wifi home: wrong password" in out and "I wifi cafe up, address 127.0.0.2" in out
@@ -131,8 +131,8 @@ def test_wifi_lost_mid_item_reconnects_and_the_next_source_resumes_at_the_byte(b
             wlan.up = False  # the access point goes away while the primary streams
         orig(self)
     fa.httpd.RequestHandlerClass.do_GET = lose_wifi
-    import main
-    assert main.main(config(tmp_path, ms.url, items=1)) == 0
+    import boardmain
+    assert boardmain.main(config(tmp_path, ms.url, items=1)) == 0
     out = capsys.readouterr().out
     assert wlan.connects == ["home", "home"]
     assert "W wifi home lost" in out
@@ -144,14 +144,14 @@ def test_wifi_lost_mid_item_reconnects_and_the_next_source_resumes_at_the_byte(b
 
 def test_bad_board_keys_are_config_errors_before_anything_starts(board, tmp_path, capsys):
     machine, wlan = board
-    import main
+    import boardmain
     for server, over, why in (
             ("http://127.0.0.1:9", {"wifi": [{"ssid": "x", "password": "short"}]},
              "wifi x: password must be"),
             ("http://127.0.0.1:9", {"wifi": [{"password": "password1"}]}, "needs an ssid"),
             ("http://127.0.0.1:9", {"watchdog": "soon"}, "watchdog must be"),
             ("ftp://x", {}, "server must be an http:// URL")):
-        assert main.main(config(tmp_path, server, **over)) == 2
+        assert boardmain.main(config(tmp_path, server, **over)) == 2
         last = capsys.readouterr().out.splitlines()[-1]
         assert last.startswith("E config: ") and why in last
     assert not machine.WDT.called and wlan.connects == []

@@ -22,7 +22,7 @@ from tools import fwbuild  # noqa: E402
 
 STUBS = os.path.join(hwpaths.ROOT, ".venv", "stubs")
 DEEP = ("boards", "boardsinks", "buttons", "display", "i2ssink", "playsink", "vs1053", "wavhdr",
-        "watchdog", "resumemark", "wlan", "supervise", "main", "boot")
+        "watchdog", "resumemark", "wlan", "supervise", "boardmain", "main", "boot")
 
 
 def stub_modules(root):

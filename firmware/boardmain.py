@@ -1,0 +1,68 @@
+# A board's start (main.py calls main()): check the config, start the watchdog, bring up Wi-Fi,
+# then play forever (autoplay on boot; a restart continues the item it was on, README "Flash a
+# board"). Compiled to .mpy with the rest, while main.py stays a few lines of source.
+# Board keys, beside devconfig's (firmware/README.md):
+#   wifi       [{"ssid": ..., "password": ...}, ...]   saved networks (none: the OS's network)
+#   watchdog   seconds without progress before the board resets; 0: off       (0)
+#   timer      machine.Timer id that feeds the hardware watchdog (ESP32: 0..3) (-1)
+import gc
+import sys
+
+CONFIG = "config.json"
+
+
+def _board_keys(path):
+    import devconfig
+    try:
+        cfg = devconfig.load_config(path)  # the same check device.py makes, before anything starts
+    finally:
+        del sys.modules["devconfig"]
+    wd = cfg.get("watchdog") or 0
+    if not isinstance(wd, (int, float)) or wd < 0:
+        raise ValueError("watchdog must be a number of seconds")
+    timer = cfg.get("timer", -1)
+    if not isinstance(timer, int):
+        raise ValueError("timer must be a machine.Timer id")
+    nets = cfg.get("wifi")
+    if nets is not None:
+        import wlan
+        wlan.check_networks(nets)
+    return nets, int(wd * 1000), timer
+
+
+def start(path=CONFIG):
+    """Config check, watchdog, Wi-Fi, hooks; 0 when the player can start, else the exit code.
+    main.py then drops this module (its bytecode is needed once) before the player is imported."""
+    from devlog import log
+    gc.collect()
+    try:
+        nets, wd_ms, timer = _board_keys(path)
+    except ValueError as e:  # devconfig.ConfigError too
+        log("E", "config: %s" % e)
+        return 2
+    if wd_ms:
+        import watchdog
+        try:
+            watchdog.start(wd_ms, timer_id=timer)
+        except ImportError:
+            log("E", "config: watchdog needs a board (machine.WDT)")
+            return 2
+    wifi = None
+    if nets:
+        import wlan
+        wifi = wlan.Wifi(nets)
+        wifi.ensure()
+    import supervise
+    supervise.install(wifi)
+    return 0
+
+
+def main(path=CONFIG):
+    """start, then the player (device.py), with this module dropped in between."""
+    code = start(path)
+    if code:
+        return code
+    del sys.modules["boardmain"]
+    gc.collect()
+    import device
+    return device.main(["main.py", path])
