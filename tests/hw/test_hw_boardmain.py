@@ -155,3 +155,14 @@ def test_bad_board_keys_are_config_errors_before_anything_starts(board, tmp_path
         last = capsys.readouterr().out.splitlines()[-1]
         assert last.startswith("E config: ") and why in last
     assert not machine.WDT.called and wlan.connects == []
+
+
+def test_flash_is_written_only_at_item_boundaries(board, servers, tmp_path, capsys, mocker):
+    """The state file (flash on a board) is replaced once at login (the token), and twice per
+    item: its id when it starts, cleared when it is reported. Nothing per chunk: the byte reached
+    lives in RTC memory (resumemark), not in flash."""
+    rename = mocker.spy(os, "rename")
+    import boardmain
+    assert boardmain.main(config(tmp_path, servers[-1].url, items=3)) == 0
+    state_writes = [c for c in rename.call_args_list if str(c.args[1]).endswith("state.json")]
+    assert len(state_writes) == 1 + 2 * 3
