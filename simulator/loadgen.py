@@ -66,29 +66,43 @@ async def call(session, stats, kind, method, url, **kw):
         raise Retry(type(e).__name__) from None
 
 
-async def boot(session, stats, base, dev, secret, rng, deadline):
-    """One device after a power cut; backs off with full jitter on refusal."""
+class Device:
+    """One device after a power cut: login, next, report, each step kept when a later one has to
+    be retried (as the firmware keeps its token and its item)."""
+
+    def __init__(self, dev, secret):
+        self.dev = dev
+        self.secret = secret
+        self.token = None
+        self.item = None
+
+    async def attempt(self, session, stats, api):
+        if self.token is None:
+            nonce = (await call(session, stats, "challenge", "POST", api + "/login/challenge",
+                                json={"device": self.dev}))["nonce"]
+            self.token = (await call(session, stats, "login", "POST", api + "/login",
+                                     json={"device": self.dev, "nonce": nonce,
+                                           "proof": proof(self.secret, self.dev, nonce)}))["token"]
+        auth = {"Authorization": "Bearer " + self.token}
+        if self.item is None:
+            self.item = await call(session, stats, "next", "GET", api + "/next", headers=auth)
+        item = self.item
+        await call(session, stats, "report", "POST", api + "/report", headers=auth,
+                   json={"id": item["id"], "pos": item["pos"], "status": "played",
+                         "src": item["src"][0], "bytes": item["size"], "ms": 1, "errors": []})
+
+
+async def boot(session, stats, base, dev, secret, rng, deadline, gate):
+    """One device until it has reported, backing off with full jitter on refusal. `gate` lets at
+    most --concurrency devices talk at once (one connection each), so latencies are the server's,
+    not a queue's in this process; a device backing off leaves the gate."""
     api = base + "/api/v1"
+    d = Device(dev, secret)
     failures = 0
-    step = 0
-    token = pos = item = None
     while time.monotonic() < deadline:
         try:
-            if step == 0:
-                nonce = (await call(session, stats, "challenge", "POST", api + "/login/challenge",
-                                    json={"device": dev}))["nonce"]
-                token = (await call(session, stats, "login", "POST", api + "/login",
-                                    json={"device": dev, "nonce": nonce,
-                                          "proof": proof(secret, dev, nonce)}))["token"]
-                step = 1
-            auth = {"Authorization": "Bearer " + token}
-            if step == 1:
-                item = await call(session, stats, "next", "GET", api + "/next", headers=auth)
-                pos = item["pos"]
-                step = 2
-            await call(session, stats, "report", "POST", api + "/report", headers=auth,
-                       json={"id": item["id"], "pos": pos, "status": "played",
-                             "src": item["src"][0], "bytes": item["size"], "ms": 1, "errors": []})
+            async with gate:
+                await d.attempt(session, stats, api)
             stats.ok += 1
             return
         except Retry:
@@ -109,7 +123,8 @@ async def storm(base, secrets, concurrency, deadline_s, seed=1):
     deadline = time.monotonic() + deadline_s
     async with aiohttp.ClientSession(connector=conn, timeout=timeout) as session:
         t0 = time.perf_counter()
-        await asyncio.gather(*(boot(session, stats, base, d, s, rng, deadline)
+        gate = asyncio.Semaphore(concurrency)
+        await asyncio.gather(*(boot(session, stats, base, d, s, rng, deadline, gate)
                                for d, s in sorted(secrets.items())))
         stats.seconds = time.perf_counter() - t0
     return stats
