@@ -27,6 +27,13 @@ $(STUBS): $(STAMP) tests/hw/stubs-esp32.txt tests/hw/stubs-rp2.txt
 	    -r tests/hw/stubs-$$port.txt || exit 1; done
 	touch $(STUBS)
 
+# The CircuitPython path's libraries as a board gets them (tests/hw/cplib.txt), in .venv/cplib.
+CPLIB := $(VENV)/cplib/.installed
+$(CPLIB): $(STAMP) tests/hw/cplib.txt
+	@rm -rf $(VENV)/cplib
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --target $(VENV)/cplib -r tests/hw/cplib.txt
+	touch $(CPLIB)
+
 # The main job: meta server, file servers A, B, C and alternate ABC, one device under micropython.
 run: $(STAMP)
 	$(BIN)/python -m simulator $(ARGS)
@@ -34,7 +41,7 @@ run: $(STAMP)
 debs:
 	@if [ -n "$(strip $(TEST_DEBS))" ]; then scripts/apt-ensure $(TEST_DEBS); fi
 
-test: $(STAMP) $(STUBS) debs
+test: $(STAMP) $(STUBS) $(CPLIB) debs
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 # Benchmarks, side by side with nginx, curl, requests and an aiohttp hello-world; writes

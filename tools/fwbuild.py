@@ -17,6 +17,8 @@ MANIFEST = ".deployed.json"
 AS_SOURCE = ("boot.py", "main.py")
 # modules a MicroPython board does not need: the pipe sink runs only under CPython
 NOT_ON_MICROPYTHON = ("pipesink.py",)
+# the CircuitPython path (code.py over adafruit_requests) is copied by hand (README), never here
+CIRCUITPYTHON_ONLY = ("code.py", "cpytransport.py")
 
 
 class BuildError(Exception):
@@ -45,7 +47,7 @@ def sources(port):
         for name in sorted(os.listdir(d)):
             if not name.endswith(".py"):
                 continue
-            if port != "linux" and name in NOT_ON_MICROPYTHON:
+            if (port != "linux" and name in NOT_ON_MICROPYTHON) or name in CIRCUITPYTHON_ONLY:
                 continue
             out.append((name, os.path.join(d, name)))
     if port == "linux":  # CPython's cryptolib stand-in sits in firmware/cpython/ (device.py adds it)

@@ -150,7 +150,7 @@ def test_bad_board_keys_are_config_errors_before_anything_starts(board, tmp_path
              "wifi x: password must be"),
             ("http://127.0.0.1:9", {"wifi": [{"password": "password1"}]}, "needs an ssid"),
             ("http://127.0.0.1:9", {"watchdog": "soon"}, "watchdog must be"),
-            ("ftp://x", {}, "server must be an http:// URL")):
+            ("ftp://x", {}, "server must be an http://")):
         assert boardmain.main(config(tmp_path, server, **over)) == 2
         last = capsys.readouterr().out.splitlines()[-1]
         assert last.startswith("E config: ") and why in last
