@@ -2,7 +2,8 @@
 #   micropython -X heapsize=256K alloc.py FIRMWARE_DIR URL1 SIZE1 SHA1 URL2 SIZE2 SHA2 BUF TRIALS
 # Streams two files of different sizes (their Content-Length has the same number of digits, so
 # the response heads cost the same) with the GC disabled, counting gc.mem_alloc(), the chunks
-# the sink was handed, the short ones, and the times the connection waited in poll for data.
+# the sink was handed, the short ones, and the times the connection waited in poll for data,
+# all over one kept-alive connection.
 # Prints per stream "ALLOC <size> <bytes> <chunks> <short> <waits>"; the first pair is a warm-up.
 import gc
 import sys
@@ -45,7 +46,8 @@ def main(argv):
     for i in range(2 * (int(argv[9]) + 1)):
         url, size, sha = pair[i % 2]
         meta = {"id": 1, "pos": 0, "size": int(size), "sha256": sha, "src": [url]}
-        client.close()  # each stream on a new connection, as the first of an item
+        # one kept-alive connection, as a device's successive items from one server: its poller
+        # (made the first time it waits for data) is made in the warm-up pair
         gc.collect()
         waits[0] = 0
         gc.disable()
