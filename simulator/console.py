@@ -7,6 +7,7 @@ pty's name (/dev/pts/N) is the "port" that tools.console opens exactly as /dev/t
 """
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tty
@@ -47,6 +48,8 @@ def main(argv=None):
     p.add_argument("--heap", default="64K")
     a = p.parse_args(argv)
     dev = PtyDevice(device_command(a.interpreter, a.heap, os.path.abspath(a.config)))
+    # a kill of this process ends the device too (its own session does not hear the terminal)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print("console %s" % dev.port, flush=True)
     try:
         return dev.wait()
