@@ -8,6 +8,7 @@ import socket
 import time
 
 from bench import media, mprun
+from bench.cpus import CLIENT, pinned
 from bench.nginx import Nginx
 from bench.report import Section
 from bench.stats import median, percentile
@@ -78,10 +79,10 @@ async def trials(kind, f, good_url, n, at):
         src = FailingSource(kind, data, at)
         bad_url = await src.start() + "/" + f.name
     try:
-        proc = await asyncio.create_subprocess_exec(
+        proc = await asyncio.create_subprocess_exec(*pinned([
             mprun.micropython_path(), "-X", "heapsize=64K", mprun.script("failover.py"),
             mprun.FIRMWARE, bad_url, good_url, str(f.size), f.sha256, str(n), str(READ_TIMEOUT),
-            str(at), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            str(at)], CLIENT), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             stdin=asyncio.subprocess.DEVNULL, cwd=mprun.ROOT)
         out, err = await asyncio.wait_for(proc.communicate(), 120 + n * (READ_TIMEOUT + 1))
     finally:

@@ -5,7 +5,7 @@ import platform
 import subprocess
 import sys
 
-from bench import nginx
+from bench import cpus, nginx
 from bench.mprun import micropython_path
 
 
@@ -34,6 +34,7 @@ def facts():
     return [
         ("date", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
         ("machine", "%d cores (nproc), %s, %s" % (os.cpu_count(), cpu_model(), platform.platform())),
+        ("cores", cpus.describe()),
         ("python", sys.version.split()[0]),
         ("aiohttp", aiohttp.__version__),
         ("micropython", _first_line([mp, "-c", "import sys; print(sys.version)"]) if mp else "not installed"),

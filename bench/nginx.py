@@ -5,6 +5,8 @@ import socket
 import subprocess
 import time
 
+from bench.cpus import SERVER, pinned
+
 CONF = """daemon off;
 master_process off;
 worker_processes 1;
@@ -65,7 +67,8 @@ class Nginx:
         with open(conf, "w") as f:
             f.write(CONF.format(dir=self.dir, port=self.port, root=self.root,
                                 user="user root;" if os.geteuid() == 0 else ""))
-        self.proc = subprocess.Popen([exe, "-c", conf, "-p", self.dir], stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(pinned([exe, "-c", conf, "-p", self.dir], SERVER),
+                                     stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

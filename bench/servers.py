@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 
+from bench.cpus import SERVER, pinned
 from bench.mprun import ROOT
 
 
@@ -21,7 +22,7 @@ class Server:
         env = dict(os.environ, PYTHONUNBUFFERED="1",
                    PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
         with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=env, stdout=out, stderr=out,
+            self.proc = subprocess.Popen(pinned(self.cmd, SERVER), cwd=ROOT, env=env, stdout=out, stderr=out,
                                          stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -5,6 +5,7 @@ import os
 import subprocess
 
 from bench import media, mprun
+from bench.cpus import CLIENT, pinned
 from bench.nginx import Nginx
 from bench.report import Section, fmt, mb_s
 from bench.stats import median, paired_ratio
@@ -52,9 +53,9 @@ def curl_runs(url, f, reps, first_byte=None):
     to the first byte."""
     speeds = []
     for _ in range(reps):
-        r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w",
-                            "%{http_code} %{size_download} %{time_total} %{time_starttransfer}",
-                            url], capture_output=True, text=True, check=True, timeout=120)
+        r = subprocess.run(pinned(["curl", "-s", "-o", "/dev/null", "-w",
+                                   "%{http_code} %{size_download} %{time_total} %{time_starttransfer}",
+                                   url], CLIENT), capture_output=True, text=True, check=True, timeout=120)
         code, size, seconds, ttfb = r.stdout.split()
         if code != "200" or int(size) != f.size:
             raise RuntimeError("curl got %s, %s of %d bytes" % (code, size, f.size))

@@ -3,7 +3,9 @@ import re
 import shutil
 import subprocess
 
-THREADS = 1          # one load thread: with one server process, the two share this 2-core machine
+from bench.cpus import CLIENT, pinned
+
+THREADS = 1          # one load thread on its own core (bench.cpus), the server on the other
 CONNECTIONS = 16
 
 
@@ -44,7 +46,7 @@ def run(url, seconds, script=None, connections=CONNECTIONS):
     cmd = [exe, "-t%d" % THREADS, "-c%d" % connections, "-d%ds" % seconds, "--latency"]
     if script:
         cmd += ["-s", script]
-    r = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 60)
+    r = subprocess.run(pinned(cmd + [url], CLIENT), capture_output=True, text=True, timeout=seconds + 60)
     if r.returncode != 0:
         raise RuntimeError("wrk failed: %s%s" % (r.stdout, r.stderr))
     return WrkResult(r.stdout)
