@@ -52,16 +52,19 @@ if MICROPYTHON:
     def sock_write(sock, data):
         return sock.write(data)
 else:
+    from ssl import SSLWantReadError, SSLWantWriteError
+    _WOULD_BLOCK = (BlockingIOError, SSLWantReadError, SSLWantWriteError)
+
     def sock_readinto(sock, buf, n):
         try:
             return sock.recv_into(buf, n)
-        except BlockingIOError:
+        except _WOULD_BLOCK:
             return None
 
     def sock_write(sock, data):
         try:
             return sock.send(data)
-        except BlockingIOError:
+        except _WOULD_BLOCK:
             return None
 
 

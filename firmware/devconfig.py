@@ -15,6 +15,8 @@
 #   idle_wait        seconds to wait after "nothing to play" (204)                (5.0)
 #   backoff_base, backoff_cap   seconds, exponential backoff with full jitter     (1.0, 60.0)
 #   report_retries   tries of a report while the meta server is unreachable       (4)
+#   ca               path of the CA certificate (PEM or DER) that https:// servers are checked
+#                    against; null: plain HTTP only (a trusted LAN)                 (null)
 #   key_buffer       bytes for a secure item's key answer, allocated once; the largest
 #                    withheld piece it takes is key_buffer - 96; 0: no secure items (4192)
 import json
@@ -42,8 +44,14 @@ def load_config(path):
     for k in ("server", "device", "secret"):
         if not isinstance(cfg.get(k), str) or not cfg[k]:
             raise ConfigError("%s is required (a string)" % k)
-    if not cfg["server"].startswith("http://"):
-        raise ConfigError("server must be an http:// URL")
+    ca = cfg.get("ca")
+    if ca is not None and (not isinstance(ca, str) or not ca):
+        raise ConfigError("ca must be the path of a CA certificate file")
+    if cfg["server"].startswith("https://"):
+        if ca is None:
+            raise ConfigError("an https:// server needs ca (the CA certificate to check it)")
+    elif not cfg["server"].startswith("http://"):
+        raise ConfigError("server must be an http:// or https:// URL")
     for k, v in _DEFAULTS:
         if cfg.get(k) is None:
             cfg[k] = v

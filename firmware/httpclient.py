@@ -146,10 +146,11 @@ class Response:
 class HTTPClient:
     """Keeps one idle connection for reuse (successive calls to the same host:port)."""
 
-    def __init__(self, connect_timeout=2.0, read_timeout=2.0, opener=connect):
+    def __init__(self, connect_timeout=2.0, read_timeout=2.0, opener=connect, tls=None):
         self.cto = int(connect_timeout * 1000)
         self.rto = int(read_timeout * 1000)
         self.opener = opener  # (host, port, timeout_ms) -> connected socket; tests pass fakes
+        self.tls = tls        # tlswrap.TLS for https:// URLs, or None (then https is refused)
         self.idle = None
         self.line_buf = bytearray(MAX_LINE + 2)  # lent to one connection at a time
         self.lent_to = None
@@ -164,24 +165,32 @@ class HTTPClient:
             self.idle.close()
             self.idle = None
 
-    def _conn(self, host, port):
+    def _conn(self, host, port, tls):
         conn = self.idle
         self.idle = None
         if conn is not None:
-            if conn.host == host and conn.port == port:
+            if conn.host == host and conn.port == port and conn.tls == tls:
                 return conn, True
             conn.close()
+        if tls and self.tls is None:
+            raise BadResponse("https needs a CA certificate (config: ca)")
         if self.lent_to is not None:
             self.lent_to.close()  # a response left unfinished: its connection cannot be reused
         sock = self.opener(host, port, self.cto)
-        self.lent_to = Conn(sock, host, port, self.rto, self.line_buf)
+        if tls:
+            try:
+                sock = self.tls.wrap(sock, host)  # the handshake happens on the first write/read
+            except BaseException:
+                sock.close()
+                raise
+        self.lent_to = Conn(sock, host, port, self.rto, self.line_buf, tls)
         return self.lent_to, False
 
     def request(self, method, url, body=None, headers=None, range_from=None):
         """Send one request, following up to MAX_REDIRECTS redirects; returns a Response."""
         for _ in range(MAX_REDIRECTS + 1):
-            host, port, path = split_url(url)
-            resp = self._send(method, host, port, path, body, headers, range_from)
+            host, port, path, tls = split_url(url)
+            resp = self._send(method, host, port, path, tls, body, headers, range_from)
             if resp.status not in (301, 302, 303, 307, 308):
                 return resp
             loc = resp.headers.get("location")
@@ -189,13 +198,13 @@ class HTTPClient:
             if not loc:
                 raise BadResponse("redirect without location")
             if loc.startswith("/"):
-                loc = "http://%s:%d%s" % (host, port, loc)
+                loc = "%s://%s:%d%s" % ("https" if tls else "http", host, port, loc)
             url = loc
             if resp.status == 303:
                 method, body = "GET", None
         raise BadResponse("too many redirects")
 
-    def _send(self, method, host, port, path, body, headers, range_from):
+    def _send(self, method, host, port, path, tls, body, headers, range_from):
         req = "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: keep-alive\r\n" % (method, path, host, port)
         if range_from is not None:
             req += "Range: bytes=%d-\r\n" % range_from
@@ -208,7 +217,7 @@ class HTTPClient:
             req += "Content-Length: %d\r\n" % len(body)
         req = (req + "\r\n").encode()
         while True:
-            conn, reused = self._conn(host, port)
+            conn, reused = self._conn(host, port, tls)
             try:
                 conn.write(req)
                 if body:

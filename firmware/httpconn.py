@@ -37,16 +37,21 @@ class BadResponse(HTTPError):
 
 
 def split_url(url):
-    """'http://host[:port]/path' -> (host, port, path)."""
-    if not url.startswith("http://"):
+    """'http[s]://host[:port]/path' -> (host, port, path, tls)."""
+    if url.startswith("http://"):
+        tls = False
+        rest = url[7:]
+    elif url.startswith("https://"):
+        tls = True
+        rest = url[8:]
+    else:
         raise BadResponse("unsupported url")
-    rest = url[7:]
     i = rest.find("/")
     if i < 0:
         hostport, path = rest, "/"
     else:
         hostport, path = rest[:i], rest[i:]
-    port = 80
+    port = 443 if tls else 80
     i = hostport.rfind(":")
     if i >= 0:
         try:
@@ -56,7 +61,7 @@ def split_url(url):
         hostport = hostport[:i]
     if not hostport:
         raise BadResponse("no host in url")
-    return hostport, port, path
+    return hostport, port, path, tls
 
 
 def _poll_once(poller, ms):
@@ -97,10 +102,11 @@ def connect(host, port, timeout_ms):
 class Conn:
     """One TCP connection with a small line buffer for status and header lines."""
 
-    def __init__(self, sock, host, port, read_timeout_ms, line_buf=None):
+    def __init__(self, sock, host, port, read_timeout_ms, line_buf=None, tls=False):
         self.sock = sock
         self.host = host
         self.port = port
+        self.tls = tls
         self.tmo = read_timeout_ms
         # a full line plus its CRLF; HTTPClient lends its own, so connections do not each
         # allocate one in a heap that streaming has fragmented
@@ -118,12 +124,23 @@ class Conn:
         if not _poll_once(self.poller, self.tmo):
             raise Timeout("read" if flag == select.POLLIN else "write")
 
+    def _failed(self, e):
+        """A TLS failure (bad certificate, handshake) as a BadResponse naming it; else None.
+        MicroPython raises ValueError with mbedtls's message, CPython an ssl.SSLError."""
+        if self.tls and (isinstance(e, ValueError) or type(e).__name__.startswith("SSL")):
+            msg = e.args[-1] if e.args else "handshake"
+            return BadResponse("tls: %s" % (str(msg).strip()[:80] or "handshake"))
+        return None
+
     def _raw_readinto(self, buf, n):
         while True:
             try:
                 r = sock_readinto(self.sock, buf, n)
-            except OSError as e:
-                if e.args[0] == errno.ETIMEDOUT:
+            except (OSError, ValueError) as e:
+                bad = self._failed(e)
+                if bad is not None:
+                    raise bad
+                if e.args and e.args[0] == errno.ETIMEDOUT:
                     raise Timeout("read")
                 raise Dropped("reset")
             if r is not None:
@@ -175,7 +192,10 @@ class Conn:
         while off < len(data):
             try:
                 n = sock_write(self.sock, mv[off:])
-            except OSError:
+            except (OSError, ValueError) as e:
+                bad = self._failed(e)
+                if bad is not None:
+                    raise bad
                 raise Dropped("reset")
             if n is None:
                 self._wait(select.POLLOUT)

@@ -63,7 +63,7 @@ def _check_next(doc):
             or len(sha) != 64 or not isinstance(src, list) or not src or len(src) > 16:
         raise BadResponse("bad meta data")
     for u in src:
-        if not isinstance(u, str) or not u.startswith("http://"):
+        if not isinstance(u, str) or not (u.startswith("http://") or u.startswith("https://")):
             raise BadResponse("bad meta data: src")
     sec = doc.get("sec")
     if sec is not None:

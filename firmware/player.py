@@ -49,7 +49,11 @@ class Player:
         self.cfg = cfg
         self.buf = buf  # cfg["buffer"] bytes, allocated early by device.py
         self.keybuf = keybuf  # cfg["key_buffer"] bytes for secure items' keys, or None
-        self.http = httpclient.HTTPClient(cfg["connect_timeout"], cfg["read_timeout"])
+        tls = None
+        if cfg.get("ca"):
+            import tlswrap  # only devices that speak TLS load ssl
+            tls = tlswrap.TLS(cfg["ca"])
+        self.http = httpclient.HTTPClient(cfg["connect_timeout"], cfg["read_timeout"], tls=tls)
         self.meta = MetaClient(self.http, cfg["server"], cfg["device"], cfg["secret"])
         self.sink = make_sink(cfg["sink"])
         self.state = State(cfg["state"])

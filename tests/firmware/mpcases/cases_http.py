@@ -210,7 +210,9 @@ def test_read_all_reads_a_chunked_body():
 
 
 def test_split_url():
-    assert httpclient.split_url("http://h:81/a/b") == ("h", 81, "/a/b")
-    assert httpclient.split_url("http://h") == ("h", 80, "/")
-    raises(httpclient.BadResponse, httpclient.split_url, "https://h/x")
+    assert httpclient.split_url("http://h:81/a/b") == ("h", 81, "/a/b", False)
+    assert httpclient.split_url("http://h") == ("h", 80, "/", False)
+    assert httpclient.split_url("https://h/x") == ("h", 443, "/x", True)
+    assert httpclient.split_url("https://h:8443") == ("h", 8443, "/", True)
+    raises(httpclient.BadResponse, httpclient.split_url, "ftp://h/x")
     raises(httpclient.BadResponse, httpclient.split_url, "http://h:zz/x")
