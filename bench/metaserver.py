@@ -146,7 +146,9 @@ def profile_next(work, db, token, seconds):
             parts.append((label, 1e6 * best[1] / requests, best[2] / requests))
     if requests:
         parts.append(("the whole process, per request", 1e6 * total / requests, 1.0))
-    return total, rows[:15], handler, parts
+    execs = [r for r in rows if r[3].endswith("(<method 'execute' of 'sqlite3.Connection' objects>)")]
+    sql = execs[0][2] / requests if execs and requests else float("nan")
+    return total, rows[:15], handler, parts, sql
 
 
 # (file, function, what it is) for the time-per-request breakdown of `next`
@@ -189,7 +191,7 @@ def run(work, quick=False):
                 bodies = asyncio.run(login_bodies(meta.url, n))
                 res.setdefault("login", []).append(
                     wrk.run(meta.url + "/api/v1/login", seconds, login_script(work, bodies)))
-        total, top, handler, parts = profile_next(work, db, token, seconds)
+        total, top, handler, parts, sql_per_request = profile_next(work, db, token, seconds)
     for name, runs in res.items():
         bad = [r for r in runs if r.non_2xx or r.socket_errors]
         if bad:
@@ -220,6 +222,15 @@ def run(work, quick=False):
              "login needs a nonce from a challenge first: the bodies were prepared by answering "
              "fresh challenges just before the run, so the login row is the second half of a "
              "login alone." % (rounds, seconds, wrk.CONNECTIONS, cpus.describe()))
+    us_next, us_hello = 1e6 / rps["next"], 1e6 / rps["hello"]
+    sec.note("What limits `next`: at these rates a `next` costs %.0f µs of the server's core per "
+             "request and the hello-world %.0f µs; the %.0f µs between them is the meta server's "
+             "own work (the `json_errors` middleware, the token check, the item query, the "
+             "dashboard's upsert: %.0f SQL statements a request, one of them a write), broken down "
+             "below. At 0.7 × the hello-world that difference would have to be at most %.0f µs; "
+             "the largest parts to take it from are the write per `next` and the two SELECTs "
+             "(the token's device and the current item could be kept in memory)." % (us_next, us_hello, us_next - us_hello, sql_per_request,
+                          us_hello / 0.7 - us_hello))
     lines = ["%6.1f%%  %6.1f%%  %8d  %s" % (100 * tt / total, 100 * ct / total, nc, where)
              for tt, ct, nc, where in top]
     sec.note("Where a `next` request's time goes under the profiler (µs per request, cumulative; "
