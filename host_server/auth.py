@@ -64,7 +64,9 @@ class Auth:
                 raise TooManyFailures("too many failed logins from this address; retry later", retry)
         fresh = await self.db.consume_nonce(nonce, device)
         secret = await self.db.device_secret(device)
-        good = hmac.compare_digest(proof(secret or _NO_SECRET, device, nonce), answer.lower())
+        # as bytes: compare_digest refuses str with non-ASCII characters (any answer may come)
+        good = hmac.compare_digest(proof(secret or _NO_SECRET, device, nonce).encode(),
+                                   answer.lower().encode("utf-8", "replace"))
         if not (fresh and good and secret is not None):
             await self.db.add_failure(device, self.failure_window, address)
             log.info("login failed for %s", device)

@@ -65,8 +65,8 @@ def _field(doc, key, kind, required=True, default=None, nullable=False):
     value = doc[key]
     if value is None and nullable:
         return None
-    if kind is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
+    if kind is int:   # what the database can hold: a 64-bit signed integer
+        ok = isinstance(value, int) and not isinstance(value, bool) and -2**63 <= value < 2**63
     else:
         ok = isinstance(value, kind)
     if not ok:
@@ -74,7 +74,7 @@ def _field(doc, key, kind, required=True, default=None, nullable=False):
     return value
 
 
-_KIND_NAMES = {int: "an integer", str: "a string", list: "a list"}
+_KIND_NAMES = {int: "an integer (64-bit)", str: "a string", list: "a list"}
 
 
 def _short_str(doc, key, limit=256, **kw):
