@@ -3,7 +3,7 @@ from the WAV header, the PCM bytes exactly once), resume after a reset, restart,
 import os
 
 import pytest
-from conftest import Recorder, stream, wav
+from hwutil import Recorder, stream, wav
 
 META = {"id": 7, "pos": 3, "size": 0, "title": "Tone", "by": "Ensemble", "type": "audio/wav"}
 

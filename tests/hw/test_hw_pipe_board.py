@@ -5,7 +5,7 @@ import re
 import sys
 
 import pytest
-from conftest import stream, wav
+from hwutil import stream, wav
 from hwpaths import HW
 
 META = {"id": 5, "pos": 1, "title": "T", "by": "B", "type": "audio/wav"}

@@ -10,7 +10,7 @@ import sys
 
 import hwpaths
 import pytest
-from conftest import wav
+from hwutil import wav
 
 sys.path.insert(0, hwpaths.ROOT)
 sys.path.insert(0, os.path.join(hwpaths.ROOT, "tests", "firmware"))

@@ -3,7 +3,7 @@ SDI data bytes a real decoder would receive, framed by its chip selects and pace
 import os
 
 import pytest
-from conftest import stream
+from hwutil import stream
 
 SCI_MODE, SCI_CLOCKF, SCI_WRAM, SCI_WRAMADDR, SCI_VOL = 0x00, 0x03, 0x06, 0x07, 0x0B
 META = {"id": 4, "pos": 0, "title": "Radio", "by": "Station", "type": "audio/mpeg"}
