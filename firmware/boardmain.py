@@ -4,7 +4,7 @@
 # Board keys, beside devconfig's (firmware/README.md):
 #   wifi       [{"ssid": ..., "password": ...}, ...]   saved networks (none: the OS's network)
 #   watchdog   seconds without progress before the board resets; 0: off       (0)
-#   timer      machine.Timer id that feeds the hardware watchdog (ESP32: 0..3) (-1)
+#   timer      machine.Timer id that feeds the hardware watchdog (the board's; ESP32: 0..3, rp2: -1)
 import gc
 import sys
 
@@ -20,7 +20,9 @@ def _board_keys(path):
     wd = cfg.get("watchdog") or 0
     if not isinstance(wd, (int, float)) or wd < 0:
         raise ValueError("watchdog must be a number of seconds")
-    timer = cfg.get("timer", -1)
+    timer = cfg.get("timer")
+    if timer is None:
+        timer = _board_timer(cfg.get("sink"))
     if not isinstance(timer, int):
         raise ValueError("timer must be a machine.Timer id")
     nets = cfg.get("wifi")
@@ -28,6 +30,20 @@ def _board_keys(path):
         import wlan
         wlan.check_networks(nets)
     return nets, int(wd * 1000), timer
+
+
+def _board_timer(sink):
+    """The Timer id the board definition names (ESP32 has no virtual timer -1); -1 otherwise."""
+    if not isinstance(sink, dict) or sink.get("type") != "board":
+        return -1
+    try:
+        import boards
+    except ImportError:
+        return -1
+    try:
+        return boards.board(sink.get("board")).get("timer", -1)
+    finally:
+        del sys.modules["boards"]
 
 
 def start(path=CONFIG):

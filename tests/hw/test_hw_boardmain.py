@@ -107,6 +107,7 @@ def test_boots_on_the_strongest_saved_network_with_the_watchdog_fed(board, serve
     timer = machine.Timer.return_value
     kw = timer.init.call_args.kwargs
     assert kw["period"] == 2500 and kw["mode"] == machine.Timer.PERIODIC
+    machine.Timer.assert_called_once_with(-1)  # a file sink names no board: the virtual timer
     import watchdog
     dog = watchdog._dog
     # the loop fed it: the deadline is ~120 s after the last event, so the timer feeds the WDT
@@ -166,3 +167,15 @@ def test_flash_is_written_only_at_item_boundaries(board, servers, tmp_path, caps
     assert boardmain.main(config(tmp_path, servers[-1].url, items=3)) == 0
     state_writes = [c for c in rename.call_args_list if str(c.args[1]).endswith("state.json")]
     assert len(state_writes) == 1 + 2 * 3
+
+
+def test_watchdog_timer_comes_from_the_board_definition(board, servers, tmp_path, capsys):
+    machine, wlan = board
+    import boardmain
+    path = config(tmp_path, servers[-1].url, items=1,
+                  sink={"type": "board", "board": "esp32-i2s", "buttons": False})
+    assert boardmain.main(path) == 0
+    machine.Timer.assert_called_once_with(0)  # ESP32 has hardware timers 0..3, no virtual -1
+    # the I2S sink of the board took the item (random bytes, not a WAV: fetched, not played)
+    assert "E item 1 not playable on I2S: not a WAV file" in capsys.readouterr().out
+    assert not machine.I2S.called
