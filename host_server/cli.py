@@ -166,8 +166,8 @@ def _parser():
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000, help="0 binds a free port")
     s.add_argument("--token-ttl", type=int, default=3600, help="seconds a login token lives")
-    s.add_argument("--probe-interval", type=float, default=0.0,
-                   help="seconds between health probes of the file servers (0: health off)")
+    s.add_argument("--probe-interval", type=float, default=30.0,
+                   help="seconds between health probes of the file servers (default 30; 0: health off)")
     s.add_argument("--no-access-log", action="store_true", help="do not log one line per request")
     s = sub.add_parser("add-operator", help="add a dashboard operator; the password is read from a prompt or stdin")
     s.add_argument("name")

@@ -104,6 +104,8 @@ class Network:
         """Starts the meta server (again), on ``port`` (0: a free one) over the same database."""
         self.meta = ServerProcess("meta", [
             "-m", "host_server", "--db", self.db, "--master-key-file", self.master_key, "serve", "--host", "127.0.0.1", "--port", str(port),
+            # health probing off: the demo shows devices failing over by themselves
+            "--probe-interval", "0",
             "--token-ttl", str(self.token_ttl)], self.log_path("meta"))
         await self.meta.start()
         return self.meta
