@@ -21,7 +21,7 @@ def parse_args(argv):
                    help="what runs the firmware (default: micropython, the real unix port)")
     p.add_argument("--heap", default="64K", help="micropython -X heapsize (default 64K)")
     p.add_argument("--source", dest="mpy", action="store_false",
-                   help="run the firmware from source (it needs about 72K); by default micropython "
+                   help="run the firmware from source (it needs about 74K); by default micropython "
                         "runs it compiled to .mpy by mpy-cross, as on a board")
     p.add_argument("--mpy", dest="mpy", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--devices", type=int, default=1, help="simulated devices (default 1)")
