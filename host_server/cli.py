@@ -78,7 +78,7 @@ async def cmd_revoke_device(db, args):
 
 
 async def cmd_key_requests(db, args):
-    rows = db_secure.key_requests(db, args.limit)
+    rows = await db_secure.key_requests(db, args.limit)
     if args.json:
         _print_json(rows)
         return

@@ -1,6 +1,8 @@
 """The meta server's database: SQLite through plain sqlite3.
 
-Methods are async so that a PostgreSQL (asyncpg) backend can implement the same interface.
+Methods are async so that a PostgreSQL (asyncpg) backend can implement the same interface: every
+db module (db_owners, db_health, db_dashboard, db_secure) queries only through fetchone,
+fetchall, execute (and, inside `async with db.transaction() as c`, executemany and insert).
 With SQLite they run on the event loop thread: the queries are indexed point queries that take
 microseconds, and a thread hop would cost more than the query (aiosqlite measured half as fast).
 Every write runs in one BEGIN IMMEDIATE transaction; an exception rolls it back.
@@ -30,6 +32,31 @@ def migrations():
     return found
 
 
+class SQLiteQueries:
+    """The queries of one transaction, async so that a PostgreSQL (asyncpg) backend can give the
+    same interface; with SQLite they run at once on the event loop thread."""
+
+    def __init__(self, conn):
+        self.raw = conn
+
+    async def fetchone(self, sql, args=()):
+        return self.raw.execute(sql, args).fetchone()
+
+    async def fetchall(self, sql, args=()):
+        return self.raw.execute(sql, args).fetchall()
+
+    async def execute(self, sql, args=()):
+        """Returns the rows the statement changed."""
+        return self.raw.execute(sql, args).rowcount
+
+    async def executemany(self, sql, rows):
+        self.raw.executemany(sql, rows)
+
+    async def insert(self, sql, args=()):
+        """Returns the new row's id."""
+        return self.raw.execute(sql, args).lastrowid
+
+
 class Database:
     def __init__(self, path, clock=time.time):
         self.path = str(path)
@@ -53,6 +80,7 @@ class Database:
             self.conn = None
             conn.close()
             raise
+        self._q = SQLiteQueries(conn)
         return self
 
     async def close(self):
@@ -77,12 +105,27 @@ class Database:
                     continue
                 raise
 
-    @contextlib.contextmanager
-    def _write(self):
+    # -- the query interface every db module uses ------------------------------------------
+    # Reads outside a transaction go through the Database itself; writes through the object
+    # `async with db.transaction() as c` gives, which has the same methods.
+
+    async def fetchone(self, sql, args=()):
+        return self.conn.execute(sql, args).fetchone()
+
+    async def fetchall(self, sql, args=()):
+        return self.conn.execute(sql, args).fetchall()
+
+    async def execute(self, sql, args=()):
+        """One statement on its own (autocommit); returns the rows it changed."""
+        return self.conn.execute(sql, args).rowcount
+
+    @contextlib.asynccontextmanager
+    async def transaction(self):
+        """BEGIN IMMEDIATE ... COMMIT; an exception rolls everything back."""
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
+            yield self._q
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -92,63 +135,64 @@ class Database:
 
     async def add_nonce(self, nonce, device, ttl):
         now = self.clock()
-        with self._write() as c:
-            c.execute("DELETE FROM login_nonces WHERE expires <= ?", (now,))
-            c.execute("INSERT INTO login_nonces (nonce, device, expires) VALUES (?, ?, ?)",
-                      (nonce, device, now + ttl))
+        async with self.transaction() as c:
+            await c.execute("DELETE FROM login_nonces WHERE expires <= ?", (now,))
+            await c.execute("INSERT INTO login_nonces (nonce, device, expires) VALUES (?, ?, ?)",
+                            (nonce, device, now + ttl))
 
     async def consume_nonce(self, nonce, device):
         """True when the nonce was issued to this device and has not expired; never twice."""
-        with self._write() as c:
-            row = c.execute("DELETE FROM login_nonces WHERE nonce = ? AND device = ? RETURNING expires",
-                            (nonce, device)).fetchone()
+        async with self.transaction() as c:
+            row = await c.fetchone(
+                "DELETE FROM login_nonces WHERE nonce = ? AND device = ? RETURNING expires",
+                (nonce, device))
         return row is not None and row[0] > self.clock()
 
     async def device_secret(self, device):
-        row = self.conn.execute("SELECT secret FROM devices WHERE id = ?", (device,)).fetchone()
+        row = await self.fetchone("SELECT secret FROM devices WHERE id = ?", (device,))
         return row[0] if row else None
 
     async def recent_failures(self, device, window):
         """(count, oldest time) of failed logins for device within the last window seconds."""
-        row = self.conn.execute(
+        row = await self.fetchone(
             "SELECT count(*), min(at) FROM login_failures WHERE device = ? AND at > ?",
-            (device, self.clock() - window)).fetchone()
+            (device, self.clock() - window))
         return row[0], row[1]
 
     async def recent_address_failures(self, address, window):
         """(count, oldest time) of failed logins from one network address."""
-        row = self.conn.execute(
+        row = await self.fetchone(
             "SELECT count(*), min(at) FROM login_failures WHERE address = ? AND at > ?",
-            (address, self.clock() - window)).fetchone()
+            (address, self.clock() - window))
         return row[0], row[1]
 
     async def add_failure(self, device, window, address=""):
         now = self.clock()
-        with self._write() as c:
-            c.execute("DELETE FROM login_failures WHERE at <= ?", (now - window,))
-            c.execute("INSERT INTO login_failures (device, at, address) VALUES (?, ?, ?)",
-                      (device, now, address))
+        async with self.transaction() as c:
+            await c.execute("DELETE FROM login_failures WHERE at <= ?", (now - window,))
+            await c.execute("INSERT INTO login_failures (device, at, address) VALUES (?, ?, ?)",
+                            (device, now, address))
 
     async def revoke_tokens(self, device):
         """Every token of the device stops working at once; returns how many there were."""
-        with self._write() as c:
-            if c.execute("SELECT 1 FROM devices WHERE id = ?", (device,)).fetchone() is None:
+        async with self.transaction() as c:
+            if await c.fetchone("SELECT 1 FROM devices WHERE id = ?", (device,)) is None:
                 raise NotFound(f"no device {device!r}")
-            return c.execute("DELETE FROM tokens WHERE device = ?", (device,)).rowcount
+            return await c.execute("DELETE FROM tokens WHERE device = ?", (device,))
 
     async def add_token(self, token_sha256, device, ttl):
         """Store a token (by its hash) and forget this device's failures and expired tokens."""
         now = self.clock()
-        with self._write() as c:
-            c.execute("DELETE FROM tokens WHERE expires <= ?", (now,))
-            c.execute("DELETE FROM login_failures WHERE device = ?", (device,))
-            c.execute("INSERT INTO tokens (token_sha256, device, expires) VALUES (?, ?, ?)",
-                      (token_sha256, device, now + ttl))
+        async with self.transaction() as c:
+            await c.execute("DELETE FROM tokens WHERE expires <= ?", (now,))
+            await c.execute("DELETE FROM login_failures WHERE device = ?", (device,))
+            await c.execute("INSERT INTO tokens (token_sha256, device, expires) VALUES (?, ?, ?)",
+                            (token_sha256, device, now + ttl))
 
     async def token_device(self, token_sha256):
         """The device id a live token belongs to, or None."""
-        row = self.conn.execute("SELECT device, expires FROM tokens WHERE token_sha256 = ?",
-                                (token_sha256,)).fetchone()
+        row = await self.fetchone("SELECT device, expires FROM tokens WHERE token_sha256 = ?",
+                                  (token_sha256,))
         if row is None or row[1] <= self.clock():
             return None
         return row[0]
@@ -156,26 +200,26 @@ class Database:
     # -- device API ------------------------------------------------------------------------
 
     async def programs_for(self, device):
-        rows = self.conn.execute(
+        rows = await self.fetchall(
             "SELECT p.id, p.name, p.n_items FROM entitlements e JOIN programs p ON p.id = e.program"
-            " WHERE e.device = ? ORDER BY p.id", (device,)).fetchall()
+            " WHERE e.device = ? ORDER BY p.id", (device,))
         return ([{"id": r[0], "name": r[1], "items": r[2]} for r in rows],
-                self._selected(device))
+                await self._selected(device))
 
-    def _selected(self, device):
-        row = self.conn.execute(
+    async def _selected(self, device):
+        row = await self.fetchone(
             "SELECT coalesce(selected_program, default_program) FROM devices WHERE id = ?",
-            (device,)).fetchone()
+            (device,))
         return row[0] if row else None
 
     async def select_program(self, device, program):
-        with self._write() as c:
-            if c.execute("SELECT 1 FROM programs WHERE id = ?", (program,)).fetchone() is None:
+        async with self.transaction() as c:
+            if await c.fetchone("SELECT 1 FROM programs WHERE id = ?", (program,)) is None:
                 raise NotFound(f"no program {program}")
-            if c.execute("SELECT 1 FROM entitlements WHERE device = ? AND program = ?",
-                         (device, program)).fetchone() is None:
+            if await c.fetchone("SELECT 1 FROM entitlements WHERE device = ? AND program = ?",
+                                (device, program)) is None:
                 raise Forbidden(f"device is not entitled to program {program}")
-            c.execute("UPDATE devices SET selected_program = ? WHERE id = ?", (program, device))
+            await c.execute("UPDATE devices SET selected_program = ? WHERE id = ?", (program, device))
         return program
 
     _CURRENT = (
@@ -187,19 +231,19 @@ class Database:
         " LEFT JOIN media m ON m.id = pi.media"
         " WHERE d.id = ?")
 
-    def _current(self, device):
+    async def _current(self, device):
         """(program, pos, n_items, media id, compact) of the device's current item, or None.
 
         One indexed query in the common case. A stored position beyond the end (the program
         was shortened) means the start.
         """
-        row = self.conn.execute(self._CURRENT, (device,)).fetchone()
+        row = await self.fetchone(self._CURRENT, (device,))
         if row is None or row[2] == 0:
             return None
         if row[3] is None:
-            item = self.conn.execute(
+            item = await self.fetchone(
                 "SELECT m.id, m.compact FROM program_items pi JOIN media m ON m.id = pi.media"
-                " WHERE pi.program = ? AND pi.pos = 0", (row[0],)).fetchone()
+                " WHERE pi.program = ? AND pi.pos = 0", (row[0],))
             if item is None:
                 return None
             return row[0], 0, row[2], item[0], item[1]
@@ -207,163 +251,163 @@ class Database:
 
     async def next_item(self, device):
         """(media id, pos, compact JSON without id/pos) or None when there is nothing to play."""
-        cur = self._current(device)
+        cur = await self._current(device)
         if cur is None:
             return None
-        db_dashboard.record_handed_out(self.conn, device, cur[0], cur[3], cur[1], self.clock())
+        await db_dashboard.record_handed_out(self, device, cur[0], cur[3], cur[1], self.clock())
         return cur[3], cur[1], cur[4]
 
     async def add_report(self, device, rep):
         """Store a report; advance when it matches the current item. Returns the next pos."""
         now = self.clock()
         errors = json.dumps(rep["errors"], separators=(",", ":"))
-        with self._write() as c:
-            cur = self._current(device)
+        async with self.transaction() as c:
+            cur = await self._current(device)
             pos = cur[1] if cur else 0
-            last = c.execute(
+            last = await c.fetchone(
                 "SELECT media, pos, status, source, bytes, ms, errors, at FROM reports"
-                " WHERE device = ? ORDER BY id DESC LIMIT 1", (device,)).fetchone()
+                " WHERE device = ? ORDER BY id DESC LIMIT 1", (device,))
             if last is not None and now - last[7] < REPORT_REPEAT_WINDOW and last[:7] == (
                     rep["id"], rep["pos"], rep["status"], rep["src"], rep["bytes"], rep["ms"],
                     errors):
                 return pos   # the device retrying after a lost answer
             advanced = cur is not None and rep["id"] == cur[3] and rep["pos"] == pos
-            c.execute(
+            await c.execute(
                 "INSERT INTO reports (device, program, media, pos, status, source, bytes, ms,"
                 " errors, advanced, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (device, cur[0] if cur else None, rep["id"], rep["pos"], rep["status"],
                  rep["src"], rep["bytes"], rep["ms"], errors, int(advanced), now))
-            db_dashboard.record_report(c, device, rep, now)
+            await db_dashboard.record_report(c, device, rep, now)
             if advanced:
                 pos = (pos + 1) % cur[2]
-                c.execute("UPDATE entitlements SET pos = ? WHERE device = ? AND program = ?",
-                          (pos, device, cur[0]))
+                await c.execute("UPDATE entitlements SET pos = ? WHERE device = ? AND program = ?",
+                                (pos, device, cur[0]))
         return pos
 
     async def media_record(self, media_id):
         cols = ", ".join(catalog.MEDIA_COLUMNS)
-        row = self.conn.execute(f"SELECT {cols} FROM media WHERE id = ?", (media_id,)).fetchone()
+        row = await self.fetchone(f"SELECT {cols} FROM media WHERE id = ?", (media_id,))
         if row is None:
             raise NotFound(f"no media {media_id}")
         rec = dict(zip(catalog.MEDIA_COLUMNS, row))
         for key in catalog.LIST_FIELDS:
             rec[key] = json.loads(rec[key])
         rec["alternates"] = [
-            {"address": a, "directory": d} for a, d in self.conn.execute(
+            {"address": a, "directory": d} for a, d in await self.fetchall(
                 "SELECT address, directory FROM media_alternates WHERE media = ? ORDER BY seq",
                 (media_id,))]
         return catalog.full_record(media_id, rec)
 
     # -- operator --------------------------------------------------------------------------
 
-    def _insert_device(self, c, device, name, secret):
-        if c.execute("SELECT 1 FROM devices WHERE id = ?", (device,)).fetchone():
+    async def _insert_device(self, c, device, name, secret):
+        if await c.fetchone("SELECT 1 FROM devices WHERE id = ?", (device,)):
             raise Conflict(f"device {device!r} already exists")
-        c.execute("INSERT INTO devices (id, name, secret, created) VALUES (?, ?, ?, ?)",
-                  (device, name, secret, self.clock()))
+        await c.execute("INSERT INTO devices (id, name, secret, created) VALUES (?, ?, ?, ?)",
+                        (device, name, secret, self.clock()))
 
-    def _insert_media(self, c, rec):
+    async def _insert_media(self, c, rec):
         values = [json.dumps(rec[k]) if k in catalog.LIST_FIELDS else rec[k]
                   for k in catalog.MEDIA_COLUMNS]
         cols = ", ".join(catalog.MEDIA_COLUMNS)
         marks = ", ".join("?" * (len(values) + 2))
-        media_id = c.execute(f"INSERT INTO media ({cols}, compact, created) VALUES ({marks})",
-                             values + [catalog.compact_json(rec), self.clock()]).lastrowid
-        c.executemany(
+        media_id = await c.insert(f"INSERT INTO media ({cols}, compact, created) VALUES ({marks})",
+                                  values + [catalog.compact_json(rec), self.clock()])
+        await c.executemany(
             "INSERT INTO media_alternates (media, seq, address, directory) VALUES (?, ?, ?, ?)",
             [(media_id, i, a["address"], a["directory"]) for i, a in enumerate(rec["alternates"])])
         if rec.get("secure"):
             if self.sealer is None:
                 sealing.no_sealer()
-            db_secure.insert_secret(c, media_id, rec, self.sealer)
+            await db_secure.insert_secret(c, media_id, rec, self.sealer)
         return media_id
 
-    def _insert_program(self, c, name, media_ids):
-        if c.execute("SELECT 1 FROM programs WHERE name = ?", (name,)).fetchone():
+    async def _insert_program(self, c, name, media_ids):
+        if await c.fetchone("SELECT 1 FROM programs WHERE name = ?", (name,)):
             raise Conflict(f"program {name!r} already exists")
         for media_id in media_ids:
-            if c.execute("SELECT 1 FROM media WHERE id = ?", (media_id,)).fetchone() is None:
+            if await c.fetchone("SELECT 1 FROM media WHERE id = ?", (media_id,)) is None:
                 raise NotFound(f"no media {media_id}")
-        program = c.execute("INSERT INTO programs (name, n_items) VALUES (?, ?)",
-                            (name, len(media_ids))).lastrowid
-        c.executemany("INSERT INTO program_items (program, pos, media) VALUES (?, ?, ?)",
-                      [(program, i, m) for i, m in enumerate(media_ids)])
+        program = await c.insert("INSERT INTO programs (name, n_items) VALUES (?, ?)",
+                                 (name, len(media_ids)))
+        await c.executemany("INSERT INTO program_items (program, pos, media) VALUES (?, ?, ?)",
+                            [(program, i, m) for i, m in enumerate(media_ids)])
         return program
 
-    def _assign(self, c, device, program, default):
-        c.execute("INSERT OR IGNORE INTO entitlements (device, program, pos) VALUES (?, ?, 0)",
-                  (device, program))
+    async def _assign(self, c, device, program, default):
+        await c.execute("INSERT OR IGNORE INTO entitlements (device, program, pos) VALUES (?, ?, 0)",
+                        (device, program))
         if default:
-            c.execute("UPDATE devices SET default_program = ? WHERE id = ?", (program, device))
+            await c.execute("UPDATE devices SET default_program = ? WHERE id = ?", (program, device))
         else:   # a device's first program becomes its default
-            c.execute("UPDATE devices SET default_program = ? WHERE id = ? AND default_program IS NULL",
-                      (program, device))
+            await c.execute("UPDATE devices SET default_program = ? WHERE id = ? AND default_program IS NULL",
+                            (program, device))
 
     async def add_device(self, device, name, secret):
-        with self._write() as c:
-            self._insert_device(c, device, name, secret)
+        async with self.transaction() as c:
+            await self._insert_device(c, device, name, secret)
 
     async def add_media(self, rec):
-        with self._write() as c:
-            return self._insert_media(c, rec)
+        async with self.transaction() as c:
+            return await self._insert_media(c, rec)
 
     async def add_program(self, name, media_ids):
-        with self._write() as c:
-            return self._insert_program(c, name, media_ids)
+        async with self.transaction() as c:
+            return await self._insert_program(c, name, media_ids)
 
-    def _program_id(self, c, ref):
+    async def _program_id(self, c, ref):
         """A program by name, or by id when ref is all digits and no program has that name."""
-        row = c.execute("SELECT id FROM programs WHERE name = ?", (str(ref),)).fetchone()
+        row = await c.fetchone("SELECT id FROM programs WHERE name = ?", (str(ref),))
         if row is None and str(ref).isdigit():
-            row = c.execute("SELECT id FROM programs WHERE id = ?", (int(ref),)).fetchone()
+            row = await c.fetchone("SELECT id FROM programs WHERE id = ?", (int(ref),))
         if row is None:
             raise NotFound(f"no program {ref!r}")
         return row[0]
 
     async def assign(self, device, program_ref, default=False):
-        with self._write() as c:
-            if c.execute("SELECT 1 FROM devices WHERE id = ?", (device,)).fetchone() is None:
+        async with self.transaction() as c:
+            if await c.fetchone("SELECT 1 FROM devices WHERE id = ?", (device,)) is None:
                 raise NotFound(f"no device {device!r}")
-            program = self._program_id(c, program_ref)
-            self._assign(c, device, program, default)
+            program = await self._program_id(c, program_ref)
+            await self._assign(c, device, program, default)
         return program
 
     async def import_catalog(self, media, programs, devices, new_secret):
         """Store a validated catalog (catalog.validate_catalog) in one transaction."""
         summary = {"media": {}, "programs": {}, "devices": {}}
-        with self._write() as c:
+        async with self.transaction() as c:
             for ref, rec in media:
-                summary["media"][ref] = self._insert_media(c, rec)
+                summary["media"][ref] = await self._insert_media(c, rec)
             for name, refs in programs:
-                summary["programs"][name] = self._insert_program(
+                summary["programs"][name] = await self._insert_program(
                     c, name, [summary["media"][r] for r in refs])
             for dev in devices:
                 secret = dev["secret"] or new_secret()
-                self._insert_device(c, dev["id"], dev["name"], secret)
+                await self._insert_device(c, dev["id"], dev["name"], secret)
                 for name in dev["programs"]:
-                    self._assign(c, dev["id"], summary["programs"][name], name == dev["default"])
+                    await self._assign(c, dev["id"], summary["programs"][name], name == dev["default"])
                 summary["devices"][dev["id"]] = secret
         return summary
 
     async def list_devices(self):
-        rows = self.conn.execute(
+        rows = await self.fetchall(
             "SELECT d.id, d.name, d.default_program, d.selected_program,"
             " (SELECT group_concat(program) FROM entitlements WHERE device = d.id)"
-            " FROM devices d ORDER BY d.id").fetchall()
+            " FROM devices d ORDER BY d.id")
         return [{"id": r[0], "name": r[1], "default": r[2], "selected": r[3],
                  "programs": [int(p) for p in r[4].split(",")] if r[4] else []} for r in rows]
 
     async def list_media(self):
-        rows = self.conn.execute(
+        rows = await self.fetchall(
             "SELECT id, title, type, size, sha256, primary_address, primary_directory, file_name"
-            " FROM media ORDER BY id").fetchall()
+            " FROM media ORDER BY id")
         return [{"id": r[0], "title": r[1], "type": r[2], "size": r[3], "sha256": r[4],
                  "src": catalog.source_url(r[5], r[6], r[7])} for r in rows]
 
     async def list_programs(self):
         out = []
-        for pid, name in self.conn.execute("SELECT id, name FROM programs ORDER BY id").fetchall():
-            items = [r[0] for r in self.conn.execute(
+        for pid, name in await self.fetchall("SELECT id, name FROM programs ORDER BY id"):
+            items = [r[0] for r in await self.fetchall(
                 "SELECT media FROM program_items WHERE program = ? ORDER BY pos", (pid,))]
             out.append({"id": pid, "name": name, "items": items})
         return out
@@ -380,7 +424,7 @@ class Database:
         keys = ("id", "device", "program", "media", "pos", "status", "src", "bytes", "ms",
                 "errors", "advanced", "at")
         out = []
-        for row in self.conn.execute(sql, args).fetchall():
+        for row in await self.fetchall(sql, args):
             rep = dict(zip(keys, row))
             rep["errors"] = json.loads(rep["errors"])
             rep["advanced"] = bool(rep["advanced"])
@@ -388,4 +432,4 @@ class Database:
         return out
 
     async def has_device(self, device):
-        return self.conn.execute("SELECT 1 FROM devices WHERE id = ?", (device,)).fetchone() is not None
+        return await self.fetchone("SELECT 1 FROM devices WHERE id = ?", (device,)) is not None

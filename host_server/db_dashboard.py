@@ -14,11 +14,11 @@ ERROR_TEXT_LIMIT = 512
 
 # -- hooks from the device path (db.py) ----------------------------------------------------
 
-def record_handed_out(conn, device, program, media, pos, now):
+async def record_handed_out(conn, device, program, media, pos, now):
     """GET /next handed this item out: one upsert of the device's row."""
     # The same item again, not reported yet (the device crashed, or asked twice), keeps the
     # time it was first handed out; anything else is a new play.
-    conn.execute(
+    await conn.execute(
         "INSERT INTO device_activity (device, seen, program, media, pos, handed_at, done)"
         " VALUES (?, ?, ?, ?, ?, ?, 0) ON CONFLICT (device) DO UPDATE SET seen = excluded.seen,"
         " program = excluded.program, media = excluded.media, pos = excluded.pos, done = 0,"
@@ -29,13 +29,13 @@ def record_handed_out(conn, device, program, media, pos, now):
         (device, now, program, media, pos, now))
 
 
-def record_report(conn, device, rep, now):
+async def record_report(conn, device, rep, now):
     """A report came in (inside db.py's write transaction)."""
     error = None
     if rep["status"] == "failed" or rep["errors"]:
         error = "; ".join(f"{url} {why}" for url, why in rep["errors"]) or "failed"
         error = error[:ERROR_TEXT_LIMIT]
-    conn.execute(
+    await conn.execute(
         "INSERT INTO device_activity (device, seen, reported_at, last_status, error, error_at)"
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET seen = excluded.seen,"
         " reported_at = excluded.reported_at, last_status = excluded.last_status,"
@@ -49,53 +49,53 @@ def record_report(conn, device, rep, now):
 # -- operators and sessions -----------------------------------------------------------------
 
 async def add_operator(db, name, password_hash):
-    with db._write() as c:
-        if c.execute("SELECT 1 FROM operators WHERE name = ?", (name,)).fetchone():
+    async with db.transaction() as c:
+        if await c.fetchone("SELECT 1 FROM operators WHERE name = ?", (name,)):
             raise Conflict(f"operator {name!r} already exists")
-        c.execute("INSERT INTO operators (name, password, created) VALUES (?, ?, ?)",
-                  (name, password_hash, db.clock()))
+        await c.execute("INSERT INTO operators (name, password, created) VALUES (?, ?, ?)",
+                        (name, password_hash, db.clock()))
 
 
 async def set_operator_password(db, name, password_hash):
     """A new password; the operator's sessions end."""
-    with db._write() as c:
-        if c.execute("UPDATE operators SET password = ? WHERE name = ?",
-                     (password_hash, name)).rowcount == 0:
+    async with db.transaction() as c:
+        if await c.execute("UPDATE operators SET password = ? WHERE name = ?",
+                           (password_hash, name)) == 0:
             raise NotFound(f"no operator {name!r}")
-        c.execute("DELETE FROM operator_sessions WHERE operator = ?", (name,))
+        await c.execute("DELETE FROM operator_sessions WHERE operator = ?", (name,))
 
 
 async def operator_password(db, name):
-    row = db.conn.execute("SELECT password FROM operators WHERE name = ?", (name,)).fetchone()
+    row = await db.fetchone("SELECT password FROM operators WHERE name = ?", (name,))
     return row[0] if row else None
 
 
 async def list_operators(db):
-    return [{"name": r[0], "created": r[1]} for r in db.conn.execute(
+    return [{"name": r[0], "created": r[1]} for r in await db.fetchall(
         "SELECT name, created FROM operators ORDER BY name")]
 
 
 async def add_session(db, token_sha256, operator, csrf, ttl):
     now = db.clock()
-    with db._write() as c:
-        c.execute("DELETE FROM operator_sessions WHERE expires <= ?", (now,))
-        c.execute("INSERT INTO operator_sessions (token_sha256, operator, csrf, expires)"
-                  " VALUES (?, ?, ?, ?)", (token_sha256, operator, csrf, now + ttl))
+    async with db.transaction() as c:
+        await c.execute("DELETE FROM operator_sessions WHERE expires <= ?", (now,))
+        await c.execute("INSERT INTO operator_sessions (token_sha256, operator, csrf, expires)"
+                        " VALUES (?, ?, ?, ?)", (token_sha256, operator, csrf, now + ttl))
 
 
 async def session(db, token_sha256):
     """(operator, csrf) of a live session, or None."""
-    row = db.conn.execute(
+    row = await db.fetchone(
         "SELECT operator, csrf, expires FROM operator_sessions WHERE token_sha256 = ?",
-        (token_sha256,)).fetchone()
+        (token_sha256,))
     if row is None or row[2] <= db.clock():
         return None
     return row[0], row[1]
 
 
 async def end_session(db, token_sha256):
-    with db._write() as c:
-        c.execute("DELETE FROM operator_sessions WHERE token_sha256 = ?", (token_sha256,))
+    async with db.transaction() as c:
+        await c.execute("DELETE FROM operator_sessions WHERE token_sha256 = ?", (token_sha256,))
 
 
 # -- what devices are doing -------------------------------------------------------------------
@@ -103,14 +103,14 @@ async def end_session(db, token_sha256):
 async def devices_overview(db, online_window):
     """Each device with its programs, what it was last handed, and its last error."""
     now = db.clock()
-    rows = db.conn.execute(
+    rows = await db.fetchall(
         "SELECT d.id, d.name, coalesce(d.selected_program, d.default_program), d.default_program,"
         " a.seen, a.program, p.name, a.media, m.title, a.pos, a.handed_at, a.done,"
         " a.last_status, a.error, a.error_at"
         " FROM devices d LEFT JOIN device_activity a ON a.device = d.id"
         " LEFT JOIN programs p ON p.id = a.program LEFT JOIN media m ON m.id = a.media"
-        " ORDER BY d.id").fetchall()
-    names = dict(db.conn.execute("SELECT id, name FROM programs"))
+        " ORDER BY d.id")
+    names = dict(await db.fetchall("SELECT id, name FROM programs"))
     out = []
     for (dev, name, plays, default, seen, program, program_name, media, title, pos, handed,
          done, status, error, error_at) in rows:
@@ -138,7 +138,7 @@ async def recent_reports(db, limit=100, failed_only=False):
     keys = ("id", "device", "program", "media", "title", "pos", "status", "src", "bytes", "ms",
             "errors", "at")
     out = []
-    for row in db.conn.execute(sql, (limit,)).fetchall():
+    for row in await db.fetchall(sql, (limit,)):
         rep = dict(zip(keys, row))
         rep["errors"] = json.loads(rep["errors"])
         out.append(rep)
@@ -149,11 +149,11 @@ async def recent_reports(db, limit=100, failed_only=False):
 
 async def programs_with_items(db):
     out = []
-    for pid, name in db.conn.execute("SELECT id, name FROM programs ORDER BY id").fetchall():
-        items = [{"pos": r[0], "media": r[1], "title": r[2]} for r in db.conn.execute(
+    for pid, name in await db.fetchall("SELECT id, name FROM programs ORDER BY id"):
+        items = [{"pos": r[0], "media": r[1], "title": r[2]} for r in await db.fetchall(
             "SELECT pi.pos, pi.media, m.title FROM program_items pi JOIN media m ON m.id = pi.media"
             " WHERE pi.program = ? ORDER BY pi.pos", (pid,))]
-        devices = [r[0] for r in db.conn.execute(
+        devices = [r[0] for r in await db.fetchall(
             "SELECT device FROM entitlements WHERE program = ? ORDER BY device", (pid,))]
         out.append({"id": pid, "name": name, "items": items, "devices": devices})
     return out
@@ -167,41 +167,41 @@ async def move_item(db, program, pos, delta):
     """
     if delta not in (-1, 1):
         raise Invalid("an item moves one place up or down")
-    with db._write() as c:
-        row = c.execute("SELECT n_items FROM programs WHERE id = ?", (program,)).fetchone()
+    async with db.transaction() as c:
+        row = await c.fetchone("SELECT n_items FROM programs WHERE id = ?", (program,))
         if row is None:
             raise NotFound(f"no program {program}")
         other = pos + delta
         if not (0 <= pos < row[0] and 0 <= other < row[0]):
             raise Invalid(f"cannot move item {pos + 1} of {row[0]} {'up' if delta < 0 else 'down'}")
-        a = c.execute("SELECT media FROM program_items WHERE program = ? AND pos = ?",
-                      (program, pos)).fetchone()[0]
-        b = c.execute("SELECT media FROM program_items WHERE program = ? AND pos = ?",
-                      (program, other)).fetchone()[0]
-        c.execute("UPDATE program_items SET media = ? WHERE program = ? AND pos = ?",
-                  (b, program, pos))
-        c.execute("UPDATE program_items SET media = ? WHERE program = ? AND pos = ?",
-                  (a, program, other))
+        a = (await c.fetchone("SELECT media FROM program_items WHERE program = ? AND pos = ?",
+                              (program, pos)))[0]
+        b = (await c.fetchone("SELECT media FROM program_items WHERE program = ? AND pos = ?",
+                              (program, other)))[0]
+        await c.execute("UPDATE program_items SET media = ? WHERE program = ? AND pos = ?",
+                        (b, program, pos))
+        await c.execute("UPDATE program_items SET media = ? WHERE program = ? AND pos = ?",
+                        (a, program, other))
 
 
 # -- owners and file servers (tables of the owners' migrations, when present) ----------------
 
-def _has_table(db, name):
-    return db.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                           (name,)).fetchone() is not None
+async def _has_table(db, name):
+    return await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                             (name,)) is not None
 
 
 async def owners(db):
     """[{id, name, created, revoked, media}] or None when this database has no owner accounts."""
-    if not _has_table(db, "owners"):
+    if not await _has_table(db, "owners"):
         return None
     counts = {}
-    if "owner_account" in [r[1] for r in db.conn.execute("PRAGMA table_info(media)")]:
-        counts = dict(db.conn.execute(
+    if "owner_account" in [r[1] for r in await db.fetchall("PRAGMA table_info(media)")]:
+        counts = dict(await db.fetchall(
             "SELECT owner_account, count(*) FROM media WHERE owner_account IS NOT NULL"
             " GROUP BY owner_account"))
     return [{"id": r[0], "name": r[1], "created": r[2], "revoked": r[3],
-             "media": counts.get(r[0], 0)} for r in db.conn.execute(
+             "media": counts.get(r[0], 0)} for r in await db.fetchall(
         "SELECT id, name, created, revoked FROM owners ORDER BY name")]
 
 
@@ -210,12 +210,12 @@ async def file_servers(db):
 
     Every address that media records name is listed; one never checked has up = None.
     """
-    if not _has_table(db, "file_servers"):
+    if not await _has_table(db, "file_servers"):
         return None
     known = {r[0]: {"address": r[0], "up": bool(r[1]), "since": r[2], "why": r[3],
-                    "checked": r[4]} for r in db.conn.execute(
+                    "checked": r[4]} for r in await db.fetchall(
         "SELECT address, up, since, why, checked FROM file_servers")}
-    for (address,) in db.conn.execute(
+    for (address,) in await db.fetchall(
             "SELECT primary_address FROM media UNION SELECT address FROM media_alternates"):
         known.setdefault(address, {"address": address, "up": None, "since": None, "why": "",
                                    "checked": None})

@@ -5,20 +5,20 @@ from . import catalog
 
 async def known_addresses(db):
     """Every file server address named by a media record, as primary or alternate."""
-    rows = db.conn.execute("SELECT primary_address FROM media UNION"
-                           " SELECT address FROM media_alternates").fetchall()
+    rows = await db.fetchall("SELECT primary_address FROM media UNION"
+                             " SELECT address FROM media_alternates")
     return {r[0] for r in rows}
 
 
 async def probe_targets(db):
     """{address: URL of one file that server should hold} (the lowest media id it serves)."""
     targets = {}
-    rows = db.conn.execute(
+    rows = await db.fetchall(
         "SELECT primary_address, primary_directory, file_name, min(id) FROM media"
-        " GROUP BY primary_address").fetchall()
-    rows += db.conn.execute(
+        " GROUP BY primary_address")
+    rows += await db.fetchall(
         "SELECT a.address, a.directory, m.file_name, min(m.id) FROM media_alternates a"
-        " JOIN media m ON m.id = a.media GROUP BY a.address").fetchall()
+        " JOIN media m ON m.id = a.media GROUP BY a.address")
     for address, directory, name, _ in rows:
         targets.setdefault(address, catalog.source_url(address, directory, name))
     return targets
@@ -26,7 +26,7 @@ async def probe_targets(db):
 
 async def states(db):
     """{address: (up, since, why, checked)} of every server checked so far."""
-    return {r[0]: (bool(r[1]), r[2], r[3], r[4]) for r in db.conn.execute(
+    return {r[0]: (bool(r[1]), r[2], r[3], r[4]) for r in await db.fetchall(
         "SELECT address, up, since, why, checked FROM file_servers")}
 
 
@@ -37,14 +37,14 @@ async def record(db, results):
     """
     now = db.clock()
     changed = []
-    with db._write() as c:
+    async with db.transaction() as c:
         for address, up, why in results:
-            row = c.execute("SELECT up FROM file_servers WHERE address = ?", (address,)).fetchone()
+            row = await c.fetchone("SELECT up FROM file_servers WHERE address = ?", (address,))
             if row is None or bool(row[0]) != up:
                 changed.append(address)
-                c.execute("INSERT OR REPLACE INTO file_servers (address, up, since, why, checked)"
-                          " VALUES (?, ?, ?, ?, ?)", (address, int(up), now, why, now))
+                await c.execute("INSERT OR REPLACE INTO file_servers (address, up, since, why, checked)"
+                                " VALUES (?, ?, ?, ?, ?)", (address, int(up), now, why, now))
             else:
-                c.execute("UPDATE file_servers SET why = ?, checked = ? WHERE address = ?",
-                          (why, now, address))
+                await c.execute("UPDATE file_servers SET why = ?, checked = ? WHERE address = ?",
+                                (why, now, address))
     return changed

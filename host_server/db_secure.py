@@ -3,9 +3,9 @@
 from .errors import Forbidden, NotFound, Unauthorized
 
 
-def insert_secret(c, media_id, rec, sealer):
+async def insert_secret(c, media_id, rec, sealer):
     sec = rec["secure"]
-    c.execute(
+    await c.execute(
         "INSERT INTO media_secrets (media, encrypted, plain_size, plain_sha256, piece_offset,"
         " piece_length, sealed) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (media_id, int(sec["encrypted"]), sec["plain_size"], sec["plain_sha256"],
@@ -13,37 +13,37 @@ def insert_secret(c, media_id, rec, sealer):
          sealer.seal(rec["sha256"], sec["key"], sec["iv"], sec["piece"])))
 
 
-def key_grant(db, device, media_id, nonce, nonce_ttl):
+async def key_grant(db, device, media_id, nonce, nonce_ttl):
     """(stored sha256, sealed blob) for a device entitled to the item; uses the nonce up.
     Raises NotFound, Forbidden or Unauthorized (nonce used before)."""
     now = db.clock()
-    with db._write() as c:
-        row = c.execute("SELECT m.sha256, s.sealed FROM media m JOIN media_secrets s"
-                        " ON s.media = m.id WHERE m.id = ?", (media_id,)).fetchone()
+    async with db.transaction() as c:
+        row = await c.fetchone("SELECT m.sha256, s.sealed FROM media m JOIN media_secrets s"
+                               " ON s.media = m.id WHERE m.id = ?", (media_id,))
         if row is None:
-            if c.execute("SELECT 1 FROM media WHERE id = ?", (media_id,)).fetchone():
+            if await c.fetchone("SELECT 1 FROM media WHERE id = ?", (media_id,)):
                 raise NotFound(f"media {media_id} is not a secure item")
             raise NotFound(f"no media {media_id}")
-        entitled = c.execute(
+        entitled = await c.fetchone(
             "SELECT 1 FROM entitlements e JOIN program_items pi ON pi.program = e.program"
-            " WHERE e.device = ? AND pi.media = ? LIMIT 1", (device, media_id)).fetchone()
+            " WHERE e.device = ? AND pi.media = ? LIMIT 1", (device, media_id))
         if entitled is None:
             raise Forbidden(f"media {media_id} is in none of this device's programs")
-        c.execute("DELETE FROM key_nonces WHERE expires <= ?", (now,))
-        if c.execute("INSERT OR IGNORE INTO key_nonces (device, nonce, expires) VALUES (?, ?, ?)",
-                     (device, nonce, now + nonce_ttl)).rowcount == 0:
+        await c.execute("DELETE FROM key_nonces WHERE expires <= ?", (now,))
+        if await c.execute("INSERT OR IGNORE INTO key_nonces (device, nonce, expires) VALUES (?, ?, ?)",
+                           (device, nonce, now + nonce_ttl)) == 0:
             raise Unauthorized("key request replayed (nonce used before)")
     return row[0], row[1]
 
 
-def log_key_request(db, device, media_id, address, status, why):
-    with db._write() as c:
-        c.execute("INSERT INTO key_requests (at, device, media, address, status, why)"
-                  " VALUES (?, ?, ?, ?, ?, ?)", (db.clock(), device, media_id, address, status, why))
+async def log_key_request(db, device, media_id, address, status, why):
+    async with db.transaction() as c:
+        await c.execute("INSERT INTO key_requests (at, device, media, address, status, why)"
+                        " VALUES (?, ?, ?, ?, ?, ?)", (db.clock(), device, media_id, address, status, why))
 
 
-def key_requests(db, limit=50):
-    rows = db.conn.execute("SELECT id, at, device, media, address, status, why FROM key_requests"
-                           " ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+async def key_requests(db, limit=50):
+    rows = await db.fetchall("SELECT id, at, device, media, address, status, why FROM key_requests"
+                             " ORDER BY id DESC LIMIT ?", (limit,))
     keys = ("id", "at", "device", "media", "address", "status", "why")
     return [dict(zip(keys, r)) for r in rows]

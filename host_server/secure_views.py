@@ -39,19 +39,19 @@ async def media_key(request):
         secret = await db.device_secret(device)
         if secret is None or not hmac.compare_digest(key_proof(secret, device, media_id, nonce), proof):
             raise Unauthorized("bad proof for this key request")
-        sha256, sealed = db_secure.key_grant(db, device, media_id, nonce,
+        sha256, sealed = await db_secure.key_grant(db, device, media_id, nonce,
                                              request.app[SETTINGS].token_ttl)
         if db.sealer is None:
-            db_secure.log_key_request(db, device, media_id, request.remote or "", 503, "no master key")
+            await db_secure.log_key_request(db, device, media_id, request.remote or "", 503, "no master key")
             log.error("key request for media %s: the server has no master key", media_id)
             raise web.HTTPServiceUnavailable(reason="the server has no master key for secure items")
         key, iv, piece = db.sealer.unseal(sha256, sealed)
         body = wrap_for_device(secret, nonce, key, iv, piece)
     except DomainError as exc:
         status = _STATUS.get(type(exc), 400)
-        db_secure.log_key_request(db, device, media_id, request.remote or "", status, str(exc)[:200])
+        await db_secure.log_key_request(db, device, media_id, request.remote or "", status, str(exc)[:200])
         log.info("key request refused (%d): device %s, media %s: %s", status, device, media_id, exc)
         raise
-    db_secure.log_key_request(db, device, media_id, request.remote or "", 200, "")
+    await db_secure.log_key_request(db, device, media_id, request.remote or "", 200, "")
     log.info("key for media %s sent to device %s", media_id, device)
     return web.Response(body=body, content_type="application/octet-stream")

@@ -236,7 +236,7 @@ async def test_nothing_secret_reaches_the_log(sclient, secure_seeded, caplog):
 async def test_key_requests_are_listed_for_the_operator(db_path, secure_seeded, clock):
     db = await Database(db_path, clock=clock).connect()
     try:
-        db_secure.log_key_request(db, "dev1", 2, "127.0.0.1", 403, "not entitled")
-        assert db_secure.key_requests(db)[0]["why"] == "not entitled"
+        await db_secure.log_key_request(db, "dev1", 2, "127.0.0.1", 403, "not entitled")
+        assert (await db_secure.key_requests(db))[0]["why"] == "not entitled"
     finally:
         await db.close()
