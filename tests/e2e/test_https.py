@@ -8,10 +8,6 @@ import hashlib
 import ipaddress
 import json
 import os
-import re
-import shutil
-import signal
-import socket
 
 import pytest
 from cryptography import x509
@@ -23,18 +19,10 @@ from simulator.devices import DeviceProcess
 from simulator.media import write_demo_media
 from simulator.procs import ServerProcess, run_cli
 from tests.e2e.conftest import INTERPRETERS, firmware_entry
+from tests.e2e.nginxproc import NginxProcess, free_port
 
-pytestmark = [pytest.mark.timeout(180),
-              pytest.mark.skipif(not (shutil.which("nginx") or os.path.exists("/usr/sbin/nginx")),
-                                 reason="nginx is not installed (make test installs it)")]
+pytestmark = pytest.mark.timeout(180)   # nginx: make test installs it (TEST_DEBS)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TEMPLATE = os.path.join(ROOT, "host_server", "nginx", "tls-front.conf")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_ca(folder, name):
@@ -79,50 +67,15 @@ def make_server_cert(folder, ca_key, ca_cert):
     return cert_path, key_path
 
 
-class TLSNginx:
+class TLSNginx(NginxProcess):
+    """host_server/nginx/tls-front.conf: https to the meta server, and to the files under root."""
+
     def __init__(self, prefix, meta_hostport, root, cert, key):
-        self.prefix = str(prefix)
-        os.makedirs(os.path.join(self.prefix, "tmp"), exist_ok=True)
         self.meta_port, self.files_port = free_port(), free_port()
-        with open(TEMPLATE) as f:
-            conf = f.read()
-        for k, v in (("PREFIX", self.prefix), ("META_LISTEN", "127.0.0.1:%d" % self.meta_port),
-                     ("META", "%s:%d" % meta_hostport), ("FILES_LISTEN", "127.0.0.1:%d" % self.files_port),
-                     ("ROOT", str(root)), ("CERT", cert), ("KEY", key)):
-            conf = conf.replace("@@%s@@" % k, v)
-        assert "@@" not in re.sub(r"#.*", "", conf)
-        self.conf = os.path.join(self.prefix, "nginx.conf")
-        with open(self.conf, "w") as f:
-            f.write(conf)
-        self.proc = None
-
-    async def start(self):
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        self.proc = await asyncio.create_subprocess_exec(
-            nginx, "-p", self.prefix, "-e", os.path.join(self.prefix, "error.log"), "-c", self.conf,
-            "-g", "daemon off; master_process off;", stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        for _ in range(200):
-            try:
-                _, w = await asyncio.open_connection("127.0.0.1", self.files_port)
-                w.close()
-                await w.wait_closed()
-                return self
-            except OSError:
-                if self.proc.returncode is not None:
-                    break
-                await asyncio.sleep(0.05)
-        with open(os.path.join(self.prefix, "error.log"), errors="replace") as f:
-            raise RuntimeError("nginx did not start: " + f.read()[-2000:])
-
-    async def stop(self):
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGQUIT)
-            try:
-                await asyncio.wait_for(self.proc.wait(), 10)
-            except asyncio.TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+        super().__init__(prefix, "tls-front.conf", {
+            "META_LISTEN": "127.0.0.1:%d" % self.meta_port, "META": "%s:%d" % meta_hostport,
+            "FILES_LISTEN": "127.0.0.1:%d" % self.files_port, "ROOT": root, "CERT": cert,
+            "KEY": key}, self.files_port)
 
 
 @pytest.fixture

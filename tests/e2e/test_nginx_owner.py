@@ -7,10 +7,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import types
 
@@ -19,70 +15,19 @@ import pytest
 from simulator.media import write_demo_media
 from simulator.procs import ROOT, ServerProcess, run_cli
 from tests.e2e.conftest import INTERPRETERS, play
+from tests.e2e.nginxproc import NginxProcess, free_port
 
 pytestmark = pytest.mark.timeout(240)
 
-TEMPLATE = os.path.join(ROOT, "host_server", "nginx", "fileserver.conf")
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Nginx:
-    """nginx in the foreground as one process (no master, so no switch to another user), with
-    its own prefix, pid, logs and temp paths under a test directory, on a free loopback port."""
+class Nginx(NginxProcess):
+    """An owner's file server: host_server/nginx/fileserver.conf serving root."""
 
     def __init__(self, workdir, root):
-        self.prefix = str(workdir)
         self.port = free_port()
         self.address = "http://127.0.0.1:%d" % self.port
-        os.makedirs(os.path.join(self.prefix, "tmp"), exist_ok=True)
-        with open(TEMPLATE) as f:
-            conf = f.read()
-        conf = (conf.replace("@@PREFIX@@", self.prefix).replace("@@ROOT@@", str(root))
-                .replace("@@LISTEN@@", "127.0.0.1:%d" % self.port))
-        assert "@@" not in re.sub(r"#.*", "", conf)
-        self.conf = os.path.join(self.prefix, "nginx.conf")
-        with open(self.conf, "w") as f:
-            f.write(conf)
-        self.proc = None
-
-    async def start(self):
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        self.proc = await asyncio.create_subprocess_exec(
-            nginx, "-p", self.prefix, "-e", os.path.join(self.prefix, "error.log"), "-c", self.conf,
-            "-g", "daemon off; master_process off;",
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL)
-        for _ in range(200):
-            if self.proc.returncode is not None:
-                break
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                writer.close()
-                await writer.wait_closed()
-                return self
-            except OSError:
-                await asyncio.sleep(0.05)
-        await self.stop()
-        with open(os.path.join(self.prefix, "error.log"), errors="replace") as f:
-            raise RuntimeError("nginx did not start: " + f.read()[-2000:])
-
-    async def stop(self):
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGQUIT)   # graceful: finishes what it is sending
-            try:
-                await asyncio.wait_for(self.proc.wait(), 10)
-            except asyncio.TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-
-    def requests(self):
-        with open(os.path.join(self.prefix, "access.log"), errors="replace") as f:
-            return f.read()
+        super().__init__(workdir, "fileserver.conf",
+                         {"ROOT": root, "LISTEN": "127.0.0.1:%d" % self.port}, self.port)
 
 
 @pytest.fixture

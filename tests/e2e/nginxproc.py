@@ -1,0 +1,71 @@
+"""nginx (Debian's package) for end-to-end tests: a config from host_server/nginx/ with its
+@@NAME@@ placeholders filled in, run in the foreground as one process (no master, so no switch to
+another user) with its own prefix, pid, logs and temp paths, on free loopback ports."""
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+
+from simulator.procs import ROOT
+
+CONFIGS = os.path.join(ROOT, "host_server", "nginx")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class NginxProcess:
+    def __init__(self, prefix, template, values, wait_port):
+        """template: a file name in host_server/nginx/; values: {NAME: text} for @@NAME@@
+        (PREFIX is filled in here); wait_port: the port that answers once nginx is up."""
+        self.prefix = str(prefix)
+        self.wait_port = wait_port
+        os.makedirs(os.path.join(self.prefix, "tmp"), exist_ok=True)
+        with open(os.path.join(CONFIGS, template)) as f:
+            conf = f.read()
+        for name, value in dict(values, PREFIX=self.prefix).items():
+            conf = conf.replace("@@%s@@" % name, str(value))
+        assert "@@" not in re.sub(r"#.*", "", conf), "a placeholder of %s is not filled in" % template
+        self.conf = os.path.join(self.prefix, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        self.proc = None
+
+    async def start(self):
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.proc = await asyncio.create_subprocess_exec(
+            nginx, "-p", self.prefix, "-e", os.path.join(self.prefix, "error.log"), "-c", self.conf,
+            "-g", "daemon off; master_process off;",
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL)
+        for _ in range(200):
+            if self.proc.returncode is not None:
+                break
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.wait_port)
+                writer.close()
+                await writer.wait_closed()
+                return self
+            except OSError:
+                await asyncio.sleep(0.05)
+        await self.stop()
+        with open(os.path.join(self.prefix, "error.log"), errors="replace") as f:
+            raise RuntimeError("nginx did not start: " + f.read()[-2000:])
+
+    async def stop(self):
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGQUIT)   # graceful: finishes what it is sending
+            try:
+                await asyncio.wait_for(self.proc.wait(), 10)
+            except asyncio.TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+    def requests(self):
+        with open(os.path.join(self.prefix, "access.log"), errors="replace") as f:
+            return f.read()
