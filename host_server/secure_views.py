@@ -9,15 +9,14 @@ import re
 from aiohttp import web
 
 from . import db_secure
-from .errors import DomainError, Forbidden, Invalid, NotFound, Unauthorized
+from . import views
+from .errors import DomainError, Invalid, Unauthorized
 from .keys import AUTH, DB, SETTINGS
 from .sealing import key_proof, wrap_for_device
-from .views import read_json
 
 log = logging.getLogger("host_server.secure")
 _HEX32 = re.compile(r"[0-9a-f]{32}\Z")
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
-_STATUS = {Invalid: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404}
 
 
 async def media_key(request):
@@ -30,7 +29,7 @@ async def media_key(request):
         media_id = int(raw)
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         device = await request.app[AUTH].device_for(token.strip() if scheme.lower() == "bearer" else "")
-        doc = await read_json(request)
+        doc = await views.read_json(request)
         nonce, proof = doc.get("nonce"), doc.get("proof")
         if not isinstance(nonce, str) or not _HEX32.match(nonce):
             raise Invalid("field 'nonce' must be 32 lower-case hex characters")
@@ -48,7 +47,7 @@ async def media_key(request):
         key, iv, piece = db.sealer.unseal(sha256, sealed)
         body = wrap_for_device(secret, nonce, key, iv, piece)
     except DomainError as exc:
-        status = _STATUS.get(type(exc), 400)
+        status = views.STATUS.get(type(exc), 400)
         await db_secure.log_key_request(db, device, media_id, request.remote or "", status, str(exc)[:200])
         log.info("key request refused (%d): device %s, media %s: %s", status, device, media_id, exc)
         raise

@@ -12,7 +12,7 @@ from .keys import AUTH, DB, DEVICE, SETTINGS
 
 log = logging.getLogger("host_server.views")
 
-_STATUS = {Invalid: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409,
+STATUS = {Invalid: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409,
            TooManyFailures: 429}
 _dumps = functools.partial(json.dumps, separators=(",", ":"), ensure_ascii=False)
 
@@ -30,7 +30,7 @@ async def json_errors(request, handler):
         headers = None
         if isinstance(exc, TooManyFailures):
             headers = {"Retry-After": str(exc.retry_after)}
-        return error_response(_STATUS.get(type(exc), 400), str(exc), headers)
+        return error_response(STATUS.get(type(exc), 400), str(exc), headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -3,7 +3,6 @@ updates), again and again: after each restart nothing it acknowledged is lost, n
 advanced twice or without its report, and SQLite's integrity check passes."""
 import asyncio
 import json
-import os
 import random
 import sqlite3
 
