@@ -30,7 +30,8 @@ def server_failed(why):
     """Does a device's failure reason say the server failed, not just that one file is missing?"""
     if why in ("refused", "timeout") or why.startswith(("dropped", "bad response")):
         return True
-    return why.isdigit() and int(why) >= 500
+    # isdigit() is true for '¹' and other non-ASCII digits that int() refuses
+    return why.isascii() and why.isdigit() and int(why) >= 500
 
 
 async def list_servers(db):

@@ -50,6 +50,11 @@ def test_only_server_failures_count_against_a_server():
     assert not any(map(server_failed, ("404", "416", "sha256")))
 
 
+def test_a_reason_of_non_ascii_digits_is_not_a_server_failure():
+    # schemathesis found '¹' (isdigit() but not int()) crashing the report endpoint with a 500
+    assert not any(map(server_failed, ("¹", "٥٠٣", "5\u00b2")))
+
+
 async def test_probe_marks_a_refusing_server_down_with_why_and_since(db, up_server):
     down = f"http://127.0.0.1:{free_port()}"
     await db.add_media(record(up_server, [down]))
