@@ -4,9 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# Debian packages that tests need (nginx as an owner's file server, chromium for the dashboard
-# test, ...): installed by scripts/apt-ensure only when missing.
-TEST_DEBS := nginx chromium wrk curl
+# Debian packages that tests need (nginx as an owner's file server and the replicas' balancer,
+# chromium for the dashboard test, postgresql for the second database engine, ...): installed by
+# scripts/apt-ensure only when missing. Tests start their own servers on loopback ports.
+TEST_DEBS := nginx chromium wrk curl postgresql
 
 .PHONY: run test venv clean debs bench bench-load
 

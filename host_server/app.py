@@ -28,6 +28,7 @@ class Settings:
     probe_timeout: float = 2.0     # s a probe of one file server may take
     source_timeout: float = 5.0    # s to connect / between data when checking an owner's source
     master_key_file: str = None    # seals secure items' keys; None: $META_MASTER_KEY_FILE or none
+    trusted_proxies: tuple = ()    # addresses of load balancers whose X-Forwarded-For is believed
 
     def __post_init__(self):
         for name in ("token_ttl", "nonce_ttl", "max_failures", "failure_window", "max_body",

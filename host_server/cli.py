@@ -1,4 +1,4 @@
-"""Operator command line: python -m host_server [--db PATH] <command> ...
+"""Operator command line: python -m host_server [--db PATH|URL] <command> ...
 
 Errors are one line on stderr and exit status 1 (2 for usage errors, from argparse).
 """
@@ -8,14 +8,13 @@ import asyncio
 import json
 import logging
 import os
-import sqlite3
 import sys
 import time
 
 from . import catalog, db_secure, owner_cli, sealing
 from .dashboard import accounts
 from .auth import new_secret
-from .db import Database
+from .db import ERRORS as DATABASE_ERRORS, Database, engine_for
 from .errors import DomainError, Invalid
 
 
@@ -56,7 +55,7 @@ def _table(rows, columns):
 # -- commands ----------------------------------------------------------------------------
 
 async def cmd_init(db, args):
-    print(f"database {db.path} at schema version {db.schema_version()}")
+    print(f"database {db.describe()} at schema version {await db.schema_version()}")
 
 
 async def cmd_add_device(db, args):
@@ -93,7 +92,7 @@ async def cmd_add_program(db, args):
     items = []
     for part in (args.items.split(",") if args.items else []):
         part = part.strip()
-        if not part.isdigit():
+        if not (part.isascii() and part.isdigit()):
             raise Invalid(f"--items: {part!r} is not a media id")
         items.append(int(part))
     program = await db.add_program(args.name, items)
@@ -155,7 +154,8 @@ async def serve(settings, host, port, access_log=True):
 def _parser():
     p = argparse.ArgumentParser(prog="python -m host_server", description="Meta server and its operator tools.")
     p.add_argument("--db", default=os.environ.get("META_DB", "meta.db"),
-                   help="SQLite database file (default: $META_DB or ./meta.db)")
+                   help="SQLite database file, or a postgresql://user:password@host:port/name URL"
+                   " (default: $META_DB or ./meta.db)")
     p.add_argument("--master-key-file", metavar="FILE",
                    help="the master key that seals secure items' keys "
                         f"(default: ${sealing.ENV_FILE}; needed to add secure media and to serve their keys)")
@@ -169,6 +169,9 @@ def _parser():
     s.add_argument("--probe-interval", type=float, default=30.0,
                    help="seconds between health probes of the file servers (default 30; 0: health off)")
     s.add_argument("--no-access-log", action="store_true", help="do not log one line per request")
+    s.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
+                   help="a load balancer's address whose X-Forwarded-For header names the device's"
+                        " address (repeatable; default: none, the peer's address counts)")
     s = sub.add_parser("add-operator", help="add a dashboard operator; the password is read from a prompt or stdin")
     s.add_argument("name")
     s.add_argument("--reset", action="store_true", help="set a new password for an existing operator")
@@ -240,15 +243,16 @@ def main(argv=None):
             from .app import Settings
             settings = Settings(db=args.db, token_ttl=args.token_ttl,
                                 probe_interval=args.probe_interval,
-                                master_key_file=args.master_key_file)
+                                master_key_file=args.master_key_file,
+                                trusted_proxies=tuple(args.trusted_proxy))
             asyncio.run(serve(settings, args.host, args.port, not args.no_access_log))
         else:
             asyncio.run(_run(args))
     except (CliError, DomainError, ValueError, sealing.MasterKeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except sqlite3.Error as exc:
-        print(f"error: database {args.db}: {exc}", file=sys.stderr)
+    except DATABASE_ERRORS as exc:
+        print(f"error: database {engine_for(args.db).describe()}: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"error: {exc.strerror or exc}", file=sys.stderr)

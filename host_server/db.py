@@ -1,25 +1,24 @@
-"""The meta server's database: SQLite through plain sqlite3.
+"""The meta server's database: what the device, owner and operator APIs store and read.
 
-Methods are async so that a PostgreSQL (asyncpg) backend can implement the same interface: every
-db module (db_owners, db_health, db_dashboard, db_secure) queries only through fetchone,
-fetchall, execute (and, inside `async with db.transaction() as c`, executemany and insert).
-With SQLite they run on the event loop thread: the queries are indexed point queries that take
-microseconds, and a thread hop would cost more than the query (aiosqlite measured half as fast).
-Every write runs in one BEGIN IMMEDIATE transaction; an exception rolls it back.
+Two engines give the same query interface (db_sqlite: one SQLite file, the default; db_postgres:
+PostgreSQL through asyncpg, for several replicas), chosen by the database target: a path, or a
+postgresql:// URL. Every db module (db_owners, db_health, db_dashboard, db_secure) queries only
+through fetchone, fetchall, execute and, inside `async with db.transaction() as c`, executemany
+and insert, in SQL both engines speak with `?` placeholders. Write transactions are serial on
+either engine; an exception rolls one back.
 """
 
-import contextlib
 import json
 import pathlib
 import re
-import sqlite3
 import time
 
-from . import catalog, db_dashboard, db_secure, sealing
+from . import catalog, db_dashboard, db_postgres, db_secure, db_sqlite, sealing
 from .errors import Conflict, Forbidden, NotFound
 
 MIGRATIONS = pathlib.Path(__file__).with_name("migrations")
 REPORT_REPEAT_WINDOW = 600.0   # s: an identical report within this time is a retry
+ERRORS = db_sqlite.ERRORS + db_postgres.ERRORS   # what a failing database raises, either engine
 
 
 def migrations():
@@ -32,104 +31,47 @@ def migrations():
     return found
 
 
-class SQLiteQueries:
-    """The queries of one transaction, async so that a PostgreSQL (asyncpg) backend can give the
-    same interface; with SQLite they run at once on the event loop thread."""
-
-    def __init__(self, conn):
-        self.raw = conn
-
-    async def fetchone(self, sql, args=()):
-        return self.raw.execute(sql, args).fetchone()
-
-    async def fetchall(self, sql, args=()):
-        return self.raw.execute(sql, args).fetchall()
-
-    async def execute(self, sql, args=()):
-        """Returns the rows the statement changed."""
-        return self.raw.execute(sql, args).rowcount
-
-    async def executemany(self, sql, rows):
-        self.raw.executemany(sql, rows)
-
-    async def insert(self, sql, args=()):
-        """Returns the new row's id."""
-        return self.raw.execute(sql, args).lastrowid
+def engine_for(target):
+    """A postgresql:// URL -> PostgreSQL; anything else is a SQLite file's path."""
+    target = str(target)
+    if db_postgres.is_url(target):
+        return db_postgres.PostgresEngine(target)
+    return db_sqlite.SQLiteEngine(target)
 
 
 class Database:
-    def __init__(self, path, clock=time.time):
-        self.path = str(path)
+    def __init__(self, target, clock=time.time):
+        self.path = str(target)   # a SQLite file, or a postgresql:// URL
+        self.engine = engine_for(target)
         self.clock = clock
         self.sealer = None   # sealing.Sealer: needed to store secure media
-        self.conn = None
+
+    def describe(self):
+        """Which database this is, fit for a log line (no password)."""
+        return f"{self.engine.name} {self.engine.describe()}"
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def connect(self):
         """Open the database, creating it if needed, and apply pending migrations."""
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self.conn = conn
-        try:
-            conn.execute("PRAGMA busy_timeout = 5000")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
-        except BaseException:
-            self.conn = None
-            conn.close()
-            raise
-        self._q = SQLiteQueries(conn)
+        engine = self.engine
+        await engine.connect(migrations())
+        # the query interface, bound once: reads outside a transaction go through the
+        # Database itself; writes through what `async with db.transaction() as c` gives
+        self.fetchone = engine.fetchone
+        self.fetchall = engine.fetchall
+        self.execute = engine.execute
+        self.transaction = engine.transaction
         return self
 
     async def close(self):
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        await self.engine.close()
 
-    def schema_version(self):
-        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+    async def schema_version(self):
+        return await self.engine.schema_version()
 
-    def _migrate(self):
-        for version, path in migrations():
-            if self.schema_version() >= version:
-                continue
-            script = f"BEGIN IMMEDIATE;\n{path.read_text()}\nPRAGMA user_version = {version};\nCOMMIT;"
-            try:
-                self.conn.executescript(script)
-            except sqlite3.Error:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                if self.schema_version() >= version:   # another process migrated meanwhile
-                    continue
-                raise
-
-    # -- the query interface every db module uses ------------------------------------------
-    # Reads outside a transaction go through the Database itself; writes through the object
-    # `async with db.transaction() as c` gives, which has the same methods.
-
-    async def fetchone(self, sql, args=()):
-        return self.conn.execute(sql, args).fetchone()
-
-    async def fetchall(self, sql, args=()):
-        return self.conn.execute(sql, args).fetchall()
-
-    async def execute(self, sql, args=()):
-        """One statement on its own (autocommit); returns the rows it changed."""
-        return self.conn.execute(sql, args).rowcount
-
-    @contextlib.asynccontextmanager
-    async def transaction(self):
-        """BEGIN IMMEDIATE ... COMMIT; an exception rolls everything back."""
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._q
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    async def integrity_problems(self):
+        return await self.engine.integrity_problems()
 
     # -- login -----------------------------------------------------------------------------
 
@@ -335,7 +277,8 @@ class Database:
         return program
 
     async def _assign(self, c, device, program, default):
-        await c.execute("INSERT OR IGNORE INTO entitlements (device, program, pos) VALUES (?, ?, 0)",
+        await c.execute("INSERT INTO entitlements (device, program, pos) VALUES (?, ?, 0)"
+                        " ON CONFLICT DO NOTHING",
                         (device, program))
         if default:
             await c.execute("UPDATE devices SET default_program = ? WHERE id = ?", (program, device))
@@ -358,7 +301,7 @@ class Database:
     async def _program_id(self, c, ref):
         """A program by name, or by id when ref is all digits and no program has that name."""
         row = await c.fetchone("SELECT id FROM programs WHERE name = ?", (str(ref),))
-        if row is None and str(ref).isdigit():
+        if row is None and str(ref).isascii() and str(ref).isdigit():
             row = await c.fetchone("SELECT id FROM programs WHERE id = ?", (int(ref),))
         if row is None:
             raise NotFound(f"no program {ref!r}")
@@ -390,12 +333,14 @@ class Database:
         return summary
 
     async def list_devices(self):
+        programs = {}
+        for device, program in await self.fetchall(
+                "SELECT device, program FROM entitlements ORDER BY device, program"):
+            programs.setdefault(device, []).append(program)
         rows = await self.fetchall(
-            "SELECT d.id, d.name, d.default_program, d.selected_program,"
-            " (SELECT group_concat(program) FROM entitlements WHERE device = d.id)"
-            " FROM devices d ORDER BY d.id")
+            "SELECT id, name, default_program, selected_program FROM devices ORDER BY id")
         return [{"id": r[0], "name": r[1], "default": r[2], "selected": r[3],
-                 "programs": [int(p) for p in r[4].split(",")] if r[4] else []} for r in rows]
+                 "programs": programs.get(r[0], [])} for r in rows]
 
     async def list_media(self):
         rows = await self.fetchall(

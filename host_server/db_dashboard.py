@@ -22,8 +22,9 @@ async def record_handed_out(conn, device, program, media, pos, now):
         "INSERT INTO device_activity (device, seen, program, media, pos, handed_at, done)"
         " VALUES (?, ?, ?, ?, ?, ?, 0) ON CONFLICT (device) DO UPDATE SET seen = excluded.seen,"
         " program = excluded.program, media = excluded.media, pos = excluded.pos, done = 0,"
-        " handed_at = CASE WHEN device_activity.media IS excluded.media"
-        "  AND device_activity.pos IS excluded.pos AND device_activity.program IS excluded.program"
+        " handed_at = CASE WHEN device_activity.media IS NOT DISTINCT FROM excluded.media"
+        "  AND device_activity.pos IS NOT DISTINCT FROM excluded.pos"
+        "  AND device_activity.program IS NOT DISTINCT FROM excluded.program"
         "  AND device_activity.done = 0"
         "  THEN device_activity.handed_at ELSE excluded.handed_at END",
         (device, now, program, media, pos, now))
@@ -39,7 +40,8 @@ async def record_report(conn, device, rep, now):
         "INSERT INTO device_activity (device, seen, reported_at, last_status, error, error_at)"
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET seen = excluded.seen,"
         " reported_at = excluded.reported_at, last_status = excluded.last_status,"
-        " done = CASE WHEN device_activity.media IS ? AND device_activity.pos IS ? THEN 1"
+        " done = CASE WHEN device_activity.media IS NOT DISTINCT FROM ?"
+        "  AND device_activity.pos IS NOT DISTINCT FROM ? THEN 1"
         "  ELSE device_activity.done END,"
         " error = coalesce(excluded.error, device_activity.error),"
         " error_at = coalesce(excluded.error_at, device_activity.error_at)",
@@ -186,32 +188,21 @@ async def move_item(db, program, pos, delta):
 
 # -- owners and file servers (tables of the owners' migrations, when present) ----------------
 
-async def _has_table(db, name):
-    return await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                             (name,)) is not None
-
-
 async def owners(db):
-    """[{id, name, created, revoked, media}] or None when this database has no owner accounts."""
-    if not await _has_table(db, "owners"):
-        return None
-    counts = {}
-    if "owner_account" in [r[1] for r in await db.fetchall("PRAGMA table_info(media)")]:
-        counts = dict(await db.fetchall(
-            "SELECT owner_account, count(*) FROM media WHERE owner_account IS NOT NULL"
-            " GROUP BY owner_account"))
+    """[{id, name, created, revoked, media}]"""
+    counts = dict(await db.fetchall(
+        "SELECT owner_account, count(*) FROM media WHERE owner_account IS NOT NULL"
+        " GROUP BY owner_account"))
     return [{"id": r[0], "name": r[1], "created": r[2], "revoked": r[3],
              "media": counts.get(r[0], 0)} for r in await db.fetchall(
         "SELECT id, name, created, revoked FROM owners ORDER BY name")]
 
 
 async def file_servers(db):
-    """[{address, up, since, why, checked}] or None when this database keeps no health.
+    """[{address, up, since, why, checked}]
 
     Every address that media records name is listed; one never checked has up = None.
     """
-    if not await _has_table(db, "file_servers"):
-        return None
     known = {r[0]: {"address": r[0], "up": bool(r[1]), "since": r[2], "why": r[3],
                     "checked": r[4]} for r in await db.fetchall(
         "SELECT address, up, since, why, checked FROM file_servers")}

@@ -14,12 +14,14 @@ async def probe_targets(db):
     """{address: URL of one file that server should hold} (the lowest media id it serves)."""
     targets = {}
     rows = await db.fetchall(
-        "SELECT primary_address, primary_directory, file_name, min(id) FROM media"
-        " GROUP BY primary_address")
+        "SELECT primary_address, primary_directory, file_name FROM media m WHERE id ="
+        " (SELECT min(id) FROM media WHERE primary_address = m.primary_address)")
     rows += await db.fetchall(
-        "SELECT a.address, a.directory, m.file_name, min(m.id) FROM media_alternates a"
-        " JOIN media m ON m.id = a.media GROUP BY a.address")
-    for address, directory, name, _ in rows:
+        "SELECT a.address, a.directory, m.file_name FROM media_alternates a"
+        " JOIN media m ON m.id = a.media WHERE a.media ="
+        " (SELECT min(media) FROM media_alternates WHERE address = a.address)"
+        " ORDER BY a.seq")
+    for address, directory, name in rows:
         targets.setdefault(address, catalog.source_url(address, directory, name))
     return targets
 
@@ -42,8 +44,10 @@ async def record(db, results):
             row = await c.fetchone("SELECT up FROM file_servers WHERE address = ?", (address,))
             if row is None or bool(row[0]) != up:
                 changed.append(address)
-                await c.execute("INSERT OR REPLACE INTO file_servers (address, up, since, why, checked)"
-                                " VALUES (?, ?, ?, ?, ?)", (address, int(up), now, why, now))
+                await c.execute("INSERT INTO file_servers (address, up, since, why, checked)"
+                                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (address) DO UPDATE SET"
+                                " up = excluded.up, since = excluded.since, why = excluded.why,"
+                                " checked = excluded.checked", (address, int(up), now, why, now))
             else:
                 await c.execute("UPDATE file_servers SET why = ?, checked = ? WHERE address = ?",
                                 (why, now, address))

@@ -30,8 +30,8 @@ async def key_grant(db, device, media_id, nonce, nonce_ttl):
         if entitled is None:
             raise Forbidden(f"media {media_id} is in none of this device's programs")
         await c.execute("DELETE FROM key_nonces WHERE expires <= ?", (now,))
-        if await c.execute("INSERT OR IGNORE INTO key_nonces (device, nonce, expires) VALUES (?, ?, ?)",
-                           (device, nonce, now + nonce_ttl)) == 0:
+        if await c.execute("INSERT INTO key_nonces (device, nonce, expires) VALUES (?, ?, ?)"
+                           " ON CONFLICT DO NOTHING", (device, nonce, now + nonce_ttl)) == 0:
             raise Unauthorized("key request replayed (nonce used before)")
     return row[0], row[1]
 

@@ -9,6 +9,7 @@ from aiohttp import web
 from .errors import (Conflict, DomainError, Forbidden, Invalid, NotFound, TooManyFailures,
                      Unauthorized)
 from .keys import AUTH, DB, DEVICE, SETTINGS
+from .serving import client_address
 
 log = logging.getLogger("host_server.views")
 
@@ -116,7 +117,7 @@ async def login(request):
     nonce = _short_str(doc, "nonce", 64)
     proof = _short_str(doc, "proof", 128)
     auth = request.app[AUTH]
-    token = await auth.login(device, nonce, proof, request.remote or "")
+    token = await auth.login(device, nonce, proof, client_address(request))
     _, selected = await request.app[DB].programs_for(device)
     return _json({"token": token, "ttl": auth.token_ttl, "program": selected})
 
@@ -152,7 +153,7 @@ async def next_item(request):
 @device_required
 async def media(request):
     raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise Invalid("media id must be a non-negative integer")
     return _json(await request.app[DB].media_record(int(raw)))
 

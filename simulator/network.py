@@ -1,5 +1,8 @@
 """The whole network on loopback: a meta server on SQLite, file servers A, B, C, alternate ABC.
 
+With ``db=`` a postgresql:// URL and ``replicas=N``, N meta server processes share that database
+behind nginx (host_server/nginx/replicas.conf), and devices are given nginx's address.
+
 A primary holds its own files; the alternate ABC mirrors all three. Every file server is reached
 through a FaultProxy, so a fault can be injected in front of any of them; the meta server is told
 the proxies' addresses, as it would be told the owners' public addresses.
@@ -13,6 +16,7 @@ import socket
 
 from simulator.faults import Fault, FaultProxy
 from simulator.media import write_demo_media
+from simulator.nginxproc import NginxProcess, free_port
 from simulator.procs import ServerProcess, run_cli
 from tools.media import prepare_file
 
@@ -60,12 +64,18 @@ def refusing_port():
 
 
 class Network:
-    def __init__(self, workdir, faults=DEFAULT_FAULTS, devices=1, token_ttl=3600):
+    def __init__(self, workdir, faults=DEFAULT_FAULTS, devices=1, token_ttl=3600, db=None,
+                 replicas=1):
         self.workdir = os.path.abspath(workdir)
         self.faults = tuple(faults)
         self.n_devices = devices
         self.token_ttl = token_ttl
-        self.db = os.path.join(self.workdir, "meta.db")
+        self.db = db or os.path.join(self.workdir, "meta.db")
+        if replicas < 1 or (replicas > 1 and not db):
+            raise ValueError("replicas share one PostgreSQL database: give db= a postgresql:// URL")
+        self.n_replicas = replicas
+        self.replicas = []    # the meta server processes behind the balancer
+        self.balancer = None  # nginx, when there are replicas
         self.master_key = os.path.join(self.workdir, "master.key")
         self.logs = os.path.join(self.workdir, "logs")
         self.servers = {}     # name -> ServerProcess
@@ -99,16 +109,38 @@ class Network:
 
     async def stop_meta(self):
         await self.meta.stop()
+        for replica in self.replicas:
+            await replica.stop()
 
     async def start_meta(self, port=0):
-        """Starts the meta server (again), on ``port`` (0: a free one) over the same database."""
-        self.meta = ServerProcess("meta", [
-            "-m", "host_server", "--db", self.db, "--master-key-file", self.master_key, "serve", "--host", "127.0.0.1", "--port", str(port),
-            # health probing off: the demo shows devices failing over by themselves
-            "--probe-interval", "0",
-            "--token-ttl", str(self.token_ttl)], self.log_path("meta"))
-        await self.meta.start()
+        """Starts the meta server (again), on ``port`` (0: a free one) over the same database;
+        with replicas, each on a free port and nginx on ``port`` in front of them."""
+        if self.n_replicas == 1:
+            self.meta = await self.start_replica("meta", port)
+            return self.meta
+        self.replicas = [await self.start_replica("meta%d" % (i + 1)) for i in range(self.n_replicas)]
+        port = port or free_port()
+        lines = "\n        ".join("server %s:%d max_fails=1 fail_timeout=5s;" % r.hostport
+                                  for r in self.replicas)
+        prefix = os.path.join(self.workdir, "balancer")
+        self.balancer = NginxProcess(prefix, "replicas.conf", {
+            "LISTEN": "127.0.0.1:%d" % port, "REPLICAS": lines}, port)
+        await self.balancer.start()
+        self.balancer.url = "http://127.0.0.1:%d" % port
+        self.meta = self.balancer
         return self.meta
+
+    async def start_replica(self, name, port=0):
+        """One meta server process (``name`` names its log)."""
+        behind = ["--trusted-proxy", "127.0.0.1"] if self.n_replicas > 1 else []
+        proc = ServerProcess(name, [
+            "-m", "host_server", "--db", self.db, "--master-key-file", self.master_key,
+            "serve", "--host", "127.0.0.1", "--port", str(port),
+            # health probing off: the demo shows devices failing over by themselves
+            "--probe-interval", "0", "--token-ttl", str(self.token_ttl)] + behind,
+            self.log_path(name))
+        await proc.start()
+        return proc
 
     async def start_file_server(self, name):
         root = os.path.join(self.workdir, "servers", name)
@@ -133,7 +165,7 @@ class Network:
     async def stop(self):
         for p in self.proxies.values():
             await p.stop()
-        for s in list(self.servers.values()) + ([self.meta] if self.meta else []):
+        for s in list(self.servers.values()) + ([self.meta] if self.meta else []) + self.replicas:
             await s.stop()
         if self._refusing is not None:
             self._refusing.close()

@@ -33,7 +33,7 @@ def _done(path, message):
 
 def _int(form, key, what):
     raw = (form.get(key) or "").strip()
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise Invalid(f"{what} must be a number")
     return int(raw)
 
@@ -135,7 +135,7 @@ async def create_program(request):
         items = []
         for part in (form.get("items") or "").replace(" ", ",").split(","):
             if part:
-                if not part.isdigit() or len(part) > 18:
+                if not (part.isascii() and part.isdigit()) or len(part) > 18:
                     raise Invalid(f"items: {part!r} is not a media id")
                 items.append(int(part))
         program = await request.app[DB].add_program(name, items)

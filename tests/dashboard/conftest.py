@@ -20,11 +20,6 @@ def clock():
 
 
 @pytest.fixture
-def db_path(tmp_path):
-    return str(tmp_path / "meta.db")
-
-
-@pytest.fixture
 async def seeded(db_path, clock):
     """Media 1-3; program "Three" (1,2,3) for dev1 (default); dev2 with none; operator "ops"."""
     db = await Database(db_path, clock=clock).connect()

@@ -86,7 +86,7 @@ def assert_delivered(net, played):
 async def network_factory(tmp_path):
     nets = []
 
-    async def make(faults=(), devices=1, **kw):
+    async def make(faults=(), devices=1, **kw):   # kw: Network's (db=, replicas=, token_ttl=)
         net = Network(str(tmp_path / ("net%d" % len(nets))), faults=faults, devices=devices, **kw)
         nets.append(net)
         await net.start()

@@ -19,7 +19,7 @@ from simulator.devices import DeviceProcess
 from simulator.media import write_demo_media
 from simulator.procs import ServerProcess, run_cli
 from tests.e2e.conftest import INTERPRETERS, firmware_entry
-from tests.e2e.nginxproc import NginxProcess, free_port
+from simulator.nginxproc import NginxProcess, free_port
 
 pytestmark = pytest.mark.timeout(180)   # nginx: make test installs it (TEST_DEBS)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

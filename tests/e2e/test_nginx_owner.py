@@ -15,7 +15,7 @@ import pytest
 from simulator.media import write_demo_media
 from simulator.procs import ROOT, ServerProcess, run_cli
 from tests.e2e.conftest import INTERPRETERS, play
-from tests.e2e.nginxproc import NginxProcess, free_port
+from simulator.nginxproc import NginxProcess, free_port
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -12,11 +12,6 @@ def clock():
 
 
 @pytest.fixture
-def db_path(tmp_path):
-    return str(tmp_path / "meta.db")
-
-
-@pytest.fixture
 async def seeded(db_path, clock):
     """Media 1-3; program "Three" (1,2,3), "Empty", "Other" (3); dev1 entitled to Three
     (default) and Empty; dev2 exists with no program."""

@@ -1,13 +1,17 @@
 """Helpers for the host_server tests (named uniquely: other test folders have conftests)."""
 
+import asyncio
+import concurrent.futures
 import json
 import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 
+from host_server import db_postgres
 from host_server.auth import proof
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -99,3 +103,50 @@ def write_json(path, doc):
     with open(path, "w") as f:
         json.dump(doc, f)
     return str(path)
+
+
+# -- looking into the database, whichever engine (a SQLite path or a postgresql:// URL) -----
+
+def _on_postgres(db_path, work):
+    """Run work(conn) on an asyncpg connection, from sync test code (even inside a running
+    event loop: on a thread of its own)."""
+    import asyncpg
+
+    async def run():
+        conn = await asyncpg.connect(db_path)
+        try:
+            return await work(conn)
+        finally:
+            await conn.close()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
+
+
+def sql(db_path, statement, args=()):
+    """One statement (`?` placeholders) on the test's database: the rows of a SELECT as tuples;
+    anything else is committed at once."""
+    if not db_postgres.is_url(db_path):
+        with sqlite3.connect(db_path) as conn:
+            return conn.execute(statement, args).fetchall()
+    return _on_postgres(db_path, lambda conn: _pg_statement(conn, statement, args))
+
+
+async def _pg_statement(conn, statement, args):
+    rows = await conn.fetch(db_postgres.sql_for_postgres(statement), *args)
+    return [tuple(r) for r in rows]
+
+
+def dump(db_path):
+    """Every row of every table, as text: to assert that a secret is stored nowhere."""
+    if not db_postgres.is_url(db_path):
+        with sqlite3.connect(db_path) as conn:
+            return "\n".join(conn.iterdump())
+
+    async def work(conn):
+        tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        lines = []
+        for (table,) in tables:
+            for row in await conn.fetch(f'SELECT * FROM "{table}"'):
+                lines.append(table + " " + repr(tuple(row)))
+        return "\n".join(lines)
+    return _on_postgres(db_path, work)

@@ -1,17 +1,16 @@
 import re
-import sqlite3
 
 import pytest
 
 from host_server.app import init_app
 from host_server.auth import proof
+from host_server import db_postgres
 from host_server.db import Database, migrations
-from hostutil import SECRET, SHA, bearer, login
+from hostutil import SECRET, SHA, bearer, dump, login, sql
 
 
 def count(db_path, table):
-    with sqlite3.connect(db_path) as conn:
-        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    return sql(db_path, f"SELECT count(*) FROM {table}")[0][0]
 
 
 async def challenge(client, device="dev1"):
@@ -39,9 +38,7 @@ async def test_correct_proof_gets_token_and_program(client, seeded):
 
 async def test_token_is_stored_only_as_its_hash(client, db_path):
     token = await login(client)
-    with sqlite3.connect(db_path) as conn:
-        dump = "\n".join(conn.iterdump())
-    assert token not in dump
+    assert token not in dump(db_path)
 
 
 async def test_wrong_proof_is_401(client):
@@ -358,10 +355,11 @@ async def test_migrations_are_versioned_and_idempotent(db_path, seeded, aiohttp_
     latest = migrations()[-1][0]
     for _ in range(2):
         db = await Database(db_path).connect()
-        assert db.schema_version() == latest
+        assert await db.schema_version() == latest
         assert len(await db.list_media()) == 3
+        assert await db.integrity_problems() == []
         await db.close()
-    with sqlite3.connect(db_path) as conn:
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    if not db_postgres.is_url(db_path):
+        assert sql(db_path, "PRAGMA journal_mode")[0][0] == "wal"
     client = await aiohttp_client(init_app(db=db_path))   # the server migrates at start too
     await login(client)

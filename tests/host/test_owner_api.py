@@ -3,7 +3,6 @@ updates, and removal that keeps every device's place in its program."""
 
 import hashlib
 import json
-import sqlite3
 
 import pytest
 
@@ -11,7 +10,7 @@ from host_server import fileserver, owners
 from host_server.app import init_app
 from host_server.db import Database
 from host_server.keys import DB
-from hostutil import SECRET, bearer, free_port, login
+from hostutil import SECRET, bearer, dump, free_port, login, sql
 
 DATA = {name: (name.encode() * 997)[:5000 + i] for i, name in enumerate(("a", "x", "b", "c"))}
 
@@ -41,8 +40,7 @@ async def servers(tmp_path, aiohttp_server):
 
 
 @pytest.fixture
-async def meta(aiohttp_client, tmp_path):
-    db_path = str(tmp_path / "meta.db")
+async def meta(aiohttp_client, db_path):
     db = await Database(db_path).connect()
     _, token1 = await owners.create_owner(db, "Label One")
     _, token2 = await owners.create_owner(db, "Label Two")
@@ -88,11 +86,10 @@ async def test_a_revoked_owner_is_refused_and_a_new_token_works(meta):
     assert (await meta.get("/api/v1/owner", headers=meta.tokens["one"])).status == 401
 
 
-async def test_tokens_are_stored_only_as_hashes(meta, tmp_path):
+async def test_tokens_are_stored_only_as_hashes(meta, db_path):
     token = meta.tokens["one"]["Authorization"].split()[1]
-    with open(tmp_path / "meta.db", "rb") as f:
-        assert token.encode() not in f.read()
-    rows = sqlite3.connect(tmp_path / "meta.db").execute("SELECT token_sha256 FROM owner_tokens")
+    assert token not in dump(db_path)
+    rows = sql(db_path, "SELECT token_sha256 FROM owner_tokens")
     assert hashlib.sha256(token.encode()).hexdigest() in {r[0] for r in rows}
 
 
@@ -161,7 +158,7 @@ async def _device(meta, program_items, positions):
     for i, pos in enumerate(positions):
         await db.add_device(f"d{i}", "", SECRET)
         await db.assign(f"d{i}", "P", default=True)
-        db.conn.execute("UPDATE entitlements SET pos = ? WHERE device = ?", (pos, f"d{i}"))
+        await db.execute("UPDATE entitlements SET pos = ? WHERE device = ?", (pos, f"d{i}"))
     return [bearer(await login(meta, f"d{i}")) for i in range(len(positions))]
 
 
@@ -206,13 +203,13 @@ async def test_an_update_keeps_compact_keys_it_does_not_build(meta, servers):
     survives an owner's update."""
     mid = (await register(meta, servers, "a"))["id"]
     db = meta.server.app[DB]
-    compact = json.loads(db.conn.execute("SELECT compact FROM media WHERE id = ?", (mid,)).fetchone()[0])
+    compact = json.loads((await db.fetchone("SELECT compact FROM media WHERE id = ?", (mid,)))[0])
     compact["sec"] = {"k": 1}
-    db.conn.execute("UPDATE media SET compact = ? WHERE id = ?", (json.dumps(compact), mid))
+    await db.execute("UPDATE media SET compact = ? WHERE id = ?", (json.dumps(compact), mid))
     resp = await meta.patch(f"/api/v1/owner/media/{mid}", headers=meta.tokens["one"],
                             json={"title": "Renamed"})
     assert resp.status == 200
-    stored = json.loads(db.conn.execute("SELECT compact FROM media WHERE id = ?", (mid,)).fetchone()[0])
+    stored = json.loads((await db.fetchone("SELECT compact FROM media WHERE id = ?", (mid,)))[0])
     assert stored["sec"] == {"k": 1} and stored["title"] == "Renamed"
 
 

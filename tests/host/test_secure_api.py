@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import logging
 import secrets
-import sqlite3
 
 import pytest
 from cryptography.hazmat.primitives import padding
@@ -17,7 +16,7 @@ from host_server import catalog, db_secure, sealing
 from host_server.app import init_app
 from host_server.db import Database
 from host_server.errors import Invalid
-from hostutil import SECRET, bearer, login, media_doc
+from hostutil import SECRET, bearer, dump, login, media_doc, sql
 
 KEY = bytes(range(16))
 IV = bytes(range(16, 32))
@@ -82,8 +81,7 @@ async def sclient(aiohttp_client, db_path, clock, secure_seeded, master_file):
 
 
 def requests_log(db_path):
-    with sqlite3.connect(db_path) as c:
-        return c.execute("SELECT device, media, status, why FROM key_requests ORDER BY id").fetchall()
+    return sql(db_path, "SELECT device, media, status, why FROM key_requests ORDER BY id")
 
 
 # -- records -------------------------------------------------------------------------------
@@ -120,12 +118,11 @@ async def test_storing_secure_media_needs_the_master_key(db_path):
 
 
 async def test_keys_are_sealed_at_rest(db_path, secure_seeded):
-    with sqlite3.connect(db_path) as c:
-        dump = b"\n".join(bytes(str(line), "utf-8") for line in c.iterdump())
-        blobs = [r[0] for r in c.execute("SELECT sealed FROM media_secrets")]
+    text = dump(db_path).encode()
+    blobs = [r[0] for r in sql(db_path, "SELECT sealed FROM media_secrets")]
     assert len(blobs) == 1
     for secret in (KEY, IV, PIECE[:64], KEY.hex().encode(), IV.hex().encode()):
-        assert secret not in dump and secret not in blobs[0]
+        assert secret not in text and secret not in blobs[0]
 
 
 def test_a_master_key_file_must_be_64_hex_and_is_never_overwritten(tmp_path, master_file):

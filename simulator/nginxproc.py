@@ -1,6 +1,7 @@
-"""nginx (Debian's package) for end-to-end tests: a config from host_server/nginx/ with its
-@@NAME@@ placeholders filled in, run in the foreground as one process (no master, so no switch to
-another user) with its own prefix, pid, logs and temp paths, on free loopback ports."""
+"""nginx (Debian's package) for the simulator and the end-to-end tests: a config from
+host_server/nginx/ with its @@NAME@@ placeholders filled in, run in the foreground as one process
+(no master, so no switch to another user) with its own prefix, pid, logs and temp paths, on free
+loopback ports."""
 import asyncio
 import os
 import re
