@@ -51,10 +51,13 @@ bench: $(STAMP)
 	scripts/apt-ensure nginx wrk curl
 	$(BIN)/python -m bench $(ARGS)
 
-# A boot storm against one meta server process on SQLite: N devices log in, take their next
-# item and report, as after a power cut (python -m simulator.loadgen; ARGS e.g. "--devices 5000").
+# A boot storm: N devices log in, take their next item and report, as after a power cut
+# (python -m simulator.loadgen; ARGS e.g. "--devices 5000"): against one meta server process on
+# SQLite, then against two replicas behind nginx sharing a throwaway PostgreSQL cluster.
 bench-load: $(STAMP)
+	scripts/apt-ensure nginx postgresql
 	$(BIN)/python -m simulator.loadgen --devices 2000 $(ARGS)
+	$(BIN)/python -m simulator.loadgen --devices 2000 --backend postgres --replicas 2 $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -9,10 +9,14 @@ Write transactions are serial, as with SQLite's BEGIN IMMEDIATE, across every re
 one transaction-scoped advisory lock first. A device's report on one replica and its next request
 on another therefore see each other's committed writes in order, and the read-check-write of a
 position (db.Database.add_report) never interleaves with another. Reads outside a transaction run
-concurrently on a pool of connections.
+concurrently on a pool of connections; a read inside a transaction (a db module calling
+db.fetchone while it holds `c`) runs on the transaction's own connection, as it does on SQLite's
+one connection: it sees the transaction's writes, and it cannot wait for a pooled connection
+that another transaction, waiting for the lock, holds.
 """
 
 import contextlib
+import contextvars
 import re
 import urllib.parse
 
@@ -41,6 +45,8 @@ def ddl(sqlite_script):
 
 
 _translated = {}
+_BEGIN = "BEGIN; SELECT pg_advisory_xact_lock(%d)" % WRITE_LOCK
+_in_transaction = contextvars.ContextVar("in_transaction", default=None)   # its Queries
 
 
 def sql_for_postgres(sql):
@@ -142,18 +148,36 @@ class PostgresEngine:
 
     # -- queries outside a transaction --------------------------------------------------
 
+    def _on(self):
+        """The current transaction's connection, else the pool."""
+        q = _in_transaction.get()
+        return self.pool if q is None else q.raw
+
     async def fetchone(self, sql, args=()):
-        return _row(await self.pool.fetchrow(sql_for_postgres(sql), *args))
+        return _row(await self._on().fetchrow(sql_for_postgres(sql), *args))
 
     async def fetchall(self, sql, args=()):
-        return [tuple(r) for r in await self.pool.fetch(sql_for_postgres(sql), *args)]
+        return [tuple(r) for r in await self._on().fetch(sql_for_postgres(sql), *args)]
 
     async def execute(self, sql, args=()):
-        return _rowcount(await self.pool.execute(sql_for_postgres(sql), *args))
+        return _rowcount(await self._on().execute(sql_for_postgres(sql), *args))
 
     @contextlib.asynccontextmanager
     async def transaction(self):
         """One write transaction, serial with every other one on every replica (module doc)."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(%d)" % WRITE_LOCK)
-            yield Queries(conn)
+        if _in_transaction.get() is not None:
+            raise RuntimeError("a transaction inside a transaction (SQLite has no such thing)")
+        async with self.pool.acquire() as conn:
+            await conn.execute(_BEGIN)   # one round trip for both
+            q = Queries(conn)
+            mark = _in_transaction.set(q)
+            try:
+                yield q
+            except BaseException:
+                with contextlib.suppress(*ERRORS, OSError):
+                    await conn.execute("ROLLBACK")   # else the pool's reset rolls back
+                raise
+            else:
+                await conn.execute("COMMIT")
+            finally:
+                _in_transaction.reset(mark)

@@ -1,10 +1,13 @@
 """A boot storm: many simulated devices in one process, speaking the real device protocol.
 
     python -m simulator.loadgen --devices 2000 [--concurrency 400] [--late-start 2] [--workdir DIR]
+    python -m simulator.loadgen --backend postgres --replicas 2 --devices 2000
 
-It seeds a meta server (SQLite, a program of 5 items, N devices), starts it as a real process (or
-uses --meta URL with --secrets FILE), and lets every device do what a device does after a power
-cut: challenge, login, next, report. A refused connection, a 5xx or a 429 is answered as the
+It seeds a meta server (a program of 5 items, N devices), starts it as a real process (or uses
+--meta URL with --secrets FILE), and lets every device do what a device does after a power cut:
+challenge, login, next, report. The database is SQLite with one meta server process, or, with
+--backend postgres, a throwaway PostgreSQL cluster (simulator.pgcluster; or --db URL) shared by
+--replicas processes behind nginx (host_server/nginx/replicas.conf). A refused connection, a 5xx or a 429 is answered as the
 firmware answers it: backoff with full jitter (base 0.2 s, cap 5 s), then again. With
 --late-start the meta server starts that many seconds after the devices, so the storm begins
 against a closed port and has to converge. Prints requests/s, p50/p99 latency per request kind,
@@ -23,6 +26,8 @@ import time
 import aiohttp
 
 from host_server.auth import proof
+from simulator.nginxproc import NginxProcess, free_port
+from simulator.pgcluster import Cluster
 from simulator.procs import ServerProcess, run_cli
 
 KINDS = ("challenge", "login", "next", "report")
@@ -139,11 +144,11 @@ def catalog(n):
             "devices": devices}
 
 
-async def seeded_meta(workdir, n):
+async def seeded_meta(workdir, n, db=None):
     if os.path.exists(workdir):
         shutil.rmtree(workdir)
     os.makedirs(workdir)
-    db = os.path.join(workdir, "meta.db")
+    db = db or os.path.join(workdir, "meta.db")
     path = os.path.join(workdir, "catalog.json")
     with open(path, "w") as f:
         json.dump(catalog(n), f)
@@ -162,6 +167,42 @@ def report(stats, n):
         n, stats.ok, len(stats.errors), stats.seconds, stats.requests / stats.seconds), flush=True)
 
 
+class MetaServers:
+    """The meta server as the storm meets it: one process, or replicas behind nginx."""
+
+    def __init__(self, a, db):
+        self.replicas = []
+        self.balancer = None
+        self.workdir = os.path.abspath(a.workdir)
+        n = a.replicas
+        behind = ["--trusted-proxy", "127.0.0.1"] if n > 1 else []
+        for i in range(n):
+            self.replicas.append(ServerProcess("meta%d" % (i + 1), [
+                "-m", "host_server", "--db", db, "serve", "--port", str(a.port if n == 1 else 0),
+                "--no-access-log", "--probe-interval", "0"] + behind,
+                os.path.join(a.workdir, "meta%d.log" % (i + 1))))
+        self.port = a.port or (free_port() if n > 1 else 0)
+
+    async def start(self):
+        for r in self.replicas:
+            await r.start()
+        if len(self.replicas) == 1:
+            return self.replicas[0].url
+        lines = "\n        ".join("server %s:%d max_fails=1 fail_timeout=5s;" % r.hostport
+                                  for r in self.replicas)
+        self.balancer = NginxProcess(os.path.join(self.workdir, "balancer"), "replicas.conf",
+                                     {"LISTEN": "127.0.0.1:%d" % self.port, "REPLICAS": lines},
+                                     self.port)
+        await self.balancer.start()
+        return "http://127.0.0.1:%d" % self.port
+
+    async def stop(self):
+        if self.balancer is not None:
+            await self.balancer.stop()
+        for r in self.replicas:
+            await r.stop()
+
+
 async def amain(a):
     if a.meta:
         with open(a.secrets) as f:
@@ -169,26 +210,38 @@ async def amain(a):
         stats = await storm(a.meta.rstrip("/"), secrets, a.concurrency, a.deadline)
         report(stats, len(secrets))
         return 0 if not stats.errors else 1
-    db, secrets = await seeded_meta(a.workdir, a.devices)
-    srv = ServerProcess("meta", ["-m", "host_server", "--db", db, "serve", "--port", str(a.port),
-                                 "--no-access-log"], os.path.join(a.workdir, "meta.log"))
+    cluster = None
+    db = a.db
+    if a.backend == "postgres" and not db:
+        cluster = Cluster(max_connections=50 + 12 * a.replicas).start()
+        db = cluster.create_database("load")
     try:
-        if a.late_start:
-            if not a.port:
-                raise SystemExit("--late-start needs --port (the devices must know it beforehand)")
-            task = asyncio.ensure_future(storm("http://127.0.0.1:%d" % a.port, secrets,
-                                               a.concurrency, a.deadline))
-            await asyncio.sleep(a.late_start)
-            await srv.start()
-            print("meta server started %.1f s after the devices" % a.late_start)
-            stats = await task
-        else:
-            await srv.start()
-            stats = await storm(srv.url, secrets, a.concurrency, a.deadline)
+        db, secrets = await seeded_meta(a.workdir, a.devices, db)
+        servers = MetaServers(a, db)
+        try:
+            if a.late_start:
+                if not a.port:
+                    raise SystemExit("--late-start needs --port (the devices must know it beforehand)")
+                task = asyncio.ensure_future(storm("http://127.0.0.1:%d" % a.port, secrets,
+                                                   a.concurrency, a.deadline))
+                await asyncio.sleep(a.late_start)
+                await servers.start()
+                print("meta server started %.1f s after the devices" % a.late_start)
+                stats = await task
+            else:
+                stats = await storm(await servers.start(), secrets, a.concurrency, a.deadline)
+        finally:
+            await servers.stop()
     finally:
-        await srv.stop()
-    print("backend  sqlite, one meta server process; %d devices, %d connections at most" % (
-        a.devices, a.concurrency))
+        if cluster is not None:
+            cluster.stop()
+    if a.backend == "sqlite":
+        print("backend  sqlite, one meta server process; %d devices, %d connections at most" % (
+            a.devices, a.concurrency))
+    else:
+        print("backend  postgres, %d meta server process%s%s; %d devices, %d connections at most" % (
+            a.replicas, "es" if a.replicas > 1 else "", " behind nginx" if a.replicas > 1 else "",
+            a.devices, a.concurrency))
     report(stats, a.devices)
     return 0 if not stats.errors and stats.ok == a.devices else 1
 
@@ -202,11 +255,19 @@ def main(argv=None):
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--deadline", type=float, default=300.0, help="seconds before a device gives up")
     p.add_argument("--workdir", default=os.path.join("run", "load"))
+    p.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    p.add_argument("--replicas", type=int, default=1,
+                   help="meta server processes sharing the database behind nginx (postgres only)")
+    p.add_argument("--db", help="a postgresql:// URL to use instead of a throwaway cluster")
     p.add_argument("--meta", help="use a running meta server instead (with --secrets)")
     p.add_argument("--secrets", help="JSON {device: secret} for --meta")
     a = p.parse_args(argv)
-    if a.devices < 1 or a.concurrency < 1:
-        p.error("--devices and --concurrency must be positive")
+    if a.devices < 1 or a.concurrency < 1 or a.replicas < 1:
+        p.error("--devices, --concurrency and --replicas must be positive")
+    if a.replicas > 1 and a.backend != "postgres":
+        p.error("--replicas share one database: it needs --backend postgres")
+    if a.db and a.backend != "postgres":
+        p.error("--db is a postgresql:// URL: it needs --backend postgres")
     return asyncio.run(amain(a))
 
 

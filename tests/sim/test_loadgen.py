@@ -41,3 +41,18 @@ def test_devices_started_before_the_meta_server_back_off_and_converge(tmp_path):
     assert r.returncode == 0 and (n, ok, errors) == (200, 200, 0), r.stdout
     retries = int(re.search(r"retries (\d+)", r.stdout).group(1))
     assert retries >= 200     # every device met the closed port at least once
+
+
+def test_a_storm_on_two_postgres_replicas_behind_nginx_records_every_device_once(tmp_path, pg_cluster):
+    url = pg_cluster.create_database("storm", template="meta_template")
+    r, (n, ok, errors) = loadgen(tmp_path, "--devices", "300", "--concurrency", "50",
+                                 "--backend", "postgres", "--replicas", "2", "--db", url)
+    assert r.returncode == 0 and (n, ok, errors) == (300, 300, 0), r.stdout
+    assert "postgres, 2 meta server processes behind nginx" in r.stdout
+    # both replicas took part, and the shared database holds one report per device
+    balancer = (tmp_path / "load" / "balancer" / "access.log").read_text()
+    assert len(set(re.findall(r"upstream=(127\.0\.0\.1:\d+)", balancer))) == 2
+    out = subprocess.run([sys.executable, "-m", "host_server", "--db", url, "reports", "--json",
+                          "--limit", "100000"], cwd=ROOT, capture_output=True, text=True)
+    assert out.stdout.count('"status": "played"') == 300
+    assert out.stdout.count('"advanced": true') == 300
