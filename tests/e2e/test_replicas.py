@@ -8,6 +8,7 @@ import re
 import pytest
 
 from tests.e2e.conftest import play
+from tests.host.hostutil import integrity_problems, sql
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -61,25 +62,7 @@ async def test_devices_keep_playing_when_a_replica_dies_and_nothing_is_counted_t
         advanced = [r for r in reports if r["advanced"]]
         assert len(advanced) == items, (device, len(advanced), items)
         assert len(reports) == items, "a report was stored twice"
-        doc = await _position(net.db, device)
-        assert doc == items % n
-    assert await _integrity(net.db) == []
+        [(pos,)] = sql(net.db, "SELECT pos FROM entitlements WHERE device = ?", (device,))
+        assert pos == items % n
+    assert await integrity_problems(net.db) == []
 
-
-async def _position(url, device):
-    from host_server.db import Database
-    db = await Database(url).connect()
-    try:
-        row = await db.fetchone("SELECT pos FROM entitlements WHERE device = ?", (device,))
-        return row[0]
-    finally:
-        await db.close()
-
-
-async def _integrity(url):
-    from host_server.db import Database
-    db = await Database(url).connect()
-    try:
-        return await db.integrity_problems()
-    finally:
-        await db.close()

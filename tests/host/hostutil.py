@@ -150,3 +150,14 @@ def dump(db_path):
                 lines.append(table + " " + repr(tuple(row)))
         return "\n".join(lines)
     return _on_postgres(db_path, work)
+
+
+async def integrity_problems(db_path):
+    """SQLite's integrity check, or on PostgreSQL the project's own invariants (its storage is
+    PostgreSQL's to keep): [] when all is well."""
+    from host_server.db import Database
+    db = await Database(db_path).connect()
+    try:
+        return await db.integrity_problems()
+    finally:
+        await db.close()

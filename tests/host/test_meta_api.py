@@ -48,6 +48,19 @@ async def test_wrong_proof_is_401(client):
     assert "error" in await resp.json()
 
 
+@pytest.mark.parametrize("trusted, counted", [((), "127.0.0.1"), (("127.0.0.1",), "203.0.113.9")])
+async def test_failed_logins_count_the_address_only_a_trusted_balancer_forwards(
+        aiohttp_client, db_path, clock, seeded, trusted, counted):
+    # behind nginx every request comes from the balancer: its X-Forwarded-For names the device,
+    # but a device's own X-Forwarded-For must not let it dodge the per-address limit
+    client = await aiohttp_client(init_app(db=db_path, clock=clock, trusted_proxies=trusted))
+    doc = await challenge(client)
+    resp = await client.post("/api/v1/login", headers={"X-Forwarded-For": "10.9.9.9, 203.0.113.9"},
+                             json={"device": "dev1", "nonce": doc["nonce"], "proof": "00" * 32})
+    assert resp.status == 401
+    assert sql(db_path, "SELECT address FROM login_failures") == [(counted,)]
+
+
 async def test_replayed_proof_is_401(client):
     doc = await challenge(client)
     answer = proof(SECRET, "dev1", doc["nonce"])
