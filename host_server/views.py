@@ -47,6 +47,18 @@ async def json_errors(request, handler):
 
 # -- input -------------------------------------------------------------------------------
 
+def contains_nul(doc):
+    """Does any text in a decoded JSON document (or a form's values) hold a NUL character?
+    No stored text may: PostgreSQL refuses it, and no name or id needs one."""
+    if isinstance(doc, str):
+        return "\x00" in doc
+    if isinstance(doc, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in doc.items())
+    if isinstance(doc, list):
+        return any(contains_nul(v) for v in doc)
+    return False
+
+
 async def read_json(request):
     body = await request.read()
     try:
@@ -55,6 +67,8 @@ async def read_json(request):
         raise Invalid("body must be a JSON object") from None
     if not isinstance(doc, dict):
         raise Invalid("body must be a JSON object")
+    if contains_nul(doc):
+        raise Invalid("text in the body must not contain NUL characters (\\u0000)")
     return doc
 
 

@@ -17,6 +17,7 @@ from aiohttp import web
 from .. import db_dashboard
 from ..errors import Unauthorized
 from ..keys import DB
+from ..views import contains_nul
 from .passwords import verify_password
 
 COOKIE = "operator_session"
@@ -150,6 +151,8 @@ def page(handler):
             if not csrf_matches(form.get("csrf"), found[1]):
                 return refused(403, "form refused: its CSRF token is missing or wrong "
                                     "(reload the page and try again)")
+            if contains_nul(list(form.values())):
+                return refused(400, "form refused: a field holds a NUL character")
             request[FORM] = form
         return await handler(request)
     return wrapper

@@ -14,6 +14,7 @@ from .. import db_dashboard
 from ..errors import DomainError, Invalid
 from ..keys import DB, SETTINGS
 from . import sessions
+from ..views import contains_nul
 from .sessions import CSRF, FORM, OPERATOR
 
 ONLINE_WINDOW = 600   # s: a device that asked for or reported an item within this is online
@@ -60,6 +61,8 @@ async def login(request):
     if not sessions.csrf_matches(form.get("csrf"), request.cookies.get(sessions.LOGIN_COOKIE)):
         return sessions.refused(403, "sign-in refused: its CSRF token is missing or wrong "
                                      "(reload the sign-in page and try again)")
+    if contains_nul(list(form.values())):
+        return sessions.refused(400, "sign-in refused: a field holds a NUL character")
     name = (form.get("name") or "").strip()[:256]
     password = form.get("password") or ""
     limiter, now = request.app[sessions.LIMITER], request.app[SETTINGS].clock()

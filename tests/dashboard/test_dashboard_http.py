@@ -106,6 +106,9 @@ async def test_bad_program_input_says_what_was_wrong_and_stores_nothing(client, 
         assert resp.status == 400
         assert why in html.unescape(await resp.text()), why
     assert program_names(db_path) == ["Three"]
+    resp = await client.post("/dashboard/programs", data={"name": "N\x00ul", "items": "1", "csrf": token})
+    assert resp.status == 400 and "NUL" in await resp.text()
+    assert program_names(db_path) == ["Three"]
 
 
 async def test_reorder_moves_an_item_and_refuses_off_the_end(client, seeded, db_path):

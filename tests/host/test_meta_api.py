@@ -341,6 +341,7 @@ async def test_oversize_body_is_refused_with_json_error(client, db_path):
     ("/api/v1/login/challenge", b"nope"),
     ("/api/v1/login", b'{"device": "dev1", "nonce": "ab"}'),
     ("/api/v1/login", b'{"device": "dev1", "nonce": 1, "proof": "ab"}'),
+    ("/api/v1/login/challenge", b'{"device": "dev\\u0000"}'),   # PostgreSQL refuses NUL in text
 ])
 async def test_malformed_login_is_400_and_nothing_stored(client, db_path, path, body):
     resp = await client.post(path, data=body)
