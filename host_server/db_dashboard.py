@@ -211,3 +211,23 @@ async def file_servers(db):
         known.setdefault(address, {"address": address, "up": None, "since": None, "why": "",
                                    "checked": None})
     return sorted(known.values(), key=lambda s: (s["up"] is not False, s["address"]))
+
+
+# -- failed sign-ins (the dashboard's lockout, sessions.SignInLimiter) ------------------------
+
+async def sign_in_failures(db, name, since):
+    """(count, oldest time) of failed sign-ins as name after since."""
+    row = await db.fetchone("SELECT count(*), min(at) FROM operator_sign_in_failures"
+                            " WHERE name = ? AND at > ?", (name, since))
+    return row[0], row[1]
+
+
+async def add_sign_in_failure(db, name, now, forget_before):
+    async with db.transaction() as c:
+        await c.execute("DELETE FROM operator_sign_in_failures WHERE at <= ?", (forget_before,))
+        await c.execute("INSERT INTO operator_sign_in_failures (name, at) VALUES (?, ?)", (name, now))
+
+
+async def clear_sign_in_failures(db, name):
+    async with db.transaction() as c:
+        await c.execute("DELETE FROM operator_sign_in_failures WHERE name = ?", (name,))

@@ -32,39 +32,26 @@ FORM = web.RequestKey("form", object)
 
 
 class SignInLimiter:
-    """Failed sign-ins per operator name, in memory: after max_failures within window seconds
-    that name is refused until the oldest of them ages out (a restart forgets them)."""
+    """Failed sign-ins per operator name: after max_failures within window seconds that name is
+    refused until the oldest of them ages out. Kept in the database, so that every replica of
+    the meta server counts the same failures."""
 
-    def __init__(self, max_failures=5, window=300, max_names=10000):
+    def __init__(self, max_failures=5, window=300):
         self.max_failures = max_failures
         self.window = window
-        self.max_names = max_names
-        self.failures = {}   # name -> [times]
 
-    def _recent(self, name, now):
-        times = [t for t in self.failures.get(name, ()) if t > now - self.window]
-        if times:
-            self.failures[name] = times
-        else:
-            self.failures.pop(name, None)
-        return times
-
-    def retry_after(self, name, now):
+    async def retry_after(self, db, name, now):
         """Seconds until this name may try again, or 0."""
-        times = self._recent(name, now)
-        if len(times) < self.max_failures:
+        count, oldest = await db_dashboard.sign_in_failures(db, name, now - self.window)
+        if count < self.max_failures:
             return 0
-        return max(1, int(times[0] + self.window - now + 0.999))
+        return max(1, int(oldest + self.window - now + 0.999))
 
-    def failed(self, name, now):
-        if len(self.failures) >= self.max_names:
-            for other in list(self.failures):
-                self._recent(other, now)
-        if len(self.failures) < self.max_names or name in self.failures:
-            self.failures.setdefault(name, []).append(now)
+    async def failed(self, db, name, now):
+        await db_dashboard.add_sign_in_failure(db, name, now, now - self.window)
 
-    def succeeded(self, name):
-        self.failures.pop(name, None)
+    async def succeeded(self, db, name):
+        await db_dashboard.clear_sign_in_failures(db, name)
 
 
 LIMITER = web.AppKey("sign_in_limiter", SignInLimiter)

@@ -66,7 +66,8 @@ async def login(request):
     name = (form.get("name") or "").strip()[:256]
     password = form.get("password") or ""
     limiter, now = request.app[sessions.LIMITER], request.app[SETTINGS].clock()
-    wait = limiter.retry_after(name, now)
+    db = request.app[DB]
+    wait = await limiter.retry_after(db, name, now)
     if wait:
         response = _login_form(request, f"too many failed sign-ins as {name!r}; try again in {wait} s",
                                429, name)
@@ -76,9 +77,9 @@ async def login(request):
     if name and password:
         token = await sessions.sign_in(request, name, password)
     if token is None:
-        limiter.failed(name, now)
+        await limiter.failed(db, name, now)
         return _login_form(request, "wrong name or password", 401, name)
-    limiter.succeeded(name)
+    await limiter.succeeded(db, name)
     response = web.HTTPSeeOther(sessions.safe_next(form.get("next")))
     sessions.set_session_cookie(request, response, token)
     raise response

@@ -242,3 +242,19 @@ async def test_repeated_wrong_passwords_lock_that_name_out_for_a_while(client, c
     assert "operator_session" not in {c.key for c in client.session.cookie_jar}
     clock.advance(301)
     assert (await attempt(PASSWORD)).status == 303
+
+
+async def test_the_lockout_counts_failures_on_every_replica_sharing_the_database(
+        aiohttp_client, db_path, clock, seeded):
+    # two meta server apps on one database, as two replicas behind a balancer
+    from host_server.app import init_app
+    replicas = [await aiohttp_client(init_app(db=db_path, clock=clock)) for _ in range(2)]
+
+    async def attempt(client, password):
+        token = csrf_of(await (await client.get("/dashboard/login")).text())
+        return await client.post("/dashboard/login", data={
+            "csrf": token, "name": "ops", "password": password}, allow_redirects=False)
+    for i in range(5):
+        assert (await attempt(replicas[i % 2], "guess")).status == 401
+    assert (await attempt(replicas[0], PASSWORD)).status == 429
+    assert (await attempt(replicas[1], PASSWORD)).status == 429
