@@ -12,6 +12,7 @@ import sys
 
 from simulator.devices import FIRMWARE_ENTRY, INTERPRETERS, DeviceProcess, compile_firmware
 from simulator.network import DEFAULT_FAULTS, FAULTS, Network, parse_faults
+from simulator.pgcluster import Cluster
 from simulator.procs import ROOT
 
 
@@ -29,6 +30,9 @@ def parse_args(argv):
                    help="comma-separated faults, 'all' or 'none' (default %(default)s); known: "
                    + "; ".join("%s = %s" % kv for kv in FAULTS.items()))
     p.add_argument("--rounds", type=int, default=1, help="times through the program (default 1)")
+    p.add_argument("--replicas", type=int, default=1,
+                   help="meta server replicas behind nginx, sharing a throwaway PostgreSQL "
+                        "cluster (default 1: one meta server on SQLite)")
     p.add_argument("--sink", choices=("file", "null"), default="file",
                    help="file: keep what was played and check it; null: discard (default file)")
     p.add_argument("--buffer", type=int, default=4096, help="device stream buffer bytes")
@@ -41,8 +45,8 @@ def parse_args(argv):
         a.faults = parse_faults(a.faults)
     except ValueError as e:
         p.error(str(e))
-    if a.devices < 1 or a.rounds < 1:
-        p.error("--devices and --rounds must be at least 1")
+    if a.devices < 1 or a.rounds < 1 or a.replicas < 1:
+        p.error("--devices, --rounds and --replicas must be at least 1")
     return a
 
 
@@ -106,7 +110,14 @@ async def follow(net, dev, total, tally, sink):
 
 
 async def main(a):
-    net = Network(a.workdir, faults=a.faults, devices=a.devices)
+    if a.replicas == 1:
+        return await run(a)
+    with Cluster() as pg:
+        return await run(a, pg.create_database("sim"))
+
+
+async def run(a, db=None):
+    net = Network(a.workdir, faults=a.faults, devices=a.devices, db=db, replicas=a.replicas)
     tally = Tally()
     try:
         try:
@@ -115,7 +126,9 @@ async def main(a):
             print("error: the network did not start: %s" % e, file=sys.stderr)
             print(tally.line(), flush=True)
             return 1
-        print("network  meta %s" % net.meta.url)
+        print("network  meta %s%s" % (net.meta.url, "" if a.replicas == 1 else
+                                        "  (nginx in front of %d replicas on PostgreSQL: %s)" % (
+                                            a.replicas, ", ".join(r.url for r in net.replicas))))
         for name in ("A", "B", "C", "ABC"):
             print("         %-3s %s%s" % (name, net.address[name],
                                          "  (down)" if name not in net.servers else ""))

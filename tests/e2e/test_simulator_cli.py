@@ -84,3 +84,12 @@ def test_rounds_with_a_null_sink_play_the_program_through_twice(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert result_of(r.stdout) == (2 * N, 2 * N, 0, 0, 2 * N_SECURE)
     assert os.listdir(tmp_path / "sim" / "devices" / "dev1" / "out") == []
+
+
+def test_the_demo_plays_through_two_replicas_on_postgresql_behind_nginx(tmp_path):
+    r = simulate(tmp_path, "--replicas", "2", "--devices", "2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    items, verified, failovers, resumed, secure = result_of(r.stdout)
+    assert items == verified == 2 * N and secure == 2 * N_SECURE
+    assert "nginx in front of 2 replicas on PostgreSQL" in r.stdout
+    assert re.search(r"recorded %d reports: %d played" % (2 * N, 2 * N), r.stdout), r.stdout
