@@ -51,13 +51,14 @@ class Auth:
     async def login(self, device, nonce, answer, address=""):
         """A new token for the device, or raise Unauthorized / TooManyFailures. Failures are
         limited per device and per network address (one address guessing at many devices)."""
-        count, oldest = await self.db.recent_failures(device, self.failure_window)
+        (count, oldest), (by_address, oldest_there) = await self.db.recent_failures(
+            device, address, self.failure_window)
         if count >= self.max_failures:
             retry = max(1, math.ceil(oldest + self.failure_window - self.db.clock()))
             log.info("login refused for %s: %d recent failures", device, count)
             raise TooManyFailures("too many failed logins; retry later", retry)
         if address:
-            count, oldest = await self.db.recent_address_failures(address, self.failure_window)
+            count, oldest = by_address, oldest_there
             if count >= self.max_address_failures:
                 retry = max(1, math.ceil(oldest + self.failure_window - self.db.clock()))
                 log.info("login refused from %s: %d recent failures", address, count)

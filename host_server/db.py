@@ -18,6 +18,7 @@ from .errors import Conflict, Forbidden, NotFound
 
 MIGRATIONS = pathlib.Path(__file__).with_name("migrations")
 REPORT_REPEAT_WINDOW = 600.0   # s: an identical report within this time is a retry
+SWEEP_EVERY = 10.0             # s between deletions of expired login nonces and tokens
 ERRORS = db_sqlite.ERRORS + db_postgres.ERRORS   # what a failing database raises, either engine
 
 
@@ -45,6 +46,7 @@ class Database:
         self.engine = engine_for(target)
         self.clock = clock
         self.sealer = None   # sealing.Sealer: needed to store secure media
+        self._swept = float("-inf")
 
     def describe(self):
         """Which database this is, fit for a log line (no password)."""
@@ -75,38 +77,47 @@ class Database:
 
     # -- login -----------------------------------------------------------------------------
 
-    async def add_nonce(self, nonce, device, ttl):
-        now = self.clock()
+    # The login path is the hot one in a boot storm: its statements each stand alone (one row
+    # of one device: nothing read and then written), so they run outside a write transaction,
+    # one round trip each on PostgreSQL; expired rows are swept now and then, not every time.
+
+    async def _sweep(self, now):
+        """Delete expired login nonces and tokens, at most every SWEEP_EVERY seconds (they are
+        checked for expiry when used, so a late sweep only keeps dead rows a little longer)."""
+        if now - self._swept < SWEEP_EVERY:
+            return
+        self._swept = now
         async with self.transaction() as c:
             await c.execute("DELETE FROM login_nonces WHERE expires <= ?", (now,))
-            await c.execute("INSERT INTO login_nonces (nonce, device, expires) VALUES (?, ?, ?)",
-                            (nonce, device, now + ttl))
+            await c.execute("DELETE FROM tokens WHERE expires <= ?", (now,))
+
+    async def add_nonce(self, nonce, device, ttl):
+        now = self.clock()
+        await self._sweep(now)
+        await self.execute("INSERT INTO login_nonces (nonce, device, expires) VALUES (?, ?, ?)",
+                           (nonce, device, now + ttl))
 
     async def consume_nonce(self, nonce, device):
-        """True when the nonce was issued to this device and has not expired; never twice."""
-        async with self.transaction() as c:
-            row = await c.fetchone(
-                "DELETE FROM login_nonces WHERE nonce = ? AND device = ? RETURNING expires",
-                (nonce, device))
-        return row is not None and row[0] > self.clock()
+        """True when the nonce was issued to this device and has not expired; never twice (one
+        DELETE: of two concurrent requests with the same nonce, one gets the row)."""
+        rows = await self.fetchall(
+            "DELETE FROM login_nonces WHERE nonce = ? AND device = ? RETURNING expires",
+            (nonce, device))
+        return bool(rows) and rows[0][0] > self.clock()
 
     async def device_secret(self, device):
         row = await self.fetchone("SELECT secret FROM devices WHERE id = ?", (device,))
         return row[0] if row else None
 
-    async def recent_failures(self, device, window):
-        """(count, oldest time) of failed logins for device within the last window seconds."""
+    async def recent_failures(self, device, address, window):
+        """((count, oldest time) for the device, (count, oldest) from the network address) of
+        failed logins within the last window seconds, in one query."""
         row = await self.fetchone(
-            "SELECT count(*), min(at) FROM login_failures WHERE device = ? AND at > ?",
-            (device, self.clock() - window))
-        return row[0], row[1]
-
-    async def recent_address_failures(self, address, window):
-        """(count, oldest time) of failed logins from one network address."""
-        row = await self.fetchone(
-            "SELECT count(*), min(at) FROM login_failures WHERE address = ? AND at > ?",
-            (address, self.clock() - window))
-        return row[0], row[1]
+            "SELECT count(*) FILTER (WHERE device = ?), min(at) FILTER (WHERE device = ?),"
+            " count(*) FILTER (WHERE address = ?), min(at) FILTER (WHERE address = ?)"
+            " FROM login_failures WHERE at > ? AND (device = ? OR address = ?)",
+            (device, device, address, address, self.clock() - window, device, address))
+        return (row[0], row[1]), (row[2], row[3])
 
     async def add_failure(self, device, window, address=""):
         now = self.clock()
@@ -123,13 +134,12 @@ class Database:
             return await c.execute("DELETE FROM tokens WHERE device = ?", (device,))
 
     async def add_token(self, token_sha256, device, ttl):
-        """Store a token (by its hash) and forget this device's failures and expired tokens."""
+        """Store a token (by its hash) and forget this device's failures."""
         now = self.clock()
-        async with self.transaction() as c:
-            await c.execute("DELETE FROM tokens WHERE expires <= ?", (now,))
-            await c.execute("DELETE FROM login_failures WHERE device = ?", (device,))
-            await c.execute("INSERT INTO tokens (token_sha256, device, expires) VALUES (?, ?, ?)",
-                            (token_sha256, device, now + ttl))
+        await self._sweep(now)
+        await self.execute("DELETE FROM login_failures WHERE device = ?", (device,))
+        await self.execute("INSERT INTO tokens (token_sha256, device, expires) VALUES (?, ?, ?)",
+                           (token_sha256, device, now + ttl))
 
     async def token_device(self, token_sha256):
         """The device id a live token belongs to, or None."""
