@@ -59,6 +59,8 @@ class SQLiteEngine:
             conn.close()
             raise
         self._q = Queries(conn)
+        # queries outside a transaction (autocommit): the same, on the same one connection
+        self.fetchone, self.fetchall, self.execute = self._q.fetchone, self._q.fetchall, self._q.execute
 
     async def close(self):
         if self.conn is not None:
@@ -89,17 +91,6 @@ class SQLiteEngine:
         """[] when the database passes its integrity check, else what the check found."""
         rows = self.conn.execute("PRAGMA integrity_check").fetchall()
         return [] if rows == [("ok",)] else [r[0] for r in rows]
-
-    # -- queries outside a transaction (autocommit) --------------------------------------
-
-    async def fetchone(self, sql, args=()):
-        return self.conn.execute(sql, args).fetchone()
-
-    async def fetchall(self, sql, args=()):
-        return self.conn.execute(sql, args).fetchall()
-
-    async def execute(self, sql, args=()):
-        return self.conn.execute(sql, args).rowcount
 
     @contextlib.asynccontextmanager
     async def transaction(self, scope=None):
