@@ -65,6 +65,12 @@ class FaultProxy:
             await self.server.wait_closed()
             self.server = None
 
+    def release(self):
+        """Stalled connections end now, as if the server behind them had died."""
+        for ev in self._stalled:
+            ev.set()
+        self._stalled = []
+
     def _die(self):
         """The server dies: no more connections accepted, every open one cut."""
         self.dead = True

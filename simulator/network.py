@@ -65,7 +65,7 @@ def refusing_port():
 
 class Network:
     def __init__(self, workdir, faults=DEFAULT_FAULTS, devices=1, token_ttl=3600, db=None,
-                 replicas=1):
+                 replicas=1, probe_interval=0):
         self.workdir = os.path.abspath(workdir)
         self.faults = tuple(faults)
         self.n_devices = devices
@@ -74,6 +74,8 @@ class Network:
         if replicas < 1 or (replicas > 1 and not db):
             raise ValueError("replicas share one PostgreSQL database: give db= a postgresql:// URL")
         self.n_replicas = replicas
+        # health probing off by default: the demo shows devices failing over by themselves
+        self.probe_interval = probe_interval
         self.replicas = []    # the meta server processes behind the balancer
         self.balancer = None  # nginx, when there are replicas
         self.master_key = os.path.join(self.workdir, "master.key")
@@ -136,8 +138,7 @@ class Network:
         proc = ServerProcess(name, [
             "-m", "host_server", "--db", self.db, "--master-key-file", self.master_key,
             "serve", "--host", "127.0.0.1", "--port", str(port),
-            # health probing off: the demo shows devices failing over by themselves
-            "--probe-interval", "0", "--token-ttl", str(self.token_ttl)] + behind,
+            "--probe-interval", str(self.probe_interval), "--token-ttl", str(self.token_ttl)] + behind,
             self.log_path(name))
         await proc.start()
         return proc
