@@ -112,8 +112,11 @@ class PostgresEngine:
         return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
     async def connect(self, migrations):
-        self.pool = await asyncpg.create_pool(self.url, min_size=1, max_size=POOL_MAX,
-                                              statement_cache_size=STATEMENT_CACHE)
+        try:
+            self.pool = await asyncpg.create_pool(self.url, min_size=1, max_size=POOL_MAX,
+                                                  statement_cache_size=STATEMENT_CACHE)
+        except OSError as exc:   # refused, unreachable, no such host: say which database
+            raise OSError(f"cannot connect to the database {self.describe()}: {exc}") from None
         try:
             await self._migrate(migrations)
         except BaseException:

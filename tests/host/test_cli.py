@@ -8,10 +8,9 @@ from hostutil import SHA, Server, media_doc, run_cli, write_json
 
 
 @pytest.fixture
-def db(tmp_path):
-    path = str(tmp_path / "cli.db")
-    run_cli("init", db=path, check=0)
-    return path
+def db(db_path):
+    run_cli("init", db=db_path, check=0)
+    return db_path
 
 
 def listed(db, what):
@@ -211,3 +210,9 @@ def test_revoke_device_names_an_unknown_device_and_counts_tokens(db):
     assert "dev9: 0 token(s) revoked" in out
     err = run_cli("revoke-device", "ghost", db=db, check=1).stderr
     assert "no device 'ghost'" in err
+
+
+def test_an_unreachable_postgresql_database_is_a_one_line_error_without_its_password():
+    proc = run_cli("list", "devices", db="postgresql://meta:hunter2@127.0.0.1:1/meta", check=1)
+    assert proc.stderr.startswith("error: cannot connect to the database postgresql://meta:***@127.0.0.1:1/meta")
+    assert "hunter2" not in proc.stderr + proc.stdout
