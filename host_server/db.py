@@ -20,6 +20,7 @@ MIGRATIONS = pathlib.Path(__file__).with_name("migrations")
 REPORT_REPEAT_WINDOW = 600.0   # s: an identical report within this time is a retry
 SWEEP_EVERY = 10.0             # s between deletions of expired login nonces and tokens
 ERRORS = db_sqlite.ERRORS + db_postgres.ERRORS   # what a failing database raises, either engine
+UNAVAILABLE = db_postgres.UNAVAILABLE   # of those, a database server down or restarting
 
 
 def migrations():

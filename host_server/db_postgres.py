@@ -23,6 +23,10 @@ import urllib.parse
 import asyncpg
 
 ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError)
+# The database is down, restarting or full, not the request wrong: worth a 503 and a retry.
+UNAVAILABLE = (ConnectionError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+               asyncpg.AdminShutdownError, asyncpg.TooManyConnectionsError,
+               asyncpg.exceptions.InternalClientError)   # a pooled connection the server cut
 WRITE_LOCK = 0x6D657461   # "meta": the advisory lock key every write transaction takes
 MIGRATE_LOCK = 0x6D696772   # "migr": replicas starting together migrate one at a time
 POOL_MAX = 10
@@ -113,7 +117,9 @@ class PostgresEngine:
 
     async def connect(self, migrations):
         try:
-            self.pool = await asyncpg.create_pool(self.url, min_size=1, max_size=POOL_MAX,
+            # min_size 0: while PostgreSQL is down, the pool does not keep retrying (and logging
+            # tracebacks) on its own; requests then get 503 (views.json_errors) until it is back
+            self.pool = await asyncpg.create_pool(self.url, min_size=0, max_size=POOL_MAX,
                                                   statement_cache_size=STATEMENT_CACHE)
         except OSError as exc:   # refused, unreachable, no such host: say which database
             raise OSError(f"cannot connect to the database {self.describe()}: {exc}") from None

@@ -6,6 +6,7 @@ import logging
 
 from aiohttp import web
 
+from .db import UNAVAILABLE as DATABASE_UNAVAILABLE
 from .errors import (Conflict, DomainError, Forbidden, Invalid, NotFound, TooManyFailures,
                      Unauthorized)
 from .keys import AUTH, DB, DEVICE, SETTINGS
@@ -40,6 +41,11 @@ async def json_errors(request, handler):
             message = f"request body too large (limit {request.app[SETTINGS].max_body} bytes)"
         headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
         return error_response(exc.status, message, headers)
+    except DATABASE_UNAVAILABLE as exc:
+        # PostgreSQL down or restarting: devices back off on a 5xx and come back
+        log.warning("database unavailable on %s %s: %s", request.method, request.path,
+                    exc.__class__.__name__)
+        return error_response(503, "database unavailable; try again shortly", {"Retry-After": "5"})
     except Exception:
         log.exception("internal error on %s %s", request.method, request.path)
         return error_response(500, "internal server error")

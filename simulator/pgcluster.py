@@ -81,9 +81,18 @@ class Cluster:
         options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1"
                    f" -c max_connections={self.max_connections} -c fsync=off"
                    " -c synchronous_commit=off -c full_page_writes=off")
-        self._run(pg_ctl, "-D", self.data, "-o", options, "-l", os.path.join(self.dir, "log"),
-                  "-w", "-t", "60", "start")
+        self._options = options
+        self.start_server()
         return self
+
+    def start_server(self):
+        """(Re)start the PostgreSQL server of this cluster."""
+        self._run(find_bin("pg_ctl"), "-D", self.data, "-o", self._options, "-l",
+                  os.path.join(self.dir, "log"), "-w", "-t", "60", "start")
+
+    def stop_server(self):
+        """Stop the server, keeping the cluster's data (fast shutdown: clients are cut off)."""
+        self._run(find_bin("pg_ctl"), "-D", self.data, "-m", "fast", "-w", "stop", timeout=60)
 
     def url(self, database):
         return f"postgresql://{USER}@127.0.0.1:{self.port}/{database}"
