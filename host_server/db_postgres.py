@@ -116,15 +116,15 @@ class PostgresEngine:
         return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
     async def connect(self, migrations):
+        # min_size 0: while PostgreSQL is down, the pool does not keep retrying (and logging
+        # tracebacks) on its own; requests then get 503 (views.json_errors) until it is back
+        self.pool = await asyncpg.create_pool(self.url, min_size=0, max_size=POOL_MAX,
+                                              statement_cache_size=STATEMENT_CACHE)
         try:
-            # min_size 0: while PostgreSQL is down, the pool does not keep retrying (and logging
-            # tracebacks) on its own; requests then get 503 (views.json_errors) until it is back
-            self.pool = await asyncpg.create_pool(self.url, min_size=0, max_size=POOL_MAX,
-                                                  statement_cache_size=STATEMENT_CACHE)
+            await self._migrate(migrations)   # the first connection
         except OSError as exc:   # refused, unreachable, no such host: say which database
+            await self.close()
             raise OSError(f"cannot connect to the database {self.describe()}: {exc}") from None
-        try:
-            await self._migrate(migrations)
         except BaseException:
             await self.close()
             raise
