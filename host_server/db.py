@@ -214,7 +214,7 @@ class Database:
         """Store a report; advance when it matches the current item. Returns the next pos."""
         now = self.clock()
         errors = json.dumps(rep["errors"], separators=(",", ":"))
-        async with self.transaction() as c:
+        async with self.transaction(device) as c:   # this device's rows only
             cur = await self._current(device)
             pos = cur[1] if cur else 0
             last = await c.fetchone(

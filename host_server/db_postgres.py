@@ -8,7 +8,11 @@ serves both engines and cannot drift apart.
 Write transactions are serial, as with SQLite's BEGIN IMMEDIATE, across every replica: each takes
 one transaction-scoped advisory lock first. A device's report on one replica and its next request
 on another therefore see each other's committed writes in order, and the read-check-write of a
-position (db.Database.add_report) never interleaves with another. Reads outside a transaction run
+position (db.Database.add_report) never interleaves with another. A transaction that touches only
+one device's rows (`transaction(device)`: a report) takes that lock shared, plus an exclusive lock
+of its own device: reports of different devices run side by side, and still never beside a
+transaction that changes what they read (programs, media), which takes the lock exclusively.
+Locks are always taken in that order (the shared one first), so they cannot deadlock. Reads outside a transaction run
 concurrently on a pool of connections; a read inside a transaction (a db module calling
 db.fetchone while it holds `c`) runs on the transaction's own connection, as it does on SQLite's
 one connection: it sees the transaction's writes, and it cannot wait for a pooled connection
@@ -19,6 +23,7 @@ import contextlib
 import contextvars
 import re
 import urllib.parse
+import zlib
 
 import asyncpg
 
@@ -29,6 +34,7 @@ UNAVAILABLE = (ConnectionError, asyncpg.PostgresConnectionError, asyncpg.CannotC
                asyncpg.exceptions.InternalClientError)   # a pooled connection the server cut
 WRITE_LOCK = 0x6D657461   # "meta": the advisory lock key every write transaction takes
 MIGRATE_LOCK = 0x6D696772   # "migr": replicas starting together migrate one at a time
+DEVICE_LOCKS = 0x64657669   # "devi": the class of the per-device locks (two-key advisory locks)
 POOL_MAX = 10
 STATEMENT_CACHE = 512
 
@@ -50,6 +56,16 @@ def ddl(sqlite_script):
 
 _translated = {}
 _BEGIN = "BEGIN; SELECT pg_advisory_xact_lock(%d)" % WRITE_LOCK
+_BEGIN_DEVICE = "BEGIN; SELECT pg_advisory_xact_lock_shared(%d); SELECT pg_advisory_xact_lock(%d, %%d)" % (
+    WRITE_LOCK, DEVICE_LOCKS)
+
+
+def _begin(device):
+    """BEGIN and the locks of a transaction, in one statement (one round trip)."""
+    if device is None:
+        return _BEGIN
+    key = zlib.crc32(device.encode()) - (1 << 31)   # an int4; two devices may share one: fine
+    return _BEGIN_DEVICE % key
 _in_transaction = contextvars.ContextVar("in_transaction", default=None)   # its Queries
 
 
@@ -172,12 +188,13 @@ class PostgresEngine:
         return _rowcount(await self._on().execute(sql_for_postgres(sql), *args))
 
     @contextlib.asynccontextmanager
-    async def transaction(self):
-        """One write transaction, serial with every other one on every replica (module doc)."""
+    async def transaction(self, device=None):
+        """One write transaction, serial with every other one on every replica; with a device,
+        serial only with that device's and with those of no device (module doc)."""
         if _in_transaction.get() is not None:
             raise RuntimeError("a transaction inside a transaction (SQLite has no such thing)")
         async with self.pool.acquire() as conn:
-            await conn.execute(_BEGIN)   # one round trip for both
+            await conn.execute(_begin(device))
             q = Queries(conn)
             mark = _in_transaction.set(q)
             try:

@@ -93,9 +93,9 @@ class SQLiteEngine:
         return [] if rows == [("ok",)] else [r[0] for r in rows]
 
     @contextlib.asynccontextmanager
-    async def transaction(self, scope=None):
+    async def transaction(self, device=None):
         """BEGIN IMMEDIATE ... COMMIT: SQLite's write lock makes every write transaction serial,
-        whatever its scope (see PostgresEngine.transaction)."""
+        a device's own too (see PostgresEngine.transaction)."""
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -1,3 +1,4 @@
+import asyncio
 import re
 
 import pytest
@@ -377,3 +378,26 @@ async def test_migrations_are_versioned_and_idempotent(db_path, seeded, aiohttp_
         assert sql(db_path, "PRAGMA journal_mode")[0][0] == "wal"
     client = await aiohttp_client(init_app(db=db_path))   # the server migrates at start too
     await login(client)
+
+
+async def test_one_report_sent_at_once_to_several_replicas_is_stored_and_advances_once(
+        db_path, seeded, clock):
+    # as when a device's report times out on one replica and its retry lands on another while
+    # the first is still at work: each replica its own Database (connection pool) on one database
+    dbs = [await Database(db_path, clock=clock).connect() for _ in range(4)]
+    try:
+        mid, pos, _ = await dbs[0].next_item("dev1")
+        rep = {"id": mid, "pos": pos, "status": "played", "src": None, "bytes": 1, "ms": 1,
+               "errors": []}
+        others = [{**rep, "id": seeded["media"][2], "pos": 0}]   # another device's, meanwhile
+        await dbs[0].assign("dev2", "Other", default=True)
+        results = await asyncio.gather(*[d.add_report("dev1", rep) for d in dbs],
+                                       *[d.add_report("dev2", o) for d in dbs[:2] for o in others])
+        assert results[:4] == [pos + 1] * 4
+        stored = await dbs[0].reports(device="dev1")
+        assert [(r["pos"], r["advanced"]) for r in stored] == [(pos, True)]
+        assert [r["advanced"] for r in await dbs[0].reports(device="dev2")] == [True]
+        assert (await dbs[1].next_item("dev1"))[1] == pos + 1
+    finally:
+        for d in dbs:
+            await d.close()
