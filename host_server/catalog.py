@@ -42,6 +42,13 @@ def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def is_number_text(text, max_digits=None):
+    """Is text an unsigned decimal number (at most max_digits digits) that int() takes?
+    str.isdigit() alone also passes '¹' and other digits that int() refuses."""
+    return (text.isascii() and text.isdigit()
+            and (max_digits is None or len(text) <= max_digits))
+
+
 def check_device_id(value, where="device"):
     if not isinstance(value, str) or not _DEVICE_ID.match(value):
         raise Invalid(f"{where}: id must be 1-64 characters of letters, digits, '.', '_', '-'")

@@ -92,7 +92,7 @@ async def cmd_add_program(db, args):
     items = []
     for part in (args.items.split(",") if args.items else []):
         part = part.strip()
-        if not (part.isascii() and part.isdigit()):
+        if not catalog.is_number_text(part):
             raise Invalid(f"--items: {part!r} is not a media id")
         items.append(int(part))
     program = await db.add_program(args.name, items)

@@ -312,7 +312,7 @@ class Database:
     async def _program_id(self, c, ref):
         """A program by name, or by id when ref is all digits and no program has that name."""
         row = await c.fetchone("SELECT id FROM programs WHERE name = ?", (str(ref),))
-        if row is None and str(ref).isascii() and str(ref).isdigit():
+        if row is None and catalog.is_number_text(str(ref)):
             row = await c.fetchone("SELECT id FROM programs WHERE id = ?", (int(ref),))
         if row is None:
             raise NotFound(f"no program {ref!r}")

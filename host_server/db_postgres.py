@@ -66,6 +66,8 @@ def _begin(device):
         return _BEGIN
     key = zlib.crc32(device.encode()) - (1 << 31)   # an int4; two devices may share one: fine
     return _BEGIN_DEVICE % key
+
+
 _in_transaction = contextvars.ContextVar("in_transaction", default=None)   # its Queries
 
 

@@ -12,6 +12,7 @@ import logging
 from aiohttp import web
 
 from . import db_health
+from .catalog import is_number_text
 
 log = logging.getLogger("host_server.health")
 
@@ -30,8 +31,7 @@ def server_failed(why):
     """Does a device's failure reason say the server failed, not just that one file is missing?"""
     if why in ("refused", "timeout") or why.startswith(("dropped", "bad response")):
         return True
-    # isdigit() is true for '¹' and other non-ASCII digits that int() refuses
-    return why.isascii() and why.isdigit() and int(why) >= 500
+    return is_number_text(why) and int(why) >= 500
 
 
 async def list_servers(db):

@@ -48,7 +48,7 @@ def _json(doc, status=200):
 
 def _media_id(request):
     raw = request.match_info["id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+    if not catalog.is_number_text(raw, 18):
         raise Invalid("media id must be a non-negative integer")
     return int(raw)
 

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from . import db_secure
 from . import views
+from .catalog import is_number_text
 from .errors import DomainError, Invalid, Unauthorized
 from .keys import AUTH, DB, SETTINGS
 from .sealing import key_proof, wrap_for_device
@@ -23,9 +24,10 @@ _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 async def media_key(request):
     db = request.app[DB]
     device = media_id = None
+    address = client_address(request)
     try:
         raw = request.match_info["id"]
-        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        if not is_number_text(raw, 18):
             raise Invalid("media id must be a non-negative integer")
         media_id = int(raw)
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -42,16 +44,16 @@ async def media_key(request):
         sha256, sealed = await db_secure.key_grant(db, device, media_id, nonce,
                                              request.app[SETTINGS].token_ttl)
         if db.sealer is None:
-            await db_secure.log_key_request(db, device, media_id, client_address(request), 503, "no master key")
+            await db_secure.log_key_request(db, device, media_id, address, 503, "no master key")
             log.error("key request for media %s: the server has no master key", media_id)
             raise web.HTTPServiceUnavailable(reason="the server has no master key for secure items")
         key, iv, piece = db.sealer.unseal(sha256, sealed)
         body = wrap_for_device(secret, nonce, key, iv, piece)
     except DomainError as exc:
         status = views.STATUS.get(type(exc), 400)
-        await db_secure.log_key_request(db, device, media_id, client_address(request), status, str(exc)[:200])
+        await db_secure.log_key_request(db, device, media_id, address, status, str(exc)[:200])
         log.info("key request refused (%d): device %s, media %s: %s", status, device, media_id, exc)
         raise
-    await db_secure.log_key_request(db, device, media_id, client_address(request), 200, "")
+    await db_secure.log_key_request(db, device, media_id, address, 200, "")
     log.info("key for media %s sent to device %s", media_id, device)
     return web.Response(body=body, content_type="application/octet-stream")

@@ -6,6 +6,7 @@ import logging
 
 from aiohttp import web
 
+from .catalog import is_number_text
 from .db import UNAVAILABLE as DATABASE_UNAVAILABLE
 from .errors import (Conflict, DomainError, Forbidden, Invalid, NotFound, TooManyFailures,
                      Unauthorized)
@@ -173,7 +174,7 @@ async def next_item(request):
 @device_required
 async def media(request):
     raw = request.match_info["id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+    if not is_number_text(raw, 18):
         raise Invalid("media id must be a non-negative integer")
     return _json(await request.app[DB].media_record(int(raw)))
 

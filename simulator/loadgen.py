@@ -7,8 +7,9 @@ It seeds a meta server (a program of 5 items, N devices), starts it as a real pr
 --meta URL with --secrets FILE), and lets every device do what a device does after a power cut:
 challenge, login, next, report. The database is SQLite with one meta server process, or, with
 --backend postgres, a throwaway PostgreSQL cluster (simulator.pgcluster; or --db URL) shared by
---replicas processes behind nginx (host_server/nginx/replicas.conf). A refused connection, a 5xx or a 429 is answered as the
-firmware answers it: backoff with full jitter (base 0.2 s, cap 5 s), then again. With
+--replicas processes behind nginx (host_server/nginx/replicas.conf). A refused connection, a 5xx
+or a 429 is answered as the firmware answers it: backoff with full jitter (base 0.2 s, cap 5 s),
+then again. With
 --late-start the meta server starts that many seconds after the devices, so the storm begins
 against a closed port and has to converge. Prints requests/s, p50/p99 latency per request kind,
 errors and retries; the last line is ``LOAD devices=<n> ok=<k> errors=<e> seconds=<t> rps=<r>``.
@@ -26,7 +27,7 @@ import time
 import aiohttp
 
 from host_server.auth import proof
-from simulator.nginxproc import NginxProcess, free_port
+from simulator.nginxproc import start_balancer
 from simulator.pgcluster import Cluster
 from simulator.procs import ServerProcess, run_cli
 
@@ -181,20 +182,16 @@ class MetaServers:
                 "-m", "host_server", "--db", db, "serve", "--port", str(a.port if n == 1 else 0),
                 "--no-access-log", "--probe-interval", "0"] + behind,
                 os.path.join(a.workdir, "meta%d.log" % (i + 1))))
-        self.port = a.port or (free_port() if n > 1 else 0)
+        self.port = a.port
 
     async def start(self):
         for r in self.replicas:
             await r.start()
         if len(self.replicas) == 1:
             return self.replicas[0].url
-        lines = "\n        ".join("server %s:%d max_fails=1 fail_timeout=5s;" % r.hostport
-                                  for r in self.replicas)
-        self.balancer = NginxProcess(os.path.join(self.workdir, "balancer"), "replicas.conf",
-                                     {"LISTEN": "127.0.0.1:%d" % self.port, "REPLICAS": lines},
-                                     self.port)
-        await self.balancer.start()
-        return "http://127.0.0.1:%d" % self.port
+        self.balancer = await start_balancer(os.path.join(self.workdir, "balancer"),
+                                             self.replicas, self.port)
+        return self.balancer.url
 
     async def stop(self):
         if self.balancer is not None:

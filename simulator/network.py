@@ -16,7 +16,7 @@ import socket
 
 from simulator.faults import Fault, FaultProxy
 from simulator.media import write_demo_media
-from simulator.nginxproc import NginxProcess, free_port
+from simulator.nginxproc import start_balancer
 from simulator.procs import ServerProcess, run_cli
 from tools.media import prepare_file
 
@@ -121,14 +121,8 @@ class Network:
             self.meta = await self.start_replica("meta", port)
             return self.meta
         self.replicas = [await self.start_replica("meta%d" % (i + 1)) for i in range(self.n_replicas)]
-        port = port or free_port()
-        lines = "\n        ".join("server %s:%d max_fails=1 fail_timeout=5s;" % r.hostport
-                                  for r in self.replicas)
-        prefix = os.path.join(self.workdir, "balancer")
-        self.balancer = NginxProcess(prefix, "replicas.conf", {
-            "LISTEN": "127.0.0.1:%d" % port, "REPLICAS": lines}, port)
-        await self.balancer.start()
-        self.balancer.url = "http://127.0.0.1:%d" % port
+        self.balancer = await start_balancer(os.path.join(self.workdir, "balancer"),
+                                             self.replicas, port)
         self.meta = self.balancer
         return self.meta
 

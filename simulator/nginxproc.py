@@ -70,3 +70,16 @@ class NginxProcess:
     def requests(self):
         with open(os.path.join(self.prefix, "access.log"), errors="replace") as f:
             return f.read()
+
+
+async def start_balancer(prefix, replicas, port=0):
+    """nginx with host_server/nginx/replicas.conf in front of replicas (ServerProcesses), on
+    port (0: a free one); its ``url`` is what devices are given."""
+    port = port or free_port()
+    lines = "\n        ".join("server %s:%d max_fails=1 fail_timeout=5s;" % r.hostport
+                              for r in replicas)
+    balancer = NginxProcess(prefix, "replicas.conf",
+                            {"LISTEN": "127.0.0.1:%d" % port, "REPLICAS": lines}, port)
+    await balancer.start()
+    balancer.url = "http://127.0.0.1:%d" % port
+    return balancer

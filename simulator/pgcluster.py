@@ -38,15 +38,6 @@ def find_bin(name):
     return versions[-1]
 
 
-def available():
-    try:
-        find_bin("initdb")
-        find_bin("pg_ctl")
-    except PostgresMissing:
-        return False
-    return True
-
-
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -16,7 +16,6 @@ if REPO not in sys.path:
 from host_server.db import Database  # noqa: E402
 from simulator.pgcluster import Cluster  # noqa: E402
 
-ENGINES = ("sqlite", "postgres")
 _names = itertools.count(1)
 
 
@@ -35,19 +34,10 @@ def pg_cluster():
         cluster.stop()
 
 
-def new_database(kind, tmp_path, request):
-    """A new, migrated, empty database of this engine: a SQLite path or a postgresql URL."""
-    if kind == "sqlite":
+@pytest.fixture(params=("sqlite", "postgres"))
+def db_path(request, tmp_path):
+    """A new, migrated (postgres) or not yet created (sqlite) database: its path or URL."""
+    if request.param == "sqlite":
         return str(tmp_path / "meta.db")
     cluster = request.getfixturevalue("pg_cluster")
     return cluster.create_database(f"t{next(_names)}", template="meta_template")
-
-
-@pytest.fixture(params=ENGINES)
-def db_engine(request):
-    return request.param
-
-
-@pytest.fixture
-def db_path(db_engine, tmp_path, request):
-    return new_database(db_engine, tmp_path, request)

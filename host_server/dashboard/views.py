@@ -11,6 +11,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from .. import db_dashboard
+from ..catalog import is_number_text
 from ..errors import DomainError, Invalid
 from ..keys import DB, SETTINGS
 from . import sessions
@@ -34,7 +35,7 @@ def _done(path, message):
 
 def _int(form, key, what):
     raw = (form.get(key) or "").strip()
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+    if not is_number_text(raw, 18):
         raise Invalid(f"{what} must be a number")
     return int(raw)
 
@@ -139,7 +140,7 @@ async def create_program(request):
         items = []
         for part in (form.get("items") or "").replace(" ", ",").split(","):
             if part:
-                if not (part.isascii() and part.isdigit()) or len(part) > 18:
+                if not is_number_text(part, 18):
                     raise Invalid(f"items: {part!r} is not a media id")
                 items.append(int(part))
         program = await request.app[DB].add_program(name, items)

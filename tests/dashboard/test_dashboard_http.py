@@ -258,3 +258,10 @@ async def test_the_lockout_counts_failures_on_every_replica_sharing_the_database
         assert (await attempt(replicas[i % 2], "guess")).status == 401
     assert (await attempt(replicas[0], PASSWORD)).status == 429
     assert (await attempt(replicas[1], PASSWORD)).status == 429
+
+
+async def test_a_sign_in_with_a_nul_character_is_refused(client):
+    token = csrf_of(await (await client.get("/dashboard/login")).text())
+    resp = await client.post("/dashboard/login", data={
+        "csrf": token, "name": "ops\x00", "password": PASSWORD}, allow_redirects=False)
+    assert resp.status == 400 and "NUL" in await resp.text()

@@ -301,6 +301,18 @@ async def test_unknown_or_bad_media_id(client):
     assert (await client.get("/api/v1/media/999", headers=bearer(token))).status == 404
     resp = await client.get("/api/v1/media/abc", headers=bearer(token))
     assert resp.status == 400 and "error" in await resp.json()
+    # '¹' passes str.isdigit() but not int(): a 400 too, not a 500
+    resp = await client.get("/api/v1/media/%C2%B9", headers=bearer(token))
+    assert resp.status == 400 and "media id" in (await resp.json())["error"]
+
+
+async def test_expired_nonces_and_tokens_are_swept_away(client, db_path, clock):
+    await login(client)
+    await challenge(client)
+    assert count(db_path, "tokens") == 1 and count(db_path, "login_nonces") == 1
+    clock.advance(3600 + 1)   # past the token's and the nonce's lives (and the sweep's interval)
+    await challenge(client)
+    assert count(db_path, "tokens") == 0 and count(db_path, "login_nonces") == 1
 
 
 # -- bad input ---------------------------------------------------------------------------
