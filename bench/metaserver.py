@@ -16,7 +16,7 @@ from bench.nginx import Nginx
 from bench.report import Section
 from bench.servers import Server
 from bench.stats import median, paired_ratio
-from host_server.auth import proof
+from host_server.services.auth import proof
 
 DEVICE = "bench1"
 SECRET = "0123456789abcdef0123456789abcdef"
@@ -136,7 +136,7 @@ def profile_next(work, db, token, seconds):
         rows.append((tt, ct, nc, "%s:%d(%s)" % (os.path.relpath(fn, ROOT) if fn.startswith(ROOT)
                                                else os.path.basename(fn), line, name)))
     rows.sort(reverse=True)
-    handler = [r for r in rows if r[3].startswith("host_server/views.py") and r[3].endswith("(next_item)")]
+    handler = [r for r in rows if r[3].startswith("host_server/api/device.py") and r[3].endswith("(next_item)")]
     requests = handler[0][2] if handler else 0
     parts = []
     for path, func, label in BREAKDOWN:
@@ -154,13 +154,13 @@ def profile_next(work, db, token, seconds):
 # (file, function, what it is) for the time-per-request breakdown of `next`
 BREAKDOWN = (
     ("aiohttp/web_app.py", "_handle", "aiohttp's request handling (middleware, handler, response)"),
-    ("host_server/views.py", "json_errors", "`json_errors` middleware and everything inside it"),
-    ("host_server/views.py", "wrapper", "`device_required`: token check and the handler"),
-    ("host_server/auth.py", "device_for", "  token check: sha256 of the token and its SELECT"),
-    ("host_server/views.py", "next_item", "  `views.next_item`: item lookup and the body"),
-    ("host_server/db.py", "_current", "    `db._current`: the item query"),
-    ("host_server/db_dashboard.py", "record_handed_out",
-     "    `db_dashboard.record_handed_out`: the dashboard's upsert"),
+    ("host_server/api/middleware.py", "json_errors", "`json_errors` middleware and everything inside it"),
+    ("host_server/api/inputs.py", "wrapper", "`device_required`: token check and the handler"),
+    ("host_server/services/auth.py", "device_for", "  token check: sha256 of the token and its SELECT"),
+    ("host_server/api/device.py", "next_item", "  `api.device.next_item`: item lookup and the body"),
+    ("host_server/db/devices.py", "current", "    `db.devices.current`: the item query"),
+    ("host_server/db/activity.py", "handed_out",
+     "    `db.activity.handed_out`: the dashboard's upsert"),
 )
 
 
@@ -241,7 +241,7 @@ def run(work, quick=False):
     share = 100 * handler[0][1] / total if handler else 0.0
     sec.figures["next_handler_share"] = share
     sec.note("Profile of `next` (`python -m bench.profiled`: the meta server with cProfile on "
-             "while it serves, %d s of wrk): the handler `views.next_item` with what it calls "
+             "while it serves, %d s of wrk): the handler `api.device.next_item` with what it calls "
              "(token check and the item query) takes %.1f%% of the process's time; the rest is "
              "aiohttp, its middleware, asyncio and the event loop. Top functions by own time (own %%, cumulative %%, calls):\n\n"
              "```\n%s\n```" % (seconds, share, "\n".join(lines)))

@@ -19,9 +19,8 @@ import sys
 
 from aiohttp import web
 
+from .keys import FILE_ROOT
 from .serving import serve_until_stopped
-
-ROOT = web.AppKey("root", str)
 
 
 class PlainFileResponse(web.FileResponse):
@@ -47,7 +46,7 @@ def resolve(root, rel):
 
 
 async def serve_file(request):
-    path = resolve(request.app[ROOT], request.match_info["path"])
+    path = resolve(request.app[FILE_ROOT], request.match_info["path"])
     if path is None:
         raise web.HTTPNotFound()
     return PlainFileResponse(path)
@@ -58,7 +57,7 @@ def init_app(root):
     if not os.path.isdir(root):
         raise ValueError(f"root {root} is not a directory")
     app = web.Application()
-    app[ROOT] = root
+    app[FILE_ROOT] = root
     app.router.add_get("/{path:.*}", serve_file)
     return app
 

@@ -1,8 +1,24 @@
-"""Typed keys for the application and request state."""
+"""Typed keys of the application's and the requests' state: all of them, in one place."""
 
 from aiohttp import web
 
-SETTINGS = web.AppKey("settings", object)
-DB = web.AppKey("db", object)
-AUTH = web.AppKey("auth", object)
-DEVICE = web.RequestKey("device", str)
+from .db import Database
+from .services.auth import Auth
+from .services.health import Health
+from .services.operators import SignInLimiter
+from .settings import Settings
+
+# the application's
+SETTINGS = web.AppKey("settings", Settings)
+DB = web.AppKey("db", Database)
+AUTH = web.AppKey("auth", Auth)
+HEALTH = web.AppKey("health", Health)
+SIGN_IN_LIMITER = web.AppKey("sign_in_limiter", SignInLimiter)   # the dashboard's
+FILE_ROOT = web.AppKey("file_root", str)                  # fileserver: the folder it serves
+
+# a request's
+DEVICE = web.RequestKey("device", str)         # the device a bearer token belongs to
+OWNER = web.RequestKey("owner", tuple)         # (owner id, name) of an owner token
+OPERATOR = web.RequestKey("operator", str)     # the dashboard operator signed in
+CSRF = web.RequestKey("csrf", str)             # that session's CSRF token
+FORM = web.RequestKey("form", object)          # a dashboard form, its CSRF token checked

@@ -26,7 +26,7 @@ import time
 
 import aiohttp
 
-from host_server.auth import proof
+from host_server.services.auth import proof
 from simulator.nginxproc import start_balancer
 from simulator.pgcluster import Cluster
 from simulator.procs import ServerProcess, run_cli

@@ -7,17 +7,16 @@ The sign-in form, before any session, is protected by a double-submit cookie.
 
 import asyncio
 import functools
-import hashlib
 import hmac
 import secrets
 import urllib.parse
 
 from aiohttp import web
 
-from .. import db_dashboard
-from ..errors import Unauthorized
-from ..keys import DB
-from ..views import contains_nul
+from ..keys import CSRF, DB, FORM, OPERATOR
+from ..model.checks import contains_nul
+from ..model.errors import Unauthorized
+from ..services.auth import token_hash
 from .passwords import verify_password
 
 COOKIE = "operator_session"
@@ -25,40 +24,6 @@ LOGIN_COOKIE = "operator_login_csrf"
 SESSION_TTL = 12 * 3600
 LOGIN_PATH = "/dashboard/login"
 MAX_FORM = 16 * 1024
-
-OPERATOR = web.RequestKey("operator", str)
-CSRF = web.RequestKey("csrf", str)
-FORM = web.RequestKey("form", object)
-
-
-class SignInLimiter:
-    """Failed sign-ins per operator name: after max_failures within window seconds that name is
-    refused until the oldest of them ages out. Kept in the database, so that every replica of
-    the meta server counts the same failures."""
-
-    def __init__(self, max_failures=5, window=300):
-        self.max_failures = max_failures
-        self.window = window
-
-    async def retry_after(self, db, name, now):
-        """Seconds until this name may try again, or 0."""
-        count, oldest = await db_dashboard.sign_in_failures(db, name, now - self.window)
-        if count < self.max_failures:
-            return 0
-        return max(1, int(oldest + self.window - now + 0.999))
-
-    async def failed(self, db, name, now):
-        await db_dashboard.add_sign_in_failure(db, name, now, now - self.window)
-
-    async def succeeded(self, db, name):
-        await db_dashboard.clear_sign_in_failures(db, name)
-
-
-LIMITER = web.AppKey("sign_in_limiter", SignInLimiter)
-
-
-def _sha(token):
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _cookie_args(request, max_age):
@@ -80,12 +45,12 @@ def new_login_csrf(request, response):
 async def sign_in(request, name, password):
     """A new session cookie on success; None for a wrong name or password."""
     db = request.app[DB]
-    stored = await db_dashboard.operator_password(db, name)
+    stored = await db.operators.password(name)
     # scrypt takes tens of milliseconds: off the event loop
     if not await asyncio.to_thread(verify_password, password, stored):
         return None
     token = secrets.token_urlsafe(32)
-    await db_dashboard.add_session(db, _sha(token), name, secrets.token_urlsafe(24), SESSION_TTL)
+    await db.operators.add_session(token_hash(token), name, secrets.token_urlsafe(24), SESSION_TTL)
     return token
 
 
@@ -97,7 +62,7 @@ def set_session_cookie(request, response, token):
 async def sign_out(request, response):
     token = request.cookies.get(COOKIE)
     if token:
-        await db_dashboard.end_session(request.app[DB], _sha(token))
+        await request.app[DB].operators.end_session(token_hash(token))
     response.del_cookie(COOKIE, path="/")
 
 
@@ -106,7 +71,7 @@ async def current(request):
     token = request.cookies.get(COOKIE)
     if not token or len(token) > 128:
         return None
-    return await db_dashboard.session(request.app[DB], _sha(token))
+    return await request.app[DB].operators.session(token_hash(token))
 
 
 def login_redirect(request):

@@ -10,21 +10,20 @@ import urllib.parse
 import aiohttp_jinja2
 from aiohttp import web
 
-from .. import db_dashboard
-from ..catalog import is_number_text
-from ..errors import DomainError, Invalid
-from ..keys import DB, SETTINGS
+from ..keys import CSRF, DB, FORM, OPERATOR, SETTINGS, SIGN_IN_LIMITER
+from ..model.checks import (ID_DIGITS, MAX_PROGRAM_NAME, check_program_name, contains_nul,
+                            id_from_text, is_number_text)
+from ..model.errors import DomainError, Invalid, NotFound
 from . import sessions
-from ..views import contains_nul
-from .sessions import CSRF, FORM, OPERATOR
 
 ONLINE_WINDOW = 600   # s: a device that asked for or reported an item within this is online
+REPORTS_PAGE = 100    # reports on the reports page
 
 
 def _context(request, **extra):
     ctx = {"operator": request[OPERATOR], "csrf": request[CSRF], "now": request.app[SETTINGS].clock(),
            "message": request.query.get("msg", "")[:200], "error": "", "path": request.path,
-           "online_window": ONLINE_WINDOW}
+           "online_window": ONLINE_WINDOW, "max_program_name": MAX_PROGRAM_NAME}
     ctx.update(extra)
     return ctx
 
@@ -34,10 +33,7 @@ def _done(path, message):
 
 
 def _int(form, key, what):
-    raw = (form.get(key) or "").strip()
-    if not is_number_text(raw, 18):
-        raise Invalid(f"{what} must be a number")
-    return int(raw)
+    return id_from_text((form.get(key) or "").strip(), what)
 
 
 # -- sign-in -------------------------------------------------------------------------------
@@ -66,7 +62,7 @@ async def login(request):
         return sessions.refused(400, "sign-in refused: a field holds a NUL character")
     name = (form.get("name") or "").strip()[:256]
     password = form.get("password") or ""
-    limiter, now = request.app[sessions.LIMITER], request.app[SETTINGS].clock()
+    limiter, now = request.app[SIGN_IN_LIMITER], request.app[SETTINGS].clock()
     db = request.app[DB]
     wait = await limiter.retry_after(db, name, now)
     if wait:
@@ -103,7 +99,7 @@ async def home(request):
 @sessions.page
 @aiohttp_jinja2.template("devices.html")
 async def devices(request):
-    return _context(request, devices=await db_dashboard.devices_overview(request.app[DB], ONLINE_WINDOW))
+    return _context(request, devices=await request.app[DB].activity.overview(ONLINE_WINDOW))
 
 
 @sessions.operator_api
@@ -112,15 +108,26 @@ async def devices_json(request):
     settings = request.app[SETTINGS]
     return web.json_response({
         "now": settings.clock(), "online_window": ONLINE_WINDOW,
-        "devices": await db_dashboard.devices_overview(request.app[DB], ONLINE_WINDOW)})
+        "devices": await request.app[DB].activity.overview(ONLINE_WINDOW)})
+
+
+@sessions.operator_api
+async def list_json(request):
+    """GET /api/v1/operator/lists/<what>: the rows a page lists (db.Database.list_of, as the
+    CLI's `list <what> --json` prints them)."""
+    what = request.match_info["what"]
+    if what not in request.app[DB].LISTS:
+        raise NotFound(f"no list {what!r}; there are {', '.join(request.app[DB].LISTS)}")
+    return web.json_response({"now": request.app[SETTINGS].clock(), "what": what,
+                              "rows": await request.app[DB].list_of(what)})
 
 
 # -- programs ---------------------------------------------------------------------------------
 
 async def _programs_page(request, error="", status=200, form=None):
     db = request.app[DB]
-    ctx = _context(request, programs=await db_dashboard.programs_with_items(db),
-                   media=await db.list_media(), devices=await db.list_devices(),
+    ctx = _context(request, programs=await db.list_of("programs"),
+                   media=await db.list_of("media"), devices=await db.list_of("devices"),
                    form=form or {}, error=error)
     return aiohttp_jinja2.render_template("programs.html", request, ctx, status=status)
 
@@ -135,15 +142,14 @@ async def create_program(request):
     form = request[FORM]
     name = (form.get("name") or "").strip()
     try:
-        if not name or len(name) > 128:
-            raise Invalid("a program name must be 1-128 characters")
+        check_program_name(name, "a program name")
         items = []
         for part in (form.get("items") or "").replace(" ", ",").split(","):
+            if part and not is_number_text(part, ID_DIGITS):
+                raise Invalid(f"items: {part!r} is not a media id")
             if part:
-                if not is_number_text(part, 18):
-                    raise Invalid(f"items: {part!r} is not a media id")
                 items.append(int(part))
-        program = await request.app[DB].add_program(name, items)
+        program = await request.app[DB].catalog.add_program(name, items)
     except DomainError as exc:
         return await _programs_page(request, str(exc), 400, form)
     raise _done("/dashboard/programs", f"program {program} ({name}) created with {len(items)} items")
@@ -158,7 +164,7 @@ async def move_item(request):
         direction = form.get("dir")
         if direction not in ("up", "down"):
             raise Invalid("dir must be up or down")
-        await db_dashboard.move_item(request.app[DB], program, pos, -1 if direction == "up" else 1)
+        await request.app[DB].catalog.move_item(program, pos, -1 if direction == "up" else 1)
     except DomainError as exc:
         return await _programs_page(request, str(exc), 400)
     raise _done("/dashboard/programs", f"program {program}: item {pos + 1} moved {direction}")
@@ -172,7 +178,7 @@ async def assign(request):
     try:
         if not device:
             raise Invalid("choose a device")
-        program = await request.app[DB].assign(device, request.match_info["id"], default)
+        program = await request.app[DB].devices.assign(device, request.match_info["id"], default)
     except DomainError as exc:
         return await _programs_page(request, str(exc), 400)
     what = " as its default (it plays it unless it chose another)" if default else ""
@@ -184,24 +190,24 @@ async def assign(request):
 @sessions.page
 @aiohttp_jinja2.template("media.html")
 async def media(request):
-    return _context(request, media=await request.app[DB].list_media())
+    return _context(request, media=await request.app[DB].list_of("media"))
 
 
 @sessions.page
 @aiohttp_jinja2.template("owners.html")
 async def owners(request):
-    return _context(request, owners=await db_dashboard.owners(request.app[DB]))
+    return _context(request, owners=await request.app[DB].list_of("owners"))
 
 
 @sessions.page
 @aiohttp_jinja2.template("servers.html")
 async def servers(request):
-    return _context(request, servers=await db_dashboard.file_servers(request.app[DB]))
+    return _context(request, servers=await request.app[DB].list_of("servers"))
 
 
 @sessions.page
 @aiohttp_jinja2.template("reports.html")
 async def reports(request):
     failed_only = request.query.get("failed") == "1"
-    rows = await db_dashboard.recent_reports(request.app[DB], 100, failed_only)
-    return _context(request, reports=rows, failed_only=failed_only)
+    rows = await request.app[DB].devices.reports(failed_only=failed_only, limit=REPORTS_PAGE)
+    return _context(request, reports=rows, failed_only=failed_only, page_size=REPORTS_PAGE)

@@ -248,7 +248,7 @@ async def test_the_lockout_counts_failures_on_every_replica_sharing_the_database
         aiohttp_client, db_path, clock, seeded):
     # two meta server apps on one database, as two replicas behind a balancer
     from host_server.app import init_app
-    replicas = [await aiohttp_client(init_app(db=db_path, clock=clock)) for _ in range(2)]
+    replicas = [await aiohttp_client(init_app(probe_interval=0, db=db_path, clock=clock)) for _ in range(2)]
 
     async def attempt(client, password):
         token = csrf_of(await (await client.get("/dashboard/login")).text())

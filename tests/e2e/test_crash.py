@@ -9,7 +9,7 @@ import random
 import aiohttp
 import pytest
 
-from host_server.auth import proof
+from host_server.services.auth import proof
 from simulator.procs import ServerProcess, run_cli
 from tests.host.hostutil import integrity_problems, sql
 

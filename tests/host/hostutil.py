@@ -11,8 +11,8 @@ import sqlite3
 import subprocess
 import sys
 
-from host_server import db_postgres
-from host_server.auth import proof
+from host_server.db import is_postgres_url
+from host_server.services.auth import proof
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SECRET = "00112233445566778899aabbccddeeff"
@@ -125,20 +125,21 @@ def _on_postgres(db_path, work):
 def sql(db_path, statement, args=()):
     """One statement (`?` placeholders) on the test's database: the rows of a SELECT as tuples;
     anything else is committed at once."""
-    if not db_postgres.is_url(db_path):
+    if not is_postgres_url(db_path):
         with sqlite3.connect(db_path) as conn:
             return conn.execute(statement, args).fetchall()
     return _on_postgres(db_path, lambda conn: _pg_statement(conn, statement, args))
 
 
 async def _pg_statement(conn, statement, args):
-    rows = await conn.fetch(db_postgres.sql_for_postgres(statement), *args)
+    from host_server.db.postgres import sql_for_postgres
+    rows = await conn.fetch(sql_for_postgres(statement), *args)
     return [tuple(r) for r in rows]
 
 
 def dump(db_path):
     """Every row of every table, as text: to assert that a secret is stored nowhere."""
-    if not db_postgres.is_url(db_path):
+    if not is_postgres_url(db_path):
         with sqlite3.connect(db_path) as conn:
             return "\n".join(conn.iterdump())
 

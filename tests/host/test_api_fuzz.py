@@ -13,7 +13,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from host_server.auth import proof
+from host_server.services.auth import proof
 from hostutil import REPO, SECRET, media_doc, run_cli, write_json
 
 EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "20"))

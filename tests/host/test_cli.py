@@ -62,10 +62,13 @@ def test_add_media_program_assign_and_list(db, tmp_path):
     path = write_json(tmp_path / "m.json", media_doc(1))
     assert run_cli("add-media", "--json", path, db=db, check=0).stdout.strip() == "media 1 added"
     assert listed(db, "media") == [{"id": 1, "title": "Tone 1", "type": "audio/wav", "size": 1001,
-                                    "sha256": SHA, "src": "http://127.0.0.1:8101/music/1/tone-1.wav"}]
+                                    "sha256": SHA, "src": "http://127.0.0.1:8101/music/1/tone-1.wav",
+                                    "file_name": "tone-1.wav", "alternates": 1}]
     run_cli("add-program", "Morning", "--items", "1,1", db=db, check=0)
-    assert listed(db, "programs") == [{"id": 1, "name": "Morning", "items": [1, 1]}]
+    assert listed(db, "programs") == [{"id": 1, "name": "Morning", "items": [1, 1],
+                                       "titles": ["Tone 1", "Tone 1"], "devices": []}]
     run_cli("assign", "dev1", "Morning", "--default", db=db, check=0)
+    assert listed(db, "programs")[0]["devices"] == ["dev1"]
     assert listed(db, "devices")[0]["default"] == 1
     assert "Morning" in run_cli("list", "programs", db=db, check=0).stdout
 
@@ -154,9 +157,9 @@ def test_reports_lists_what_devices_reported(db, tmp_path):
 
     async def report():
         d = await Database(db).connect()
-        await d.add_report("dev1", {"id": 1, "pos": 0, "status": "failed", "src": None, "bytes": 0,
+        await d.devices.add_report("dev1", {"id": 1, "pos": 0, "status": "failed", "src": None, "bytes": 0,
                                     "ms": 5, "errors": [["http://x/a.wav", "refused"]]})
-        await d.add_report("dev2", {"id": 2, "pos": 0, "status": "played", "src": "http://x/b.wav",
+        await d.devices.add_report("dev2", {"id": 2, "pos": 0, "status": "played", "src": "http://x/b.wav",
                                     "bytes": 9, "ms": 5, "errors": []})
         await d.close()
     asyncio.run(report())

@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from host_server import catalog
+from host_server.model import catalog
 from host_server.app import init_app
 from host_server.db import Database
 from hostutil import SECRET, bearer, login, media_doc
@@ -26,12 +26,12 @@ async def test_a_database_restart_gives_503_meanwhile_and_nothing_is_lost(
         aiohttp_client, own_cluster, caplog):
     url = own_cluster.create_database("meta")
     db = await Database(url).connect()
-    ids = [await db.add_media(catalog.validate_media(media_doc(n))) for n in (1, 2)]
-    await db.add_program("P", ids)
-    await db.add_device("dev1", "", SECRET)
-    await db.assign("dev1", "P", default=True)
+    ids = [await db.catalog.add_media(catalog.validate_media(media_doc(n))) for n in (1, 2)]
+    await db.catalog.add_program("P", ids)
+    await db.devices.add("dev1", "", SECRET)
+    await db.devices.assign("dev1", "P", default=True)
     await db.close()
-    client = await aiohttp_client(init_app(db=url))
+    client = await aiohttp_client(init_app(probe_interval=0, db=url))
     auth = bearer(await login(client))
     item = await (await client.get("/api/v1/next", headers=auth)).json()
     assert item["pos"] == 0

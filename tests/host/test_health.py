@@ -6,12 +6,14 @@ import json
 
 import pytest
 
-from host_server import catalog, fileserver
+from host_server import fileserver
+from host_server.model import catalog
 from host_server.app import init_app
 from host_server.db import Database
-from host_server.health import HEALTH, Health, address_of, list_servers, server_failed
+from host_server.keys import HEALTH
+from host_server.services.health import Health, address_of, server_failed
 from host_server.keys import DB
-from host_server.probe import probe_all
+from host_server.outbound.probe import probe_all
 from hostutil import SECRET, FakeClock, bearer, free_port, login, run_cli
 
 SHA = "ab" * 32
@@ -57,55 +59,55 @@ def test_a_reason_of_non_ascii_digits_is_not_a_server_failure():
 
 async def test_probe_marks_a_refusing_server_down_with_why_and_since(db, up_server):
     down = f"http://127.0.0.1:{free_port()}"
-    await db.add_media(record(up_server, [down]))
+    await db.catalog.add_media(record(up_server, [down]))
     health = await Health(db).load()
     await probe_all(health, timeout=2.0)
     assert health.down == {down}
-    servers = {s["address"]: s for s in await list_servers(db)}
+    servers = {s["address"]: s for s in await db.health.list_servers()}
     assert servers[down]["up"] is False and servers[up_server]["up"] is True
     assert "refused" in servers[down]["why"].lower() and down in servers[down]["why"]
     assert servers[down]["since"] == db.clock.now == servers[down]["checked"]
     # Still down an hour later: "since" stays, "checked" moves.
     db.clock.advance(3600)
     await probe_all(health, timeout=2.0)
-    servers = {s["address"]: s for s in await list_servers(db)}
+    servers = {s["address"]: s for s in await db.health.list_servers()}
     assert servers[down]["since"] == db.clock.now - 3600
     assert servers[down]["checked"] == db.clock.now
-    assert [s["address"] for s in await list_servers(db)] == [down, up_server]   # down first
+    assert [s["address"] for s in await db.health.list_servers()] == [down, up_server]   # down first
 
 
 async def test_a_server_missing_its_probe_file_is_down_with_the_status(db, up_server):
-    await db.add_media(record(up_server, [], name="gone.wav"))
+    await db.catalog.add_media(record(up_server, [], name="gone.wav"))
     health = await Health(db).load()
     await probe_all(health, timeout=2.0)
-    [srv] = await list_servers(db)
+    [srv] = await db.health.list_servers()
     assert srv["up"] is False and srv["why"].startswith("probe 404")
 
 
 async def test_a_server_never_checked_is_listed_as_unknown(db):
-    await db.add_media(record("http://127.0.0.1:9", []))
-    assert await list_servers(db) == [{"address": "http://127.0.0.1:9", "up": None, "since": None,
+    await db.catalog.add_media(record("http://127.0.0.1:9", []))
+    assert await db.health.list_servers() == [{"address": "http://127.0.0.1:9", "up": None, "since": None,
                                        "why": "not checked yet", "checked": None}]
 
 
 async def test_devices_reports_mark_servers_down_and_up(db):
     a, b = "http://127.0.0.1:1", "http://127.0.0.1:2"
-    await db.add_media(record(a, [b]))
+    await db.catalog.add_media(record(a, [b]))
     health = await Health(db).load()
     stranger = "http://127.0.0.1:3"   # no media record names it: a report cannot plant it
     await health.fold_report("dev1", {"status": "played", "src": f"{b}/alt/x.wav",
                                       "errors": [[f"{a}/m/x.wav", "refused"],
                                                  [f"{stranger}/x.wav", "refused"]]})
     assert health.down == {a}
-    assert stranger not in {s["address"] for s in await list_servers(db)}
-    srv = (await list_servers(db))[0]
+    assert stranger not in {s["address"] for s in await db.health.list_servers()}
+    srv = (await db.health.list_servers())[0]
     assert srv["address"] == a and srv["why"] == f"device dev1 reported refused for {a}/m/x.wav"
     await health.fold_report("dev2", {"status": "failed", "src": None,
                                       "errors": [[f"{b}/alt/x.wav", "404"]]})
     assert health.down == {a}    # a missing file is not a server failure
     await health.fold_report("dev2", {"status": "played", "src": f"{a}/m/x.wav", "errors": []})
     assert health.down == set()
-    by_address = {s["address"]: s for s in await list_servers(db)}
+    by_address = {s["address"]: s for s in await db.health.list_servers()}
     assert by_address[a]["up"] is True and by_address[a]["why"] == f"device dev2 played {a}/m/x.wav"
     # Health survives a restart of the meta server.
     await health.fold_report("dev1", {"status": "failed", "src": None,
@@ -116,26 +118,25 @@ async def test_devices_reports_mark_servers_down_and_up(db):
 async def test_sources_are_ordered_down_after_up_and_never_dropped(db):
     a, b, c = (f"http://127.0.0.1:{p}" for p in (1, 2, 3))
     health = await Health(db).load()
-    body = json.dumps({"id": 1, "pos": 0, "size": 3, "src": [f"{a}/x", f"{b}/x", f"{c}/x"],
-                       "sec": {"k": 1}}, separators=(",", ":")).encode()
-    assert health.order(body) is body           # nothing down: untouched
+    doc = {"id": 1, "pos": 0, "size": 3, "src": [f"{a}/x", f"{b}/x", f"{c}/x"], "sec": {"k": 1}}
+    assert health.order(doc) is doc           # nothing down: untouched
     await health.record([(a, False, "probe: refused"), (b, True, "ok")])
-    ordered = json.loads(health.order(body))
+    ordered = health.order(doc)
     assert ordered["src"] == [f"{b}/x", f"{c}/x", f"{a}/x"]
     assert ordered["sec"] == {"k": 1} and list(ordered)[:3] == ["id", "pos", "size"]
-    assert health.order(body) is health.order(body)   # cached
+    assert doc["src"] == [f"{a}/x", f"{b}/x", f"{c}/x"]   # the shared document is not changed
     await health.record([(a, True, "ok"), (c, False, "timeout")])
-    assert json.loads(health.order(body))["src"] == [f"{a}/x", f"{b}/x", f"{c}/x"]
+    assert health.order(doc)["src"] == [f"{a}/x", f"{b}/x", f"{c}/x"]
 
 
 async def test_next_orders_sources_by_what_the_background_probe_found(
         aiohttp_client, tmp_path, up_server):
     down = f"http://127.0.0.1:{free_port()}"
     db = await Database(str(tmp_path / "meta.db")).connect()
-    mid = await db.add_media(record(down, [up_server]))
-    await db.add_program("P", [mid])
-    await db.add_device("dev1", "", SECRET)
-    await db.assign("dev1", "P", default=True)
+    mid = await db.catalog.add_media(record(down, [up_server]))
+    await db.catalog.add_program("P", [mid])
+    await db.devices.add("dev1", "", SECRET)
+    await db.devices.assign("dev1", "P", default=True)
     await db.close()
     client = await aiohttp_client(init_app(db=str(tmp_path / "meta.db"), probe_interval=0.05,
                                            probe_timeout=1.0))
@@ -151,19 +152,19 @@ async def test_next_orders_sources_by_what_the_background_probe_found(
     # The full record still names the primary first: only what devices get is reordered.
     rec = await (await client.get(f"/api/v1/media/{mid}", headers=h)).json()
     assert rec["primary_address"] == down
-    servers = await list_servers(client.server.app[DB])
+    servers = await client.server.app[DB].health.list_servers()
     assert [(s["address"], s["up"]) for s in servers] == [(down, False), (up_server, True)]
 
 
 async def test_with_health_off_next_keeps_the_stored_order(aiohttp_client, tmp_path):
     db = await Database(str(tmp_path / "meta.db")).connect()
     a, b = "http://127.0.0.1:1", "http://127.0.0.1:2"
-    mid = await db.add_media(record(a, [b]))
-    await db.add_program("P", [mid])
-    await db.add_device("dev1", "", SECRET)
-    await db.assign("dev1", "P", default=True)
+    mid = await db.catalog.add_media(record(a, [b]))
+    await db.catalog.add_program("P", [mid])
+    await db.devices.add("dev1", "", SECRET)
+    await db.devices.assign("dev1", "P", default=True)
     await db.close()
-    client = await aiohttp_client(init_app(db=str(tmp_path / "meta.db")))
+    client = await aiohttp_client(init_app(probe_interval=0, db=str(tmp_path / "meta.db")))
     await client.server.app[HEALTH].record([(a, False, "refused")])
     h = bearer(await login(client))
     item = await (await client.get("/api/v1/next", headers=h)).json()
@@ -172,7 +173,7 @@ async def test_with_health_off_next_keeps_the_stored_order(aiohttp_client, tmp_p
 
 async def test_operator_lists_servers_with_why_and_since(db, tmp_path):
     a = "http://127.0.0.1:1"
-    await db.add_media(record(a, ["http://127.0.0.1:2"]))
+    await db.catalog.add_media(record(a, ["http://127.0.0.1:2"]))
     await Health(db).record([(a, False, "probe: Connection refused (http://127.0.0.1:1/m/x.wav)")])
     proc = run_cli("list", "servers", db=db.path, check=0)
     lines = proc.stdout.splitlines()

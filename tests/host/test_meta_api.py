@@ -4,8 +4,8 @@ import re
 import pytest
 
 from host_server.app import init_app
-from host_server.auth import proof
-from host_server import db_postgres
+from host_server.services.auth import proof
+from host_server.db import is_postgres_url
 from host_server.db import Database, migrations
 from hostutil import SECRET, SHA, bearer, dump, login, sql
 
@@ -54,7 +54,7 @@ async def test_failed_logins_count_the_address_only_a_trusted_balancer_forwards(
         aiohttp_client, db_path, clock, seeded, trusted, counted):
     # behind nginx every request comes from the balancer: its X-Forwarded-For names the device,
     # but a device's own X-Forwarded-For must not let it dodge the per-address limit
-    client = await aiohttp_client(init_app(db=db_path, clock=clock, trusted_proxies=trusted))
+    client = await aiohttp_client(init_app(probe_interval=0, db=db_path, clock=clock, trusted_proxies=trusted))
     doc = await challenge(client)
     resp = await client.post("/api/v1/login", headers={"X-Forwarded-For": "10.9.9.9, 203.0.113.9"},
                              json={"device": "dev1", "nonce": doc["nonce"], "proof": "00" * 32})
@@ -118,7 +118,7 @@ async def test_unknown_device_is_rate_limited_the_same_way(client):
 
 async def test_one_address_guessing_at_many_devices_is_limited(aiohttp_client, db_path, clock, seeded):
     from host_server.app import init_app
-    client = await aiohttp_client(init_app(db=db_path, clock=clock, max_address_failures=8))
+    client = await aiohttp_client(init_app(probe_interval=0, db=db_path, clock=clock, max_address_failures=8))
     for i in range(8):     # 8 different device ids, 1 failure each: no per-device limit reached
         doc = await challenge(client, "guess%d" % i)
         assert (await try_login(client, "guess%d" % i, doc["nonce"], "00" * 32)).status == 401
@@ -136,7 +136,7 @@ async def test_revoked_tokens_stop_working_at_once(client, db_path, clock):
     assert (await client.get("/api/v1/programs", headers=bearer(token))).status == 200
     db = await Database(db_path, clock=clock).connect()
     try:
-        assert await db.revoke_tokens("dev1") == 1
+        assert await db.logins.revoke_tokens("dev1") == 1
     finally:
         await db.close()
     assert (await client.get("/api/v1/programs", headers=bearer(token))).status == 401
@@ -271,7 +271,7 @@ async def test_next_is_204_for_empty_program_or_none(client, seeded):
 # -- full record -------------------------------------------------------------------------
 
 async def test_full_record_has_all_fields(aiohttp_client, db_path, seeded):
-    from host_server import catalog
+    from host_server.model import catalog
     full = {key: f"value of {key}" for key in catalog.TEXT_FIELDS}
     full.update(performers=["P1", "P2"], composers=["C1"], creators=["K1", "K2"])
     db = await Database(db_path).connect()
@@ -280,9 +280,9 @@ async def test_full_record_has_all_fields(aiohttp_client, db_path, seeded):
            "file_name": "x y.mp3",
            "alternates": [{"address": "http://10.0.0.2", "directory": "/m1"},
                           {"address": "https://10.0.0.3:8443", "directory": "m2/deep"}], **full}
-    media_id = await db.add_media(catalog.validate_media(doc))
+    media_id = await db.catalog.add_media(catalog.validate_media(doc))
     await db.close()
-    client = await aiohttp_client(init_app(db=db_path))
+    client = await aiohttp_client(init_app(probe_interval=0, db=db_path))
     token = await login(client)
     resp = await client.get(f"/api/v1/media/{media_id}", headers=bearer(token))
     assert resp.status == 200
@@ -383,12 +383,12 @@ async def test_migrations_are_versioned_and_idempotent(db_path, seeded, aiohttp_
     for _ in range(2):
         db = await Database(db_path).connect()
         assert await db.schema_version() == latest
-        assert len(await db.list_media()) == 3
+        assert len(await db.catalog.list_media()) == 3
         assert await db.integrity_problems() == []
         await db.close()
-    if not db_postgres.is_url(db_path):
+    if not is_postgres_url(db_path):
         assert sql(db_path, "PRAGMA journal_mode")[0][0] == "wal"
-    client = await aiohttp_client(init_app(db=db_path))   # the server migrates at start too
+    client = await aiohttp_client(init_app(probe_interval=0, db=db_path))   # the server migrates at start too
     await login(client)
 
 
@@ -398,18 +398,18 @@ async def test_one_report_sent_at_once_to_several_replicas_is_stored_and_advance
     # the first is still at work: each replica its own Database (connection pool) on one database
     dbs = [await Database(db_path, clock=clock).connect() for _ in range(4)]
     try:
-        mid, pos, _ = await dbs[0].next_item("dev1")
+        mid, pos, _ = await dbs[0].devices.next_item("dev1")
         rep = {"id": mid, "pos": pos, "status": "played", "src": None, "bytes": 1, "ms": 1,
                "errors": []}
         others = [{**rep, "id": seeded["media"][2], "pos": 0}]   # another device's, meanwhile
-        await dbs[0].assign("dev2", "Other", default=True)
-        results = await asyncio.gather(*[d.add_report("dev1", rep) for d in dbs],
-                                       *[d.add_report("dev2", o) for d in dbs[:2] for o in others])
+        await dbs[0].devices.assign("dev2", "Other", default=True)
+        results = await asyncio.gather(*[d.devices.add_report("dev1", rep) for d in dbs],
+                                       *[d.devices.add_report("dev2", o) for d in dbs[:2] for o in others])
         assert results[:4] == [pos + 1] * 4
-        stored = await dbs[0].reports(device="dev1")
+        stored = await dbs[0].devices.reports(device="dev1")
         assert [(r["pos"], r["advanced"]) for r in stored] == [(pos, True)]
-        assert [r["advanced"] for r in await dbs[0].reports(device="dev2")] == [True]
-        assert (await dbs[1].next_item("dev1"))[1] == pos + 1
+        assert [r["advanced"] for r in await dbs[0].devices.reports(device="dev2")] == [True]
+        assert (await dbs[1].devices.next_item("dev1"))[1] == pos + 1
     finally:
         for d in dbs:
             await d.close()

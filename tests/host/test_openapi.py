@@ -7,7 +7,6 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from host_server import db_dashboard
 from host_server.dashboard.passwords import hash_password
 from host_server.db import Database
 from hostutil import SECRET, bearer, login
@@ -98,7 +97,7 @@ async def test_device_api_answers_match_the_document(api, seeded):
 
     token = await login(api.client, "dev1")   # (login's 200 checked below, after a fresh nonce)
     s, nonce, _ = await api.call("POST", "/api/v1/login/challenge", json={"device": "dev1"})
-    from host_server.auth import proof
+    from host_server.services.auth import proof
     s, body, _ = await api.call("POST", "/api/v1/login", json={
         "device": "dev1", "nonce": nonce["nonce"], "proof": proof(SECRET, "dev1", nonce["nonce"])})
     assert s == 200 and body["program"] == seeded["three"]
@@ -161,7 +160,7 @@ async def test_device_api_answers_match_the_document(api, seeded):
 
 async def test_operator_and_dashboard_answers_match_the_document(api, db_path, clock, seeded):
     db = await Database(db_path, clock=clock).connect()
-    await db_dashboard.add_operator(db, "ops", hash_password(PASSWORD))
+    await db.operators.add("ops", hash_password(PASSWORD))
     await db.close()
     c = api.checker
     pages = [p for m, p in c.operations(tags=["dashboard"]) if m == "get" and p != "/dashboard/login"]
@@ -169,6 +168,8 @@ async def test_operator_and_dashboard_answers_match_the_document(api, db_path, c
         s, _, resp = await api.call("GET", path)
         assert s == 303 and resp.headers["Location"].startswith("/dashboard/login")
     s, body, _ = await api.call("GET", "/api/v1/operator/devices")
+    assert s == 401
+    s, body, _ = await api.call("GET", "/api/v1/operator/lists/{what}", {"what": "media"})
     assert s == 401
     s, page, _ = await api.call("GET", "/dashboard/login")
     assert s == 200
@@ -202,6 +203,13 @@ async def test_operator_and_dashboard_answers_match_the_document(api, db_path, c
     s, body, _ = await api.call("GET", "/api/v1/operator/devices")
     assert s == 200
     assert next(d for d in body["devices"] if d["id"] == "dev1")["playing"]["media"] == seeded["media"][0]
+    for what in ("devices", "media", "programs", "owners", "servers"):
+        s, body, _ = await api.call("GET", "/api/v1/operator/lists/{what}", {"what": what})
+        assert s == 200 and body["what"] == what
+        if what == "media":
+            assert [m["id"] for m in body["rows"]] == sorted(seeded["media"])
+    s, body, _ = await api.call("GET", "/api/v1/operator/lists/{what}", {"what": "secrets"})
+    assert s == 404 and "no list 'secrets'" in body["error"]
 
     s, _, _ = await api.call("POST", "/dashboard/programs", data={"name": "Doc", "items": "1,2"})
     assert s == 403

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from host_server import fileserver, owners
+from host_server import fileserver
+from host_server.services import owners
 from host_server.app import init_app
 from host_server.db import Database
 from host_server.keys import DB
@@ -45,7 +46,7 @@ async def meta(aiohttp_client, db_path):
     _, token1 = await owners.create_owner(db, "Label One")
     _, token2 = await owners.create_owner(db, "Label Two")
     await db.close()
-    client = await aiohttp_client(init_app(db=db_path, source_timeout=2.0))
+    client = await aiohttp_client(init_app(probe_interval=0, db=db_path, source_timeout=2.0))
     client.tokens = {"one": bearer(token1), "two": bearer(token2)}
     return client
 
@@ -78,8 +79,7 @@ async def test_owner_api_needs_a_live_owner_token(meta):
 
 async def test_a_revoked_owner_is_refused_and_a_new_token_works(meta):
     db = meta.server.app[DB]
-    from host_server import db_owners
-    assert await db_owners.revoke_owner(db, "Label One") == 1
+    assert await db.owners.revoke("Label One") == 1
     assert (await meta.get("/api/v1/owner", headers=meta.tokens["one"])).status == 401
     token = await owners.issue_token(db, "Label One")
     assert (await meta.get("/api/v1/owner", headers=bearer(token))).status == 200
@@ -154,10 +154,10 @@ async def test_an_owner_sees_and_changes_only_their_own_files(meta, servers):
 async def _device(meta, program_items, positions):
     """Program P holding program_items; devices d0.. entitled, at the given positions."""
     db = meta.server.app[DB]
-    await db.add_program("P", program_items)
+    await db.catalog.add_program("P", program_items)
     for i, pos in enumerate(positions):
-        await db.add_device(f"d{i}", "", SECRET)
-        await db.assign(f"d{i}", "P", default=True)
+        await db.devices.add(f"d{i}", "", SECRET)
+        await db.devices.assign(f"d{i}", "P", default=True)
         await db.execute("UPDATE entitlements SET pos = ? WHERE device = ?", (pos, f"d{i}"))
     return [bearer(await login(meta, f"d{i}")) for i in range(len(positions))]
 
@@ -237,7 +237,9 @@ async def test_removal_takes_the_file_out_without_moving_devices_off_their_place
     resp = await meta.get(f"/api/v1/media/{ids['x']}", headers=devs[0])
     assert resp.status == 404
     db = meta.server.app[DB]
-    assert await db.list_programs() == [{"id": 1, "name": "P", "items": [ids["a"], ids["b"], ids["c"]]}]
+    assert await db.catalog.list_programs() == [{
+        "id": 1, "name": "P", "items": [ids["a"], ids["b"], ids["c"]],
+        "titles": ["Title a", "Title b", "Title c"], "devices": ["d0", "d1", "d2", "d3"]}]
 
 
 async def test_removing_the_last_item_wraps_a_device_there_to_the_start(meta, servers):

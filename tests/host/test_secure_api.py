@@ -12,10 +12,10 @@ import pytest
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from host_server import catalog, db_secure, sealing
+from host_server.model import catalog, sealing
 from host_server.app import init_app
 from host_server.db import Database
-from host_server.errors import Invalid
+from host_server.model.errors import Invalid
 from hostutil import SECRET, bearer, dump, login, media_doc, sql
 
 KEY = bytes(range(16))
@@ -60,24 +60,24 @@ def master_file(tmp_path):
 async def secure_seeded(db_path, clock, master_file):
     """Media 1 plain, 2 secure; program "P" (1, 2) for dev1; "Q" (2) assigned to nobody; dev2
     entitled only to "R" (1)."""
-    db = await Database(db_path, clock=clock).connect()
-    db.sealer = sealing.Sealer(sealing.load_master_key(master_file))
-    plain = await db.add_media(catalog.validate_media(media_doc(1)))
-    sec = await db.add_media(catalog.validate_media(secure_doc(2)))
-    await db.add_program("P", [plain, sec])
-    await db.add_program("Q", [sec])
-    await db.add_program("R", [plain])
-    await db.add_device("dev1", "", SECRET)
-    await db.add_device("dev2", "", SECRET)
-    await db.assign("dev1", "P", default=True)
-    await db.assign("dev2", "R", default=True)
+    db = await Database(db_path, clock=clock,
+                        sealer=sealing.Sealer(sealing.load_master_key(master_file))).connect()
+    plain = await db.catalog.add_media(catalog.validate_media(media_doc(1)))
+    sec = await db.catalog.add_media(catalog.validate_media(secure_doc(2)))
+    await db.catalog.add_program("P", [plain, sec])
+    await db.catalog.add_program("Q", [sec])
+    await db.catalog.add_program("R", [plain])
+    await db.devices.add("dev1", "", SECRET)
+    await db.devices.add("dev2", "", SECRET)
+    await db.devices.assign("dev1", "P", default=True)
+    await db.devices.assign("dev2", "R", default=True)
     await db.close()
     return {"plain": plain, "secure": sec}
 
 
 @pytest.fixture
 async def sclient(aiohttp_client, db_path, clock, secure_seeded, master_file):
-    return await aiohttp_client(init_app(db=db_path, clock=clock, master_key_file=master_file))
+    return await aiohttp_client(init_app(probe_interval=0, db=db_path, clock=clock, master_key_file=master_file))
 
 
 def requests_log(db_path):
@@ -111,8 +111,8 @@ async def test_storing_secure_media_needs_the_master_key(db_path):
     db = await Database(db_path).connect()
     try:
         with pytest.raises(Invalid, match="master key"):
-            await db.add_media(catalog.validate_media(secure_doc(2)))
-        assert (await db.list_media()) == []   # nothing half-written
+            await db.catalog.add_media(catalog.validate_media(secure_doc(2)))
+        assert (await db.catalog.list_media()) == []   # nothing half-written
     finally:
         await db.close()
 
@@ -210,7 +210,7 @@ async def test_plain_or_unknown_items_and_bad_bodies(sclient, secure_seeded):
 
 async def test_without_the_master_key_the_server_answers_503(aiohttp_client, db_path, clock, secure_seeded, monkeypatch):
     monkeypatch.delenv(sealing.ENV_FILE, raising=False)
-    client = await aiohttp_client(init_app(db=db_path, clock=clock))
+    client = await aiohttp_client(init_app(probe_interval=0, db=db_path, clock=clock))
     token = await login(client)
     sec = secure_seeded["secure"]
     resp = await client.post(f"/api/v1/media/{sec}/key", json=key_request(SECRET, "dev1", sec),
@@ -233,7 +233,7 @@ async def test_nothing_secret_reaches_the_log(sclient, secure_seeded, caplog):
 async def test_key_requests_are_listed_for_the_operator(db_path, secure_seeded, clock):
     db = await Database(db_path, clock=clock).connect()
     try:
-        await db_secure.log_key_request(db, "dev1", 2, "127.0.0.1", 403, "not entitled")
-        assert (await db_secure.key_requests(db))[0]["why"] == "not entitled"
+        await db.secure.log_key_request("dev1", 2, "127.0.0.1", 403, "not entitled")
+        assert (await db.secure.key_requests())[0]["why"] == "not entitled"
     finally:
         await db.close()

@@ -1,0 +1,67 @@
+"""What every handler reads from a request, checked once: the JSON body, its fields, a bearer
+token, an id in the path; and the device a token belongs to."""
+
+import functools
+import json
+
+from ..keys import AUTH, DEVICE
+from ..model.checks import contains_nul, id_from_text, is_int
+from ..model.errors import Invalid
+
+_KIND_NAMES = {int: "an integer (64-bit)", str: "a string", list: "a list"}
+
+
+async def read_json(request):
+    """The body as a JSON object (aiohttp caches the bytes: a second call parses again)."""
+    body = await request.read()
+    try:
+        doc = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        raise Invalid("body must be a JSON object") from None
+    if not isinstance(doc, dict):
+        raise Invalid("body must be a JSON object")
+    if contains_nul(doc):
+        raise Invalid("text in the body must not contain NUL characters (\\u0000)")
+    return doc
+
+
+def field(doc, key, kind, required=True, default=None, nullable=False):
+    """doc[key] if it is of kind (int: one the database can hold), else Invalid naming it."""
+    if key not in doc:
+        if required:
+            raise Invalid(f"missing field {key!r}")
+        return default
+    value = doc[key]
+    if value is None and nullable:
+        return None
+    ok = is_int(value) if kind is int else isinstance(value, kind)
+    if not ok:
+        raise Invalid(f"field {key!r} must be {_KIND_NAMES[kind]}")
+    return value
+
+
+def short_str(doc, key, limit=256, **kw):
+    value = field(doc, key, str, **kw)
+    if value is not None and (not value or len(value) > limit):
+        raise Invalid(f"field {key!r} must be 1-{limit} characters")
+    return value
+
+
+def bearer_token(request):
+    """The token of an `Authorization: Bearer <token>` header, or "" when there is none."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def path_id(request, what="media id", key="id"):
+    """An id from the path (/media/{id}): a non-negative integer, else Invalid."""
+    return id_from_text(request.match_info[key], what)
+
+
+def device_required(handler):
+    """The handler runs with request[DEVICE] set from a live device token, else 401."""
+    @functools.wraps(handler)
+    async def wrapper(request):
+        request[DEVICE] = await request.app[AUTH].device_for(bearer_token(request))
+        return await handler(request)
+    return wrapper

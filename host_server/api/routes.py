@@ -1,0 +1,45 @@
+"""The route table: every path the meta server answers, and who answers it."""
+
+from ..dashboard import views as pages
+from ..dashboard.setup import setup_dashboard
+from . import device, openapi, owner, secure
+
+
+def setup_routes(app):
+    r = app.router
+    # devices
+    r.add_post("/api/v1/login/challenge", device.login_challenge)
+    r.add_post("/api/v1/login", device.login)
+    r.add_get("/api/v1/programs", device.programs)
+    r.add_post("/api/v1/programs/select", device.select_program)
+    r.add_get("/api/v1/next", device.next_item)
+    r.add_get("/api/v1/media/{id}", device.media)
+    r.add_post("/api/v1/media/{id}/key", secure.media_key)
+    r.add_post("/api/v1/report", device.report)
+    # owners
+    r.add_get("/api/v1/owner", owner.whoami)
+    r.add_get("/api/v1/owner/media", owner.list_media)
+    r.add_post("/api/v1/owner/media", owner.register)
+    r.add_get("/api/v1/owner/media/{id}", owner.get_media)
+    r.add_patch("/api/v1/owner/media/{id}", owner.update)
+    r.add_delete("/api/v1/owner/media/{id}", owner.remove)
+    # everyone
+    r.add_get("/api/v1/openapi.yaml", openapi.openapi)
+    # operators: the dashboard's pages and forms, and its JSON
+    setup_dashboard(app)
+    for path in ("/dashboard", "/dashboard/"):
+        r.add_get(path, pages.home)
+    r.add_get("/dashboard/login", pages.login_page)
+    r.add_post("/dashboard/login", pages.login)
+    r.add_post("/dashboard/logout", pages.logout)
+    r.add_get("/dashboard/devices", pages.devices)
+    r.add_get("/dashboard/programs", pages.programs)
+    r.add_post("/dashboard/programs", pages.create_program)
+    r.add_post("/dashboard/programs/{id}/move", pages.move_item)
+    r.add_post("/dashboard/programs/{id}/assign", pages.assign)
+    r.add_get("/dashboard/media", pages.media)
+    r.add_get("/dashboard/owners", pages.owners)
+    r.add_get("/dashboard/servers", pages.servers)
+    r.add_get("/dashboard/reports", pages.reports)
+    r.add_get("/api/v1/operator/devices", pages.devices_json)
+    r.add_get("/api/v1/operator/lists/{what}", pages.list_json)

@@ -1,0 +1,82 @@
+"""Commands about the catalog: add media and programs, import a whole catalog, list things."""
+
+import json
+
+from ..model import catalog
+from ..model.checks import check_program_name, is_number_text
+from ..model.display import when
+from ..model.errors import Invalid
+from ..services.auth import new_secret
+from .output import load_json, print_json, table, warn
+
+# What `list <what>` shows of each list's rows (db.Database.list_of: the dashboard's rows too).
+COLUMNS = {
+    "devices": ("id", "name", "default", "selected", "programs"),
+    "media": ("id", "title", "type", "size", "src"),
+    "programs": ("id", "name", "items"),
+    "owners": ("id", "name", "state", "tokens", "media"),
+    "servers": ("address", "state", "since_time", "checked_time", "why"),
+}
+
+
+def add_commands(sub):
+    sub.add_parser("init", help="create the database and apply migrations")
+    s = sub.add_parser("add-media", help="add one media record from a JSON file")
+    s.add_argument("--json", required=True, metavar="FILE")
+    s = sub.add_parser("add-program", help="add a program")
+    s.add_argument("name")
+    s.add_argument("--items", default="", help="media ids, comma separated, in play order")
+    s = sub.add_parser("import", help="import a catalog JSON file in one transaction")
+    s.add_argument("catalog")
+    s = sub.add_parser("list", help="list devices, media, programs, owners or file servers (health)")
+    s.add_argument("what", choices=tuple(COLUMNS))
+    s.add_argument("--json", action="store_true")
+    return {"init": init, "add-media": add_media, "add-program": add_program,
+            "import": import_catalog, "list": list_rows}
+
+
+async def init(db, args):
+    print(f"database {db.describe()} at schema version {await db.schema_version()}")
+
+
+async def add_media(db, args):
+    rec = catalog.validate_media(load_json(args.json), args.json, warn)
+    media_id = await db.catalog.add_media(rec)
+    print(f"media {media_id} added")
+
+
+async def add_program(db, args):
+    check_program_name(args.name)
+    items = []
+    for part in (args.items.split(",") if args.items else []):
+        part = part.strip()
+        if not is_number_text(part):
+            raise Invalid(f"--items: {part!r} is not a media id")
+        items.append(int(part))
+    program = await db.catalog.add_program(args.name, items)
+    print(f"program {program} ({args.name}) added with {len(items)} items")
+
+
+async def import_catalog(db, args):
+    media, programs, devices = catalog.validate_catalog(load_json(args.catalog), warn)
+    summary = await db.catalog.import_catalog(media, programs, devices, new_secret)
+    print(json.dumps(summary))
+
+
+def _shown(what, row):
+    """The columns of a row that only the table has (states and times in words)."""
+    if what == "owners":
+        row["state"] = f"revoked {when(row['revoked'])}" if row["revoked"] else "active"
+    elif what == "servers":
+        row["state"] = {True: "up", False: "DOWN", None: "?"}[row["up"]]
+        row["since_time"] = when(row["since"])
+        row["checked_time"] = when(row["checked"])
+    return row
+
+
+async def list_rows(db, args):
+    rows = await db.list_of(args.what)
+    if args.json:
+        print_json(rows)
+    else:
+        table([_shown(args.what, r) for r in rows], COLUMNS[args.what])

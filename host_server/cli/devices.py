@@ -1,0 +1,58 @@
+"""Commands about devices: add one, revoke its tokens, entitle it to a program, its reports."""
+
+from ..model.checks import check_device_id, check_secret
+from ..model.errors import Invalid
+from ..services.auth import new_secret
+from .output import print_json, table
+
+
+def add_commands(sub):
+    s = sub.add_parser("add-device", help="add a device; prints its secret once")
+    s.add_argument("id")
+    s.add_argument("--name", default="")
+    s.add_argument("--secret", help="32 hex characters (default: generated)")
+    s = sub.add_parser("revoke-device", help="revoke every login token of a device at once")
+    s.add_argument("id")
+    s = sub.add_parser("assign", help="entitle a device to a program (by name or id)")
+    s.add_argument("device")
+    s.add_argument("program")
+    s.add_argument("--default", action="store_true", help="make it the device's default program")
+    s = sub.add_parser("reports", help="latest reports, newest first")
+    s.add_argument("--device")
+    s.add_argument("--failed", action="store_true",
+                   help="only reports that failed or met a failing source")
+    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--json", action="store_true")
+    return {"add-device": add_device, "revoke-device": revoke_device, "assign": assign,
+            "reports": reports}
+
+
+async def add_device(db, args):
+    check_device_id(args.id)
+    secret = check_secret(args.secret) if args.secret else new_secret()
+    await db.devices.add(args.id, args.name, secret)
+    print(f"device {args.id} added; secret (shown once): {secret}")
+
+
+async def revoke_device(db, args):
+    n = await db.logins.revoke_tokens(args.id)
+    print(f"device {args.id}: {n} token(s) revoked; it must log in again")
+
+
+async def assign(db, args):
+    program = await db.devices.assign(args.device, args.program, args.default)
+    print(f"device {args.device} entitled to program {program}" + (" (default)" if args.default else ""))
+
+
+async def reports(db, args):
+    if args.limit <= 0:
+        raise Invalid("--limit must be positive")
+    rows = await db.devices.reports(args.device, args.failed, args.limit)
+    if args.json:
+        print_json(rows)
+        return
+    for r in rows:
+        r["errors"] = "; ".join(f"{u} {why}" for u, why in r["errors"])
+        r["time"] = r["at"]
+    table(rows, ("id", "time", "device", "media", "pos", "status", "src", "bytes", "ms", "errors"),
+          times=("time",))

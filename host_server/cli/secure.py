@@ -1,0 +1,29 @@
+"""Commands about secure items: a new master key file, the log of key requests."""
+
+from ..model import sealing
+from .output import print_json, table
+
+
+def add_commands(sub):
+    s = sub.add_parser("new-master-key", help="write a new master key file (mode 0600; never overwrites)")
+    s.add_argument("file")
+    s = sub.add_parser("key-requests", help="latest key requests for secure items, newest first")
+    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--json", action="store_true")
+    return {"key-requests": key_requests}
+
+
+def new_master_key(args):
+    """Runs without a database (cli.main calls it directly)."""
+    sealing.new_master_key_file(args.file)
+    print(f"master key written to {args.file}; keep it safe and out of the database's backups")
+
+
+async def key_requests(db, args):
+    rows = await db.secure.key_requests(args.limit)
+    if args.json:
+        print_json(rows)
+        return
+    for r in rows:
+        r["time"] = r["at"]
+    table(rows, ("id", "time", "device", "media", "address", "status", "why"), times=("time",))

@@ -1,0 +1,33 @@
+"""The serve command: the one command that imports the web stack (aiohttp), and only when run."""
+
+import asyncio
+import logging
+import sys
+
+from .. import settings as settings_table
+
+
+def add_commands(sub):
+    s = sub.add_parser("serve", help="run the meta server")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000, help="0 binds a free port")
+    s.add_argument("--no-access-log", action="store_true", help="do not log one line per request")
+    settings_table.add_serve_options(s)
+
+
+async def serve(settings, host, port, access_log=True):
+    """Run the meta server until SIGINT/SIGTERM; print LISTENING once it accepts connections."""
+    from aiohttp import web
+
+    from ..app import init_app
+    from ..serving import serve_until_stopped
+    app = init_app(settings)
+    runner = web.AppRunner(app, access_log=logging.getLogger("aiohttp.access") if access_log else None)
+    await serve_until_stopped(runner, host, port)  # setup opens and migrates the database
+
+
+def run(args):
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(serve(settings_table.from_options(args), args.host, args.port,
+                      not args.no_access_log))

@@ -1,0 +1,178 @@
+"""Devices, the programs they are entitled to, their positions, and their reports.
+
+A device's position in its program moves only on its report of the item it was handed: a
+device that crashes mid-item gets the same item again.
+"""
+
+import json
+
+from ..model.errors import Conflict, Forbidden, NotFound
+
+REPORT_REPEAT_WINDOW = 600.0   # s: an identical report within this time is a retry
+REPORTS_SHOWN = 50             # reports listed when no limit is given
+
+_CURRENT = (
+    "SELECT e.program, e.pos, p.n_items, pi.media, m.compact FROM devices d"
+    " JOIN entitlements e ON e.device = d.id"
+    "  AND e.program = coalesce(d.selected_program, d.default_program)"
+    " JOIN programs p ON p.id = e.program"
+    " LEFT JOIN program_items pi ON pi.program = e.program AND pi.pos = e.pos"
+    " LEFT JOIN media m ON m.id = pi.media"
+    " WHERE d.id = ?")
+_REPORT_KEYS = ("id", "device", "program", "media", "title", "pos", "status", "src", "bytes", "ms",
+                "errors", "advanced", "at")
+
+
+class Devices:
+    def __init__(self, db):
+        self.db = db
+
+    # -- the operator's side -------------------------------------------------------------
+
+    async def insert(self, c, device, name, secret):
+        """Add a device inside the transaction c."""
+        if await c.fetchone("SELECT 1 FROM devices WHERE id = ?", (device,)):
+            raise Conflict(f"device {device!r} already exists")
+        await c.execute("INSERT INTO devices (id, name, secret, created) VALUES (?, ?, ?, ?)",
+                        (device, name, secret, self.db.clock()))
+
+    async def add(self, device, name, secret):
+        async with self.db.transaction() as c:
+            await self.insert(c, device, name, secret)
+
+    async def entitle(self, c, device, program, default):
+        """Entitle the device to the program inside c; its first program becomes its default."""
+        await c.execute("INSERT INTO entitlements (device, program, pos) VALUES (?, ?, 0)"
+                        " ON CONFLICT DO NOTHING", (device, program))
+        if default:
+            await c.execute("UPDATE devices SET default_program = ? WHERE id = ?", (program, device))
+        else:
+            await c.execute("UPDATE devices SET default_program = ? WHERE id = ?"
+                            " AND default_program IS NULL", (program, device))
+
+    async def assign(self, device, program_ref, default=False):
+        """Entitle a device to a program given by name or id; returns the program's id."""
+        async with self.db.transaction() as c:
+            if await c.fetchone("SELECT 1 FROM devices WHERE id = ?", (device,)) is None:
+                raise NotFound(f"no device {device!r}")
+            program = await self.db.catalog.program_id(c, program_ref)
+            await self.entitle(c, device, program, default)
+        return program
+
+    async def exists(self, device):
+        return await self.db.fetchone("SELECT 1 FROM devices WHERE id = ?", (device,)) is not None
+
+    async def list(self):
+        """[{id, name, default, selected, programs}] of every device, by id."""
+        programs = {}
+        for device, program in await self.db.fetchall(
+                "SELECT device, program FROM entitlements ORDER BY device, program"):
+            programs.setdefault(device, []).append(program)
+        rows = await self.db.fetchall(
+            "SELECT id, name, default_program, selected_program FROM devices ORDER BY id")
+        return [{"id": r[0], "name": r[1], "default": r[2], "selected": r[3],
+                 "programs": programs.get(r[0], [])} for r in rows]
+
+    # -- the device's side ---------------------------------------------------------------
+
+    async def programs_for(self, device):
+        """([{id, name, items}] of the device's programs, the id of the one it plays)."""
+        rows = await self.db.fetchall(
+            "SELECT p.id, p.name, p.n_items FROM entitlements e JOIN programs p ON p.id = e.program"
+            " WHERE e.device = ? ORDER BY p.id", (device,))
+        return ([{"id": r[0], "name": r[1], "items": r[2]} for r in rows],
+                await self._selected(device))
+
+    async def _selected(self, device):
+        row = await self.db.fetchone(
+            "SELECT coalesce(selected_program, default_program) FROM devices WHERE id = ?",
+            (device,))
+        return row[0] if row else None
+
+    async def select_program(self, device, program):
+        async with self.db.transaction() as c:
+            if await c.fetchone("SELECT 1 FROM programs WHERE id = ?", (program,)) is None:
+                raise NotFound(f"no program {program}")
+            if await c.fetchone("SELECT 1 FROM entitlements WHERE device = ? AND program = ?",
+                                (device, program)) is None:
+                raise Forbidden(f"device is not entitled to program {program}")
+            await c.execute("UPDATE devices SET selected_program = ? WHERE id = ?", (program, device))
+        return program
+
+    async def current(self, device):
+        """(program, pos, n_items, media id, compact) of the device's current item, or None.
+
+        One indexed query in the common case. A stored position beyond the end (the program
+        was shortened) means the start.
+        """
+        row = await self.db.fetchone(_CURRENT, (device,))
+        if row is None or row[2] == 0:
+            return None
+        if row[3] is None:
+            item = await self.db.fetchone(
+                "SELECT m.id, m.compact FROM program_items pi JOIN media m ON m.id = pi.media"
+                " WHERE pi.program = ? AND pi.pos = 0", (row[0],))
+            if item is None:
+                return None
+            return row[0], 0, row[2], item[0], item[1]
+        return row
+
+    async def next_item(self, device):
+        """(media id, pos, compact JSON text) or None when there is nothing to play."""
+        cur = await self.current(device)
+        if cur is None:
+            return None
+        await self.db.activity.handed_out(device, cur[0], cur[3], cur[1])
+        return cur[3], cur[1], cur[4]
+
+    async def add_report(self, device, rep):
+        """Store a report; advance when it matches the current item. Returns the next pos."""
+        now = self.db.clock()
+        errors = json.dumps(rep["errors"], separators=(",", ":"))
+        async with self.db.transaction(device) as c:   # this device's rows only
+            cur = await self.current(device)
+            pos = cur[1] if cur else 0
+            last = await c.fetchone(
+                "SELECT media, pos, status, source, bytes, ms, errors, at FROM reports"
+                " WHERE device = ? ORDER BY id DESC LIMIT 1", (device,))
+            if last is not None and now - last[7] < REPORT_REPEAT_WINDOW and last[:7] == (
+                    rep["id"], rep["pos"], rep["status"], rep["src"], rep["bytes"], rep["ms"],
+                    errors):
+                return pos   # the device retrying after a lost answer
+            advanced = cur is not None and rep["id"] == cur[3] and rep["pos"] == pos
+            await c.execute(
+                "INSERT INTO reports (device, program, media, pos, status, source, bytes, ms,"
+                " errors, advanced, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (device, cur[0] if cur else None, rep["id"], rep["pos"], rep["status"],
+                 rep["src"], rep["bytes"], rep["ms"], errors, int(advanced), now))
+            await self.db.activity.reported(c, device, rep, now)
+            if advanced:
+                pos = (pos + 1) % cur[2]
+                await c.execute("UPDATE entitlements SET pos = ? WHERE device = ? AND program = ?",
+                                (pos, device, cur[0]))
+        return pos
+
+    async def reports(self, device=None, failed_only=False, limit=REPORTS_SHOWN):
+        """The latest reports, newest first: [{id, device, program, media, title, pos, status,
+        src, bytes, ms, errors, advanced, at}]; of one device, or only those that failed or
+        met a failing source. What the CLI and the dashboard both list."""
+        sql = ("SELECT r.id, r.device, r.program, r.media, m.title, r.pos, r.status, r.source,"
+               " r.bytes, r.ms, r.errors, r.advanced, r.at"
+               " FROM reports r LEFT JOIN media m ON m.id = r.media")
+        where, args = [], []
+        if device is not None:
+            where.append("r.device = ?")
+            args.append(device)
+        if failed_only:
+            where.append("(r.status = 'failed' OR r.errors != '[]')")
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY r.id DESC LIMIT ?"
+        args.append(limit)
+        out = []
+        for row in await self.db.fetchall(sql, args):
+            rep = dict(zip(_REPORT_KEYS, row))
+            rep["errors"] = json.loads(rep["errors"])
+            rep["advanced"] = bool(rep["advanced"])
+            out.append(rep)
+        return out

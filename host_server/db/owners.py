@@ -1,0 +1,125 @@
+"""Owner accounts and the media they register (owner API, operator CLI and dashboard).
+
+Every change here is one write transaction, all-or-nothing like the rest of the database layer.
+"""
+
+from ..model.errors import Conflict, Forbidden, NotFound
+
+
+class Owners:
+    def __init__(self, db):
+        self.db = db
+
+    # -- accounts --------------------------------------------------------------------------
+
+    async def add(self, name, token_sha256):
+        async with self.db.transaction() as c:
+            if await c.fetchone("SELECT 1 FROM owners WHERE name = ?", (name,)):
+                raise Conflict(f"owner {name!r} already exists")
+            now = self.db.clock()
+            owner = await c.insert("INSERT INTO owners (name, created) VALUES (?, ?)", (name, now))
+            await c.execute("INSERT INTO owner_tokens (token_sha256, owner, created) VALUES (?, ?, ?)",
+                            (token_sha256, owner, now))
+        return owner
+
+    async def _id(self, c, name):
+        row = await c.fetchone("SELECT id FROM owners WHERE name = ?", (name,))
+        if row is None:
+            raise NotFound(f"no owner {name!r}")
+        return row[0]
+
+    async def new_token(self, name, token_sha256):
+        """Another token for an owner (also lifts a revocation)."""
+        async with self.db.transaction() as c:
+            owner = await self._id(c, name)
+            await c.execute("UPDATE owners SET revoked = NULL WHERE id = ?", (owner,))
+            await c.execute("INSERT INTO owner_tokens (token_sha256, owner, created) VALUES (?, ?, ?)",
+                            (token_sha256, owner, self.db.clock()))
+        return owner
+
+    async def revoke(self, name):
+        """Every token of the owner stops working; their media stay. Returns tokens revoked."""
+        async with self.db.transaction() as c:
+            owner = await self._id(c, name)
+            n = await c.execute("DELETE FROM owner_tokens WHERE owner = ?", (owner,))
+            await c.execute("UPDATE owners SET revoked = ? WHERE id = ?", (self.db.clock(), owner))
+        return n
+
+    async def for_token(self, token_sha256):
+        """(owner id, name) for a live token, or None."""
+        return await self.db.fetchone(
+            "SELECT o.id, o.name FROM owner_tokens t JOIN owners o ON o.id = t.owner"
+            " WHERE t.token_sha256 = ? AND o.revoked IS NULL", (token_sha256,))
+
+    async def list(self):
+        """[{id, name, created, revoked, tokens, media}] by name: what the CLI and the
+        dashboard both list."""
+        rows = await self.db.fetchall(
+            "SELECT o.id, o.name, o.created, o.revoked,"
+            " (SELECT count(*) FROM owner_tokens WHERE owner = o.id),"
+            " (SELECT count(*) FROM media WHERE owner_account = o.id)"
+            " FROM owners o ORDER BY o.name, o.id")
+        return [{"id": r[0], "name": r[1], "created": r[2], "revoked": r[3], "tokens": r[4],
+                 "media": r[5]} for r in rows]
+
+    # -- the owner's media -------------------------------------------------------------------
+
+    async def check_own(self, owner, media_id, c=None):
+        """Raise NotFound / Forbidden unless the media exists and belongs to the owner."""
+        row = await (c or self.db).fetchone("SELECT owner_account FROM media WHERE id = ?",
+                                            (media_id,))
+        if row is None:
+            raise NotFound(f"no media {media_id}")
+        if row[0] != owner:
+            raise Forbidden(f"media {media_id} is not yours")
+
+    async def add_media(self, owner, rec):
+        """Store a checked record as the owner's; 409 when they registered that primary already."""
+        async with self.db.transaction() as c:
+            row = await c.fetchone(
+                "SELECT id FROM media WHERE owner_account = ? AND primary_address = ?"
+                " AND primary_directory = ? AND file_name = ?",
+                (owner, rec["primary_address"], rec["primary_directory"], rec["file_name"]))
+            if row is not None:
+                raise Conflict(f"already registered as media {row[0]}")
+            media_id = await self.db.catalog.insert_media(c, rec)
+            await c.execute("UPDATE media SET owner_account = ? WHERE id = ?", (owner, media_id))
+        return media_id
+
+    async def update_media(self, owner, media_id, rec):
+        """Replace the owner's record with rec (catalog.update_media), if it is theirs."""
+        async with self.db.transaction() as c:
+            await self.check_own(owner, media_id, c)
+            await self.db.catalog.update_media(c, media_id, rec)
+
+    async def remove_media(self, owner, media_id):
+        """Delete the media and take it out of every program without moving any device off course.
+
+        Each program loses the item's positions; a device whose position was after a removed one
+        moves back by one per removed position before it, so it still gets the item it would have
+        got next; a device at the removed item gets the one that followed it. Returns the ids of
+        the programs that held it. Reports keep the media id they recorded.
+        """
+        async with self.db.transaction() as c:
+            await self.check_own(owner, media_id, c)
+            programs = [r[0] for r in await c.fetchall(
+                "SELECT DISTINCT program FROM program_items WHERE media = ? ORDER BY program",
+                (media_id,))]
+            for program in programs:
+                items = await c.fetchall(
+                    "SELECT pos, media FROM program_items WHERE program = ? ORDER BY pos", (program,))
+                removed = [pos for pos, m in items if m == media_id]
+                kept = [m for pos, m in items if m != media_id]
+                await c.execute("DELETE FROM program_items WHERE program = ?", (program,))
+                await self.db.catalog.write_items(c, program, kept)
+                await c.execute("UPDATE programs SET n_items = ? WHERE id = ?", (len(kept), program))
+                for device, pos in await c.fetchall(
+                        "SELECT device, pos FROM entitlements WHERE program = ?", (program,)):
+                    new = pos - sum(1 for r in removed if r < pos)
+                    if new >= len(kept):
+                        new = 0
+                    if new != pos:
+                        await c.execute("UPDATE entitlements SET pos = ? WHERE device = ? AND program = ?",
+                                        (new, device, program))
+            await c.execute("DELETE FROM media WHERE id = ?", (media_id,))
+        return programs

@@ -1,0 +1,76 @@
+"""The forms of values that come from outside: integers, numbers as text, hex, ids, names.
+
+One home for each check, so that a device id, a media id in a URL or a sha256 is accepted by the
+same rule wherever it arrives (API, dashboard form, CLI argument, catalog file).
+"""
+
+import re
+
+from .errors import Invalid
+
+INT64 = (-2 ** 63, 2 ** 63)   # what the database can hold: a 64-bit signed integer
+MAX_PROGRAM_NAME = 200        # characters of a program's name
+MAX_DEVICE_NAME = 200         # characters of a device's (display) name
+ID_DIGITS = 18                # digits of an id given as text: always inside INT64
+
+_DEVICE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}\Z")
+_HEX = {}
+
+
+def is_int(value):
+    """An integer, not a bool (JSON true is not 1 here), that the database can store."""
+    return isinstance(value, int) and not isinstance(value, bool) and INT64[0] <= value < INT64[1]
+
+
+def is_number_text(text, max_digits=None):
+    """Is text an unsigned decimal number (at most max_digits digits) that int() takes?
+    str.isdigit() alone also passes '¹' and other digits that int() refuses."""
+    return (isinstance(text, str) and text.isascii() and text.isdigit()
+            and (max_digits is None or len(text) <= max_digits))
+
+
+def id_from_text(text, what):
+    """An id given as text (a URL segment, a form field): a non-negative integer, else Invalid."""
+    if not is_number_text(text, ID_DIGITS):
+        raise Invalid(f"{what} must be a non-negative integer")
+    return int(text)
+
+
+def is_hex(value, length, lower=False):
+    """Exactly length hex digits (lower case only, when lower)."""
+    pattern = _HEX.get((length, lower))
+    if pattern is None:
+        digits = "0-9a-f" if lower else "0-9a-fA-F"
+        pattern = _HEX[(length, lower)] = re.compile(f"[{digits}]{{{length}}}\\Z")
+    return isinstance(value, str) and pattern.match(value) is not None
+
+
+def check_device_id(value, where="device"):
+    if not isinstance(value, str) or not _DEVICE_ID.match(value):
+        raise Invalid(f"{where}: id must be 1-64 characters of letters, digits, '.', '_', '-'")
+    return value
+
+
+def check_secret(value, where="device"):
+    if not is_hex(value, 32):
+        raise Invalid(f"{where}: secret must be 32 hex characters")
+    return value.lower()
+
+
+def check_program_name(value, where="program name"):
+    """A program's name: 1-MAX_PROGRAM_NAME characters, not only spaces."""
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_PROGRAM_NAME:
+        raise Invalid(f"{where} must be 1-{MAX_PROGRAM_NAME} characters, not only spaces")
+    return value
+
+
+def contains_nul(doc):
+    """Does any text in a decoded JSON document (or a form's values) hold a NUL character?
+    No stored text may: PostgreSQL refuses it, and no name or id needs one."""
+    if isinstance(doc, str):
+        return "\x00" in doc
+    if isinstance(doc, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in doc.items())
+    if isinstance(doc, (list, tuple)):
+        return any(contains_nul(v) for v in doc)
+    return False

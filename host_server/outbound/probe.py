@@ -1,0 +1,85 @@
+"""Background probing of the file servers the meta server knows.
+
+Every probe_interval seconds each server gets a HEAD request for one file it should hold (a
+server that refuses HEAD gets a GET for its first byte), with a short timeout. 2xx and 3xx mean
+up; anything else, a refused connection or a timeout means down, with the reason kept.
+"""
+
+import asyncio
+import logging
+
+import aiohttp
+
+from ..keys import DB, HEALTH, SETTINGS
+from ..services.health import Health
+from .sourcecheck import connect_error
+
+log = logging.getLogger("host_server.probe")
+PARALLEL = 16   # probes in flight at once
+
+
+async def probe_one(session, url):
+    """(up, why) for one server, by one file it should hold."""
+    try:
+        async with session.head(url, allow_redirects=False) as resp:
+            status = resp.status
+        if status in (405, 501):
+            async with session.get(url, headers={"Range": "bytes=0-0"}, allow_redirects=False) as resp:
+                status = resp.status
+    except asyncio.TimeoutError:
+        return False, f"probe timed out ({url})"
+    except aiohttp.ClientConnectorError as exc:
+        return False, f"probe: {connect_error(exc)} ({url})"
+    except aiohttp.ClientError as exc:
+        return False, f"probe failed: {exc.__class__.__name__} ({url})"
+    if status < 400:
+        return True, f"probe {status} ({url})"
+    return False, f"probe {status} ({url})"
+
+
+async def probe_all(health, timeout):
+    """Probe every known server once and record what was seen."""
+    targets = await health.db.health.probe_targets()
+    health.known = set(targets)
+    if not targets:
+        return
+    gate = asyncio.Semaphore(PARALLEL)
+
+    async def one(session, address, url):
+        async with gate:
+            up, why = await probe_one(session, url)
+        return address, up, why
+
+    client_timeout = aiohttp.ClientTimeout(total=timeout)
+    async with aiohttp.ClientSession(timeout=client_timeout, auto_decompress=False) as session:
+        results = await asyncio.gather(*(one(session, a, u) for a, u in sorted(targets.items())))
+    await health.record(results)
+
+
+async def _probe_forever(health, interval, timeout):
+    while True:
+        try:
+            await probe_all(health, timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("probing file servers failed; trying again in %s s", interval)
+        await asyncio.sleep(interval)
+
+
+async def health_context(app):
+    """cleanup_ctx: the Health state, and the probe loop when settings.probe_interval > 0."""
+    settings = app[SETTINGS]
+    health = await Health(app[DB]).load()
+    app[HEALTH] = health
+    task = None
+    if settings.probe_interval > 0:
+        task = asyncio.create_task(_probe_forever(health, settings.probe_interval,
+                                                  settings.probe_timeout))
+    yield
+    if task is not None:
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass

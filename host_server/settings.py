@@ -1,0 +1,121 @@
+"""The meta server's settings: one table of name, default and help.
+
+The table is the one home of each default: it makes the `Settings` dataclass that `init_app`
+takes, the command line's options (`--db` and `--master-key-file` for every command, the others
+for `serve`), and the README's settings table (`markdown_table`, checked by a test). Stdlib only:
+every CLI command imports this.
+"""
+
+import dataclasses
+import os
+import time
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    name: str
+    default: object
+    kind: str       # "int" (positive), "seconds" (positive), "seconds0" (0 allowed), "text", "list"
+    help: str
+    scope: str = "serve"   # "serve": a `serve` option; "global": an option of every command
+    env: str = None        # an environment variable that gives the default
+
+    @property
+    def flag(self):
+        return "--" + self.name.replace("_", "-")
+
+
+TABLE = (
+    Setting("db", "meta.db", "text", "SQLite database file, or a postgresql://user:password@host:port/name URL",
+            scope="global", env="META_DB"),
+    Setting("master_key_file", None, "text", "the master key file that seals secure items' keys"
+            " (needed to add secure media and to serve their keys)",
+            scope="global", env="META_MASTER_KEY_FILE"),
+    Setting("token_ttl", 3600, "int", "seconds a device's login token lives"),
+    Setting("nonce_ttl", 60, "int", "seconds a login nonce lives"),
+    Setting("max_failures", 5, "int", "failed logins of one device within --failure-window before 429"),
+    Setting("failure_window", 300, "int", "seconds over which failed logins count"),
+    Setting("max_address_failures", 30, "int",
+            "failed logins from one network address within --failure-window before 429"),
+    Setting("max_body", 64 * 1024, "int", "bytes of a request body"),
+    Setting("probe_interval", 30.0, "seconds0",
+            "seconds between health probes of the file servers (0: health off)"),
+    Setting("probe_timeout", 2.0, "seconds", "seconds one probe of a file server may take"),
+    Setting("source_timeout", 5.0, "seconds",
+            "seconds to connect to, and between data from, an owner's source being checked"),
+    Setting("trusted_proxies", (), "list", "a load balancer's address whose X-Forwarded-For"
+            " header names the device's address (repeatable; without it the peer's address"
+            " counts)"),
+)
+BY_NAME = {s.name: s for s in TABLE}
+
+
+def _check(settings):
+    for s in TABLE:
+        value = getattr(settings, s.name)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if s.kind == "int" and not (isinstance(value, int) and number and value > 0):
+            raise ValueError(f"setting {s.name} must be a positive integer")
+        if s.kind in ("seconds", "seconds0") and not (
+                number and (value > 0 or (value == 0 and s.kind == "seconds0"))):
+            raise ValueError(f"setting {s.name} must be a positive number of seconds")
+    if isinstance(settings.trusted_proxies, str):
+        raise ValueError("setting trusted_proxies must be a list of addresses")
+
+
+def _default(s):
+    return dataclasses.field(default=s.default)
+
+
+# clock is not a setting an operator gives: tests substitute a fake clock
+Settings = dataclasses.make_dataclass(
+    "Settings", [(s.name, object, _default(s)) for s in TABLE]
+    + [("clock", object, dataclasses.field(default=time.time))],
+    namespace={"__post_init__": _check, "__doc__": "The meta server's settings (settings.TABLE).",
+               "__module__": __name__})
+
+
+def default(name, environ=os.environ):
+    """A global setting's default: its environment variable when set, else the table's."""
+    s = BY_NAME[name]
+    return environ.get(s.env) or s.default if s.env else s.default
+
+
+def _flag(s):
+    """A list setting's option names one entry (--trusted-proxy, repeated)."""
+    return s.flag[:-3] + "y" if s.kind == "list" and s.flag.endswith("ies") else s.flag
+
+
+def add_serve_options(parser):
+    """The `serve` options, one per serve setting of the table."""
+    for s in TABLE:
+        if s.scope != "serve":
+            continue
+        if s.kind == "list":
+            parser.add_argument(_flag(s), dest=s.name, action="append", default=[],
+                                metavar="ADDRESS", help=s.help)
+        else:
+            parser.add_argument(s.flag, dest=s.name, type=int if s.kind == "int" else float,
+                                default=s.default, metavar="N",
+                                help=f"{s.help} (default {s.default})")
+
+
+def from_options(args):
+    """Settings from parsed options (the global ones and serve's)."""
+    values = {s.name: getattr(args, s.name) for s in TABLE if hasattr(args, s.name)}
+    if "trusted_proxies" in values:
+        values["trusted_proxies"] = tuple(values["trusted_proxies"])
+    return Settings(**values)
+
+
+def markdown_table():
+    """The README's settings table."""
+    lines = ["| option | default | meaning |", "| --- | --- | --- |"]
+    for s in TABLE:
+        flag = _flag(s)
+        shown = "none" if s.default in (None, ()) else str(s.default)
+        if s.env:
+            shown += f" (or ${s.env})"
+        where = "" if s.scope == "serve" else " (every command, before its name)"
+        lines.append(f"| `{flag}`{where} | {shown} | {s.help} |")
+    return "\n".join(lines) + "\n"
