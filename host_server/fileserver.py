@@ -20,6 +20,7 @@ import sys
 from aiohttp import web
 
 from .keys import FILE_ROOT
+from .model.display import log_to_stderr
 from .serving import serve_until_stopped
 
 
@@ -74,7 +75,7 @@ def main(argv=None):
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 (default) binds a free port")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
+    log_to_stderr("%(asctime)s %(message)s")
     try:
         asyncio.run(serve(args.root, args.host, args.port))
     except (ValueError, OSError) as exc:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from ..keys import AUTH, DB, DEVICE, HEALTH, SETTINGS
 from ..model.catalog import next_doc
+from ..model.checks import check_device_id
 from ..model.errors import Invalid
 from ..serving import client_address
 from .inputs import device_required, field, path_id, read_json, short_str
@@ -22,9 +23,15 @@ MAX_REPORT_ERRORS = 32
 
 # -- login -------------------------------------------------------------------------------
 
+def _device_id(doc):
+    """The device id of a login body, of the form every stored id has (no control characters
+    reach a log line; an id of another form can belong to no device)."""
+    return check_device_id(field(doc, "device", str), "field 'device'")
+
+
 async def login_challenge(request):
     doc = await read_json(request)
-    device = short_str(doc, "device", 64)
+    device = _device_id(doc)
     auth = request.app[AUTH]
     nonce = await auth.challenge(device)
     return json_response({"nonce": nonce, "ttl": auth.nonce_ttl})
@@ -32,7 +39,7 @@ async def login_challenge(request):
 
 async def login(request):
     doc = await read_json(request)
-    device = short_str(doc, "device", 64)
+    device = _device_id(doc)
     nonce = short_str(doc, "nonce", 64)
     proof = short_str(doc, "proof", 128)
     auth = request.app[AUTH]

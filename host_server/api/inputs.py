@@ -5,7 +5,7 @@ import functools
 import json
 
 from ..keys import AUTH, DEVICE
-from ..model.checks import contains_nul, id_from_text, is_int
+from ..model.checks import MAX_DEPTH, id_from_text, is_int, text_problem
 from ..model.errors import Invalid
 
 _KIND_NAMES = {int: "an integer (64-bit)", str: "a string", list: "a list"}
@@ -18,10 +18,13 @@ async def read_json(request):
         doc = json.loads(body)
     except (UnicodeDecodeError, ValueError):
         raise Invalid("body must be a JSON object") from None
+    except RecursionError:
+        raise Invalid(f"body nests deeper than {MAX_DEPTH} levels") from None
     if not isinstance(doc, dict):
         raise Invalid("body must be a JSON object")
-    if contains_nul(doc):
-        raise Invalid("text in the body must not contain NUL characters (\\u0000)")
+    problem = text_problem(doc)
+    if problem:
+        raise Invalid(f"body: {problem}")
     return doc
 
 

@@ -54,8 +54,7 @@ async def list_media(request):
 async def register(request):
     owner_id, name = request[OWNER]
     rec = catalog.validate_media(await read_json(request))
-    if not rec["owner"]:
-        rec["owner"] = name
+    rec["owner"] = name   # the account's, whatever the body says: no owner registers as another
     sources = await _check(request, catalog.source_urls(rec), rec)
     if not sources[0]["ok"]:
         return json_response({"error": f"primary source failed its check: {sources[0]['why']}",
@@ -89,6 +88,7 @@ async def update(request):
     merged = dict(current)
     merged.update({k: v for k, v in doc.items() if k != "id"})
     rec = catalog.validate_media(merged)
+    rec["owner"] = request[OWNER][1]
     known = {_key(a) for a in current["alternates"]}
     new = [a for a in rec["alternates"] if _key(a) not in known]
     sources = await _check(request, catalog.source_urls({**rec, "alternates": new})[1:], rec)

@@ -31,7 +31,7 @@ async def media_key(request):
             raise Invalid("field 'nonce' must be 32 lower-case hex characters")
         if not is_hex(proof, 64, lower=True):
             raise Invalid("field 'proof' must be 64 lower-case hex characters")
-        secret = await db.logins.device_secret(device)
+        secret, _ = await db.logins.device_secret(device)   # a disabled one has no live token
         if secret is None or not hmac.compare_digest(key_proof(secret, device, media_id, nonce), proof):
             raise Unauthorized("bad proof for this key request")
         sha256, sealed = await db.secure.key_grant(device, media_id, nonce,

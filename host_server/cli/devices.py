@@ -11,8 +11,16 @@ def add_commands(sub):
     s.add_argument("id")
     s.add_argument("--name", default="")
     s.add_argument("--secret", help="32 hex characters (default: generated)")
-    s = sub.add_parser("revoke-device", help="revoke every login token of a device at once")
+    s = sub.add_parser("revoke-device", help="revoke every login token of a device at once"
+                       " (it may log in again with its secret; to stop it, disable-device)")
     s.add_argument("id")
+    for name, what in (("disable-device", "stop a device at once: no login, no next item, no key"),
+                       ("enable-device", "let a disabled device log in again"),
+                       ("remove-device", "remove a device with its entitlements, positions and reports"),
+                       ("rotate-secret", "give a device a new secret (printed once); the old one"
+                                         " stops working")):
+        s = sub.add_parser(name, help=what)
+        s.add_argument("id")
     s = sub.add_parser("assign", help="entitle a device to a program (by name or id)")
     s.add_argument("device")
     s.add_argument("program")
@@ -24,7 +32,8 @@ def add_commands(sub):
     s.add_argument("--limit", type=int, default=50)
     s.add_argument("--json", action="store_true")
     return {"add-device": add_device, "revoke-device": revoke_device, "assign": assign,
-            "reports": reports}
+            "reports": reports, "disable-device": disable_device, "enable-device": enable_device,
+            "remove-device": remove_device, "rotate-secret": rotate_secret}
 
 
 async def add_device(db, args):
@@ -37,6 +46,27 @@ async def add_device(db, args):
 async def revoke_device(db, args):
     n = await db.logins.revoke_tokens(args.id)
     print(f"device {args.id}: {n} token(s) revoked; it must log in again")
+
+
+async def disable_device(db, args):
+    await db.devices.disable(args.id)
+    print(f"device {args.id} disabled: no login, no next item, no key until enable-device")
+
+
+async def enable_device(db, args):
+    await db.devices.enable(args.id)
+    print(f"device {args.id} enabled; it may log in again")
+
+
+async def remove_device(db, args):
+    await db.devices.remove(args.id)
+    print(f"device {args.id} removed, with its entitlements, positions and reports")
+
+
+async def rotate_secret(db, args):
+    secret = new_secret()
+    await db.devices.rotate_secret(args.id, secret)
+    print(f"device {args.id}: new secret (shown once): {secret}; put it in its config")
 
 
 async def assign(db, args):

@@ -2,9 +2,9 @@
 
 import asyncio
 import logging
-import sys
 
 from .. import settings as settings_table
+from ..model.display import log_to_stderr
 
 
 def add_commands(sub):
@@ -27,7 +27,6 @@ async def serve(settings, host, port, access_log=True):
 
 
 def run(args):
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    log_to_stderr()
     asyncio.run(serve(settings_table.from_options(args), args.host, args.port,
                       not args.no_access_log))

@@ -3,7 +3,7 @@
 import json
 
 from ..model import catalog, sealing
-from ..model.checks import is_number_text
+from ..model.checks import ID_DIGITS, is_number_text
 from ..model.errors import Conflict, Invalid, NotFound
 
 
@@ -110,7 +110,7 @@ class Catalog:
     async def program_id(self, c, ref):
         """A program by name, or by id when ref is all digits and no program has that name."""
         row = await c.fetchone("SELECT id FROM programs WHERE name = ?", (str(ref),))
-        if row is None and is_number_text(str(ref)):
+        if row is None and is_number_text(str(ref), ID_DIGITS):
             row = await c.fetchone("SELECT id FROM programs WHERE id = ?", (int(ref),))
         if row is None:
             raise NotFound(f"no program {ref!r}")

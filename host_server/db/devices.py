@@ -59,19 +59,47 @@ class Devices:
             await self.entitle(c, device, program, default)
         return program
 
+    async def _change(self, device, sql, args):
+        """One UPDATE/DELETE of the device's row and its tokens, or NotFound."""
+        async with self.db.transaction() as c:
+            if await c.execute(sql, args) == 0:
+                raise NotFound(f"no device {device!r}")
+            await c.execute("DELETE FROM tokens WHERE device = ?", (device,))
+
+    async def disable(self, device):
+        """No login, no next item, no key from now on, on every replica (each request's token
+        check reads the flag); its tokens end."""
+        await self._change(device, "UPDATE devices SET disabled = ? WHERE id = ?",
+                           (self.db.clock(), device))
+
+    async def enable(self, device):
+        await self._change(device, "UPDATE devices SET disabled = NULL WHERE id = ?", (device,))
+
+    async def rotate_secret(self, device, secret):
+        """A new secret: the old one stops working for logins, and its tokens end."""
+        await self._change(device, "UPDATE devices SET secret = ? WHERE id = ?", (secret, device))
+
+    async def remove(self, device):
+        """The device and everything of it: entitlements, positions, tokens, reports, activity."""
+        async with self.db.transaction() as c:
+            for table in ("login_failures", "login_known", "login_nonces", "key_nonces"):
+                await c.execute(f"DELETE FROM {table} WHERE device = ?", (device,))
+            if await c.execute("DELETE FROM devices WHERE id = ?", (device,)) == 0:
+                raise NotFound(f"no device {device!r}")
+
     async def exists(self, device):
         return await self.db.fetchone("SELECT 1 FROM devices WHERE id = ?", (device,)) is not None
 
     async def list(self):
-        """[{id, name, default, selected, programs}] of every device, by id."""
+        """[{id, name, default, selected, programs, disabled}] of every device, by id."""
         programs = {}
         for device, program in await self.db.fetchall(
                 "SELECT device, program FROM entitlements ORDER BY device, program"):
             programs.setdefault(device, []).append(program)
         rows = await self.db.fetchall(
-            "SELECT id, name, default_program, selected_program FROM devices ORDER BY id")
+            "SELECT id, name, default_program, selected_program, disabled FROM devices ORDER BY id")
         return [{"id": r[0], "name": r[1], "default": r[2], "selected": r[3],
-                 "programs": programs.get(r[0], [])} for r in rows]
+                 "programs": programs.get(r[0], []), "disabled": r[4]} for r in rows]
 
     # -- the device's side ---------------------------------------------------------------
 

@@ -40,18 +40,24 @@ class Logins:
         return bool(rows) and rows[0][0] > self.db.clock()
 
     async def device_secret(self, device):
-        row = await self.db.fetchone("SELECT secret FROM devices WHERE id = ?", (device,))
-        return row[0] if row else None
+        """(secret, disabled) of a device, or (None, None) for no such device."""
+        row = await self.db.fetchone("SELECT secret, disabled FROM devices WHERE id = ?", (device,))
+        return (row[0], row[1] is not None) if row else (None, None)
 
     async def recent_failures(self, device, address, window):
-        """((count, oldest time) for the device, (count, oldest) from the network address) of
-        failed logins within the last window seconds, in one query."""
+        """((count, oldest time) for the device from this network address, (count, oldest) from
+        the address for any device) of failed logins within the last window seconds, in one
+        query."""
         row = await self.db.fetchone(
             "SELECT count(*) FILTER (WHERE device = ?), min(at) FILTER (WHERE device = ?),"
-            " count(*) FILTER (WHERE address = ?), min(at) FILTER (WHERE address = ?)"
-            " FROM login_failures WHERE at > ? AND (device = ? OR address = ?)",
-            (device, device, address, address, self.db.clock() - window, device, address))
+            " count(*), min(at) FROM login_failures WHERE at > ? AND address = ?",
+            (device, device, self.db.clock() - window, address))
         return (row[0], row[1]), (row[2], row[3])
+
+    async def known_at(self, device, address):
+        """Has the device logged in from this address before?"""
+        return await self.db.fetchone("SELECT 1 FROM login_known WHERE device = ? AND address = ?",
+                                      (device, address)) is not None
 
     async def add_failure(self, device, window, address=""):
         now = self.db.clock()
@@ -67,18 +73,24 @@ class Logins:
                 raise NotFound(f"no device {device!r}")
             return await c.execute("DELETE FROM tokens WHERE device = ?", (device,))
 
-    async def add_token(self, token_sha256, device, ttl):
-        """Store a token (by its hash) and forget this device's failures."""
+    async def add_token(self, token_sha256, device, ttl, address=""):
+        """Store a token (by its hash), forget this device's failures from this address, and
+        remember that it logged in from there."""
         now = self.db.clock()
         await self._sweep(now)
-        await self.db.execute("DELETE FROM login_failures WHERE device = ?", (device,))
+        await self.db.execute("DELETE FROM login_failures WHERE device = ? AND address = ?",
+                              (device, address))
         await self.db.execute("INSERT INTO tokens (token_sha256, device, expires) VALUES (?, ?, ?)",
                               (token_sha256, device, now + ttl))
+        await self.db.execute("INSERT INTO login_known (device, address, at) VALUES (?, ?, ?)"
+                              " ON CONFLICT (device, address) DO UPDATE SET at = excluded.at",
+                              (device, address, now))
 
     async def token_device(self, token_sha256):
-        """The device id a live token belongs to, or None."""
-        row = await self.db.fetchone("SELECT device, expires FROM tokens WHERE token_sha256 = ?",
-                                     (token_sha256,))
-        if row is None or row[1] <= self.db.clock():
+        """The device id a live token belongs to, or None (expired, or the device disabled)."""
+        row = await self.db.fetchone(
+            "SELECT t.device, t.expires, d.disabled FROM tokens t JOIN devices d ON d.id = t.device"
+            " WHERE t.token_sha256 = ?", (token_sha256,))
+        if row is None or row[1] <= self.db.clock() or row[2] is not None:
             return None
         return row[0]

@@ -8,7 +8,8 @@ import functools
 import json
 from urllib.parse import quote, urlsplit
 
-from .checks import check_device_id, check_program_name, check_secret, is_hex, is_int, MAX_DEVICE_NAME
+from .checks import (MAX_DEVICE_NAME, check_device_id, check_program_name, check_secret, has_control,
+                     is_hex, is_int)
 from .errors import Invalid
 from .secure import compact_sec, validate_secure
 
@@ -41,6 +42,8 @@ def check_address(value, where):
     """A server's network address: http(s)://host[:port], no path beyond "/"."""
     if not isinstance(value, str) or not value:
         raise Invalid(f"{where} must be a non-empty string like http://host:port")
+    if has_control(value) or " " in value:
+        raise Invalid(f"{where} must not contain spaces or control characters")
     try:
         parts = urlsplit(value)
         parts.port  # raises ValueError on a bad port
@@ -65,6 +68,8 @@ def _check_text(value, where, required=False):
 
 def _check_directory(value, where):
     _check_text(value, where)
+    if has_control(value):
+        raise Invalid(f"{where} must not contain control characters")
     if any(seg in (".", "..") for seg in value.split("/")):
         raise Invalid(f"{where} must not contain '.' or '..' segments")
     return value
@@ -108,8 +113,8 @@ def validate_media(obj, where="media", warn=None):
     rec["primary_address"] = check_address(obj["primary_address"], f"{where}: field 'primary_address'")
     rec["primary_directory"] = _check_directory(obj["primary_directory"], f"{where}: field 'primary_directory'")
     name = _check_text(obj["file_name"], f"{where}: field 'file_name'", required=True)
-    if "/" in name or name in (".", ".."):
-        raise Invalid(f"{where}: field 'file_name' must be a plain file name without '/'")
+    if "/" in name or name in (".", "..") or has_control(name):
+        raise Invalid(f"{where}: field 'file_name' must be a plain file name without '/' or control characters")
     rec["file_name"] = name
     for key in TEXT_FIELDS:
         rec[key] = _check_text(obj.get(key, ""), f"{where}: field {key!r}")

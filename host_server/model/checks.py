@@ -64,13 +64,44 @@ def check_program_name(value, where="program name"):
     return value
 
 
+MAX_DEPTH = 32   # levels of nesting in a JSON body: no document of the protocol has more than 4
+
+
+def text_problem(doc):
+    """Why a decoded JSON document (or a form's values) cannot be stored, or None: text holding a
+    NUL (PostgreSQL refuses it; no name or id needs one) or a lone surrogate (not UTF-8), or
+    nesting deeper than MAX_DEPTH. Iterative: a deep document cannot exhaust the stack here."""
+    todo = [(doc, 0)]
+    while todo:
+        value, depth = todo.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return "text must not contain NUL characters (\\u0000)"
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    return "text must be valid Unicode (no lone surrogates such as \\ud800)"
+        elif isinstance(value, (dict, list, tuple)):
+            if depth >= MAX_DEPTH:
+                return f"nests deeper than {MAX_DEPTH} levels"
+            items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+            for k, v in items:
+                todo.append((v, depth + 1))
+                if k is not None:
+                    todo.append((k, depth + 1))
+    return None
+
+
 def contains_nul(doc):
-    """Does any text in a decoded JSON document (or a form's values) hold a NUL character?
-    No stored text may: PostgreSQL refuses it, and no name or id needs one."""
-    if isinstance(doc, str):
-        return "\x00" in doc
-    if isinstance(doc, dict):
-        return any(contains_nul(k) or contains_nul(v) for k, v in doc.items())
-    if isinstance(doc, (list, tuple)):
-        return any(contains_nul(v) for v in doc)
-    return False
+    """Does any text in doc hold a NUL, a lone surrogate, or is doc nested too deep?"""
+    return text_problem(doc) is not None
+
+
+CONTROL_CHARACTERS = frozenset(chr(c) for c in (*range(0x20), 0x7f))
+
+
+def has_control(text):
+    """Does text hold a control character (CR, LF, ESC, ...)? None may be in an address, a
+    directory, a file name or an id: they would split a header or forge a log line."""
+    return any(c in CONTROL_CHARACTERS for c in text)

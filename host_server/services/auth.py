@@ -11,7 +11,7 @@ import logging
 import math
 import secrets
 
-from ..model.errors import TooManyFailures, Unauthorized
+from ..model.errors import Forbidden, TooManyFailures, Unauthorized
 
 log = logging.getLogger("host_server.auth")
 
@@ -51,22 +51,25 @@ class Auth:
         return nonce
 
     async def login(self, device, nonce, answer, address=""):
-        """A new token for the device, or raise Unauthorized / TooManyFailures. Failures are
-        limited per device and per network address (one address guessing at many devices)."""
+        """A new token for the device, or raise Unauthorized / Forbidden / TooManyFailures.
+
+        Failures are limited per device *from one network address*, so that guesses from one
+        address never lock the device out where it really is; and per address for any device
+        (one address guessing at many), except for a device that has logged in from that address
+        before, so that a guesser behind a home router does not lock out its neighbours.
+        """
         (count, oldest), (by_address, oldest_there) = await self.logins.recent_failures(
             device, address, self.failure_window)
         if count >= self.max_failures:
-            retry = max(1, math.ceil(oldest + self.failure_window - self.db.clock()))
-            log.info("login refused for %s: %d recent failures", device, count)
-            raise TooManyFailures("too many failed logins; retry later", retry)
-        if address:
-            count, oldest = by_address, oldest_there
-            if count >= self.max_address_failures:
-                retry = max(1, math.ceil(oldest + self.failure_window - self.db.clock()))
-                log.info("login refused from %s: %d recent failures", address, count)
-                raise TooManyFailures("too many failed logins from this address; retry later", retry)
+            log.info("login refused for %s from %s: %d recent failures", device, address, count)
+            raise TooManyFailures("too many failed logins; retry later", self._retry(oldest))
+        if (address and by_address >= self.max_address_failures
+                and not await self.logins.known_at(device, address)):
+            log.info("login refused from %s: %d recent failures", address, by_address)
+            raise TooManyFailures("too many failed logins from this address; retry later",
+                                  self._retry(oldest_there))
         fresh = await self.logins.consume_nonce(nonce, device)
-        secret = await self.logins.device_secret(device)
+        secret, disabled = await self.logins.device_secret(device)
         # as bytes: compare_digest refuses str with non-ASCII characters (any answer may come)
         good = hmac.compare_digest(proof(secret or _NO_SECRET, device, nonce).encode(),
                                    answer.lower().encode("utf-8", "replace"))
@@ -74,10 +77,16 @@ class Auth:
             await self.logins.add_failure(device, self.failure_window, address)
             log.info("login failed for %s", device)
             raise Unauthorized("login failed: unknown device, bad proof, or unknown, expired or used nonce")
+        if disabled:
+            log.info("login refused for %s: disabled", device)
+            raise Forbidden("this device is disabled; ask the operator")
         token = secrets.token_urlsafe(32)
-        await self.logins.add_token(token_hash(token), device, self.token_ttl)
+        await self.logins.add_token(token_hash(token), device, self.token_ttl, address)
         log.info("login ok for %s", device)
         return token
+
+    def _retry(self, oldest):
+        return max(1, math.ceil(oldest + self.failure_window - self.db.clock()))
 
     async def device_for(self, token):
         """The device a live token belongs to, or raise Unauthorized."""

@@ -11,6 +11,9 @@ import logging
 from ..model.checks import is_number_text
 
 log = logging.getLogger("host_server.health")
+WITNESSES = 2           # devices whose reports together mark a server down (the probe alone may)
+WITNESS_WINDOW = 300.0  # s within which their reports count together
+MAX_SUSPECTS = 4096     # servers with a pending report kept; the oldest are dropped beyond
 
 
 def address_of(url):
@@ -32,6 +35,7 @@ class Health:
         self.db = db
         self.down = set()
         self.known = set()   # addresses media records name; reports about others are ignored
+        self._suspects = {}  # address -> {device: time it reported the server failing}
 
     async def load(self):
         self.down = {a for a, (up, *_rest) in (await self.db.health.states()).items() if not up}
@@ -48,14 +52,32 @@ class Health:
         self.down = {a for a, up, _ in results if not up} | (
             self.down - {a for a, up, _ in results if up})
 
+    def _witnessed(self, address, device):
+        """Has this report made WITNESSES distinct devices report the server failing lately?
+        One device alone (or a stranger holding one device's secret) cannot take a server down
+        for everyone; its own failover already spares it the server."""
+        now = self.db.clock()
+        seen = self._suspects.pop(address, {})
+        seen = {d: t for d, t in seen.items() if now - t < WITNESS_WINDOW}
+        seen[device] = now
+        if len(seen) >= WITNESSES:
+            return True
+        if len(self._suspects) >= MAX_SUSPECTS:
+            self._suspects.pop(next(iter(self._suspects)))
+        self._suspects[address] = seen   # re-inserted: the dict is oldest first
+        return False
+
     async def fold_report(self, device, rep):
-        """A device's report: a source that failed as a server marks it down; the source that
-        served a whole item marks it up. Writes only when that changes a server's state."""
+        """A device's report: a source that failed as a server marks it down once another device
+        has said so too (WITNESSES); the source that served a whole item marks it up. Writes only
+        when that changes a server's state."""
         results = []
         for url, why in rep["errors"]:
             address = address_of(url)
-            if server_failed(why) and address in self.known and address not in self.down:
-                results.append((address, False, f"device {device} reported {why} for {url}"))
+            if (server_failed(why) and address in self.known and address not in self.down
+                    and self._witnessed(address, device)):
+                results.append((address, False, f"device {device} reported {why} for {url}"
+                                                f" (and {WITNESSES - 1} other device(s) lately)"))
         src = rep.get("src")
         if rep["status"] == "played" and src and address_of(src) in self.down & self.known:
             results.append((address_of(src), True, f"device {device} played {src}"))

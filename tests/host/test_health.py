@@ -95,13 +95,18 @@ async def test_devices_reports_mark_servers_down_and_up(db):
     await db.catalog.add_media(record(a, [b]))
     health = await Health(db).load()
     stranger = "http://127.0.0.1:3"   # no media record names it: a report cannot plant it
-    await health.fold_report("dev1", {"status": "played", "src": f"{b}/alt/x.wav",
-                                      "errors": [[f"{a}/m/x.wav", "refused"],
-                                                 [f"{stranger}/x.wav", "refused"]]})
+    failing = {"status": "played", "src": f"{b}/alt/x.wav",
+               "errors": [[f"{a}/m/x.wav", "refused"], [f"{stranger}/x.wav", "refused"]]}
+    await health.fold_report("dev1", failing)
+    await health.fold_report("dev1", failing)
+    assert health.down == set()   # one device alone does not take a server down for everyone
+    db.clock.advance(60)
+    await health.fold_report("dev3", failing)
     assert health.down == {a}
     assert stranger not in {s["address"] for s in await db.health.list_servers()}
     srv = (await db.health.list_servers())[0]
-    assert srv["address"] == a and srv["why"] == f"device dev1 reported refused for {a}/m/x.wav"
+    assert srv["address"] == a and srv["why"] == (
+        f"device dev3 reported refused for {a}/m/x.wav (and 1 other device(s) lately)")
     await health.fold_report("dev2", {"status": "failed", "src": None,
                                       "errors": [[f"{b}/alt/x.wav", "404"]]})
     assert health.down == {a}    # a missing file is not a server failure
@@ -110,9 +115,23 @@ async def test_devices_reports_mark_servers_down_and_up(db):
     by_address = {s["address"]: s for s in await db.health.list_servers()}
     assert by_address[a]["up"] is True and by_address[a]["why"] == f"device dev2 played {a}/m/x.wav"
     # Health survives a restart of the meta server.
-    await health.fold_report("dev1", {"status": "failed", "src": None,
-                                      "errors": [[f"{b}/alt/x.wav", "timeout"]]})
+    for device in ("dev1", "dev2"):
+        await health.fold_report(device, {"status": "failed", "src": None,
+                                          "errors": [[f"{b}/alt/x.wav", "timeout"]]})
     assert (await Health(db).load()).down == {b}
+
+
+async def test_reports_of_two_devices_count_together_only_within_a_while(db):
+    a = "http://127.0.0.1:1"
+    await db.catalog.add_media(record(a, []))
+    health = await Health(db).load()
+    failing = {"status": "failed", "src": None, "errors": [[f"{a}/m/x.wav", "503"]]}
+    await health.fold_report("dev1", failing)
+    db.clock.advance(400)   # past the window: dev1's word has expired
+    await health.fold_report("dev2", failing)
+    assert health.down == set()
+    await health.fold_report("dev1", failing)
+    assert health.down == {a}
 
 
 async def test_sources_are_ordered_down_after_up_and_never_dropped(db):
