@@ -1,17 +1,24 @@
 """The meta server application: init_app() builds it from settings."""
 
+import asyncio
+import contextlib
 import dataclasses
+import logging
 
 from aiohttp import web
 
 from .api.middleware import json_errors
 from .api.routes import setup_routes
 from .db import Database
-from .keys import AUTH, DB, SETTINGS
+from .keys import AUTH, DB, SETTINGS, SOURCE_CHECKS, SOURCE_POLICY
 from .model.sealing import Sealer, load_master_key
+from .outbound.policy import SourcePolicy
 from .outbound.probe import health_context
+from .outbound.sourcecheck import CheckSlots
 from .services.auth import Auth
 from .settings import Settings
+
+log = logging.getLogger("host_server.app")
 
 
 async def _database(app):
@@ -25,12 +32,45 @@ async def _database(app):
     await db.close()
 
 
+PRUNE_EVERY = 3600.0   # s between deletions of reports and key requests past their retention
+
+
+async def prune(db, retention_days):
+    """Delete what is past its retention; returns (reports, key requests) deleted."""
+    before = db.clock() - retention_days * 86400
+    return await db.devices.prune_reports(before), await db.secure.prune_key_requests(before)
+
+
+async def _retention(app):
+    """cleanup_ctx: prune now and every PRUNE_EVERY seconds while the app runs."""
+    async def loop():
+        while True:
+            try:
+                deleted = await prune(app[DB], app[SETTINGS].retention_days)
+                if any(deleted):
+                    log.info("pruned %d reports and %d key requests past %d days", *deleted,
+                             app[SETTINGS].retention_days)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("pruning failed; trying again in %d s", PRUNE_EVERY)
+            await asyncio.sleep(PRUNE_EVERY)
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def init_app(settings=None, **overrides):
     """The aiohttp application; the database opens (and migrates) when the app starts."""
     settings = dataclasses.replace(settings or Settings(), **overrides)
     app = web.Application(client_max_size=settings.max_body, middlewares=[json_errors])
     app[SETTINGS] = settings
+    app[SOURCE_POLICY] = SourcePolicy(settings.allow_source_nets)   # a bad network fails here
+    app[SOURCE_CHECKS] = CheckSlots(settings.max_checks, settings.max_owner_checks)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(health_context)
+    app.cleanup_ctx.append(_retention)
     setup_routes(app)
     return app

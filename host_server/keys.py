@@ -3,6 +3,8 @@
 from aiohttp import web
 
 from .db import Database
+from .outbound.policy import SourcePolicy
+from .outbound.sourcecheck import CheckSlots
 from .services.auth import Auth
 from .services.health import Health
 from .services.operators import SignInLimiter
@@ -13,6 +15,8 @@ SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
 AUTH = web.AppKey("auth", Auth)
 HEALTH = web.AppKey("health", Health)
+SOURCE_POLICY = web.AppKey("source_policy", SourcePolicy)   # where owners' URLs may lead
+SOURCE_CHECKS = web.AppKey("source_checks", CheckSlots)     # owners' checks in flight
 SIGN_IN_LIMITER = web.AppKey("sign_in_limiter", SignInLimiter)   # the dashboard's
 FILE_ROOT = web.AppKey("file_root", str)                  # fileserver: the folder it serves
 

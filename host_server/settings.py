@@ -19,10 +19,11 @@ class Setting:
     help: str
     scope: str = "serve"   # "serve": a `serve` option; "global": an option of every command
     env: str = None        # an environment variable that gives the default
+    option: str = None     # the option's name when it is not the setting's (a list's, singular)
 
     @property
     def flag(self):
-        return "--" + self.name.replace("_", "-")
+        return self.option or "--" + self.name.replace("_", "-")
 
 
 TABLE = (
@@ -45,7 +46,20 @@ TABLE = (
             "seconds to connect to, and between data from, an owner's source being checked"),
     Setting("trusted_proxies", (), "list", "a load balancer's address whose X-Forwarded-For"
             " header names the device's address (repeatable; without it the peer's address"
-            " counts)"),
+            " counts)", option="--trusted-proxy"),
+    # what strangers (owners, devices) may cost the server
+    Setting("allow_source_nets", (), "list", "a network the meta server may fetch owners' sources"
+            " and probe file servers in, besides public addresses (repeatable; e.g. 127.0.0.0/8"
+            " for the simulator, 192.168.0.0/16 for a LAN)", option="--allow-source-net"),
+    Setting("max_source_size", 4 * 1024 ** 3, "int", "bytes a registered file may claim"),
+    Setting("source_deadline", 120.0, "seconds", "seconds the check of one source may take in all"),
+    Setting("max_checks", 8, "int", "registrations and updates checking sources at once, in all"),
+    Setting("max_owner_checks", 2, "int", "of those, at once for one owner"),
+    Setting("max_owner_media", 10000, "int", "media records one owner may hold"),
+    Setting("max_owner_registrations", 600, "int",
+            "registrations and updates one owner may make in an hour"),
+    Setting("max_device_reports", 120, "int", "reports one device may send in a minute"),
+    Setting("retention_days", 90, "int", "days reports and key requests are kept"),
 )
 BY_NAME = {s.name: s for s in TABLE}
 
@@ -59,8 +73,8 @@ def _check(settings):
         if s.kind in ("seconds", "seconds0") and not (
                 number and (value > 0 or (value == 0 and s.kind == "seconds0"))):
             raise ValueError(f"setting {s.name} must be a positive number of seconds")
-    if isinstance(settings.trusted_proxies, str):
-        raise ValueError("setting trusted_proxies must be a list of addresses")
+        if s.kind == "list" and isinstance(value, str):
+            raise ValueError(f"setting {s.name} must be a list")
 
 
 def _default(s):
@@ -81,19 +95,14 @@ def default(name, environ=os.environ):
     return environ.get(s.env) or s.default if s.env else s.default
 
 
-def _flag(s):
-    """A list setting's option names one entry (--trusted-proxy, repeated)."""
-    return s.flag[:-3] + "y" if s.kind == "list" and s.flag.endswith("ies") else s.flag
-
-
 def add_serve_options(parser):
     """The `serve` options, one per serve setting of the table."""
     for s in TABLE:
         if s.scope != "serve":
             continue
         if s.kind == "list":
-            parser.add_argument(_flag(s), dest=s.name, action="append", default=[],
-                                metavar="ADDRESS", help=s.help)
+            parser.add_argument(s.flag, dest=s.name, action="append", default=[],
+                                metavar=s.flag[2:].upper(), help=s.help)
         else:
             parser.add_argument(s.flag, dest=s.name, type=int if s.kind == "int" else float,
                                 default=s.default, metavar="N",
@@ -103,8 +112,9 @@ def add_serve_options(parser):
 def from_options(args):
     """Settings from parsed options (the global ones and serve's)."""
     values = {s.name: getattr(args, s.name) for s in TABLE if hasattr(args, s.name)}
-    if "trusted_proxies" in values:
-        values["trusted_proxies"] = tuple(values["trusted_proxies"])
+    for s in TABLE:
+        if s.kind == "list" and s.name in values:
+            values[s.name] = tuple(values[s.name])
     return Settings(**values)
 
 
@@ -112,10 +122,12 @@ def markdown_table():
     """The README's settings table."""
     lines = ["| option | default | meaning |", "| --- | --- | --- |"]
     for s in TABLE:
-        flag = _flag(s)
+        flag = s.flag
         shown = "none" if s.default in (None, ()) else str(s.default)
         if s.env:
             shown += f" (or ${s.env})"
         where = "" if s.scope == "serve" else " (every command, before its name)"
         lines.append(f"| `{flag}`{where} | {shown} | {s.help} |")
     return "\n".join(lines) + "\n"
+if __name__ == "__main__":   # python -m host_server.settings: the README table, to paste
+    print(markdown_table(), end="")

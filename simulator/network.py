@@ -132,7 +132,8 @@ class Network:
         proc = ServerProcess(name, [
             "-m", "host_server", "--db", self.db, "--master-key-file", self.master_key,
             "serve", "--host", "127.0.0.1", "--port", str(port),
-            "--probe-interval", str(self.probe_interval), "--token-ttl", str(self.token_ttl)] + behind,
+            "--probe-interval", str(self.probe_interval), "--token-ttl", str(self.token_ttl),
+            "--allow-source-net", "127.0.0.0/8"] + behind,   # the file servers are on loopback
             self.log_path(name))
         await proc.start()
         return proc

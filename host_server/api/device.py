@@ -115,7 +115,8 @@ def parse_report(doc):
 @device_required
 async def report(request):
     rep = parse_report(await read_json(request))
-    next_pos = await request.app[DB].devices.add_report(request[DEVICE], rep)
+    next_pos = await request.app[DB].devices.add_report(
+        request[DEVICE], rep, request.app[SETTINGS].max_device_reports)
     if _health_on(request):
         await request.app[HEALTH].fold_report(request[DEVICE], rep)
     return json_response({"next_pos": next_pos})

@@ -7,13 +7,13 @@ from aiohttp import web
 
 from ..keys import DB, SETTINGS
 from ..model.catalog import dumps
-from ..model.errors import (Conflict, DomainError, Forbidden, Invalid, NotFound, TooManyFailures,
-                            Unauthorized)
+from ..model.errors import (Busy, Conflict, DomainError, Forbidden, Invalid, NotFound,
+                            QuotaExceeded, RateLimited, TooManyFailures, Unauthorized)
 
 log = logging.getLogger("host_server.api")
 
-STATUS = {Invalid: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409,
-          TooManyFailures: 429}
+STATUS = {Invalid: 400, Unauthorized: 401, Forbidden: 403, QuotaExceeded: 403, NotFound: 404,
+          Conflict: 409, RateLimited: 429, TooManyFailures: 429, Busy: 503}
 
 
 def status_of(exc):
@@ -35,7 +35,7 @@ async def json_errors(request, handler):
         return await handler(request)
     except DomainError as exc:
         headers = None
-        if isinstance(exc, TooManyFailures):
+        if isinstance(exc, RateLimited):
             headers = {"Retry-After": str(exc.retry_after)}
         return error_response(status_of(exc), str(exc), headers)
     except web.HTTPException as exc:

@@ -6,10 +6,11 @@ anything is stored; a source that fails is reported in the answer and not used.
 """
 
 import functools
+import math
 
-from ..keys import DB, OWNER, SETTINGS
+from ..keys import DB, OWNER, SETTINGS, SOURCE_CHECKS, SOURCE_POLICY
 from ..model import catalog
-from ..model.errors import Invalid
+from ..model.errors import Invalid, QuotaExceeded, RateLimited
 from ..outbound.sourcecheck import check_sources
 from ..services import owners
 from .inputs import bearer_token, path_id, read_json
@@ -17,6 +18,9 @@ from .middleware import json_response
 
 # Fields an update may not change: they define which bytes the record is about.
 FIXED_FIELDS = ("size", "sha256", "primary_address", "primary_directory", "file_name")
+
+
+CHECK_WINDOW = 3600.0   # s: max_owner_registrations counts within this
 
 
 def owner_required(handler):
@@ -29,10 +33,21 @@ def owner_required(handler):
 
 
 async def _check(request, urls, rec):
+    """The sources' checks, within the owner's and the server's limits."""
     if not urls:
         return []
-    return await check_sources(urls, rec["size"], rec["sha256"],
-                               request.app[SETTINGS].source_timeout)
+    settings, owner = request.app[SETTINGS], request[OWNER][0]
+    if rec["size"] > settings.max_source_size:
+        raise Invalid(f"field 'size': {rec['size']} bytes is more than the {settings.max_source_size}"
+                      " a registered file may have")
+    over = await request.app[DB].owners.add_check(owner, CHECK_WINDOW, settings.max_owner_registrations)
+    if over:
+        retry = max(1, math.ceil(over[1] + CHECK_WINDOW - request.app[DB].clock()))
+        raise RateLimited(f"{over[0]} registrations and updates within an hour: the most an owner"
+                          " may make; try again later", retry)
+    async with request.app[SOURCE_CHECKS].slot(owner):
+        return await check_sources(urls, rec["size"], rec["sha256"], request.app[SOURCE_POLICY],
+                                   settings.source_timeout, settings.source_deadline)
 
 
 def _key(alternate):
@@ -55,12 +70,15 @@ async def register(request):
     owner_id, name = request[OWNER]
     rec = catalog.validate_media(await read_json(request))
     rec["owner"] = name   # the account's, whatever the body says: no owner registers as another
+    db, limit = request.app[DB], request.app[SETTINGS].max_owner_media
+    if await db.owners.media_count(owner_id) >= limit:
+        raise QuotaExceeded(f"you hold {limit} media records, the most an owner may; remove some first")
     sources = await _check(request, catalog.source_urls(rec), rec)
     if not sources[0]["ok"]:
         return json_response({"error": f"primary source failed its check: {sources[0]['why']}",
                               "sources": sources}, status=422)
     rec["alternates"] = [a for a, s in zip(rec["alternates"], sources[1:]) if s["ok"]]
-    media_id = await request.app[DB].owners.add_media(owner_id, rec)
+    media_id = await db.owners.add_media(owner_id, rec)
     return json_response({"id": media_id, "sources": sources}, status=201)
 
 

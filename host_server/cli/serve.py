@@ -22,7 +22,10 @@ async def serve(settings, host, port, access_log=True):
     from ..app import init_app
     from ..serving import serve_until_stopped
     app = init_app(settings)
-    runner = web.AppRunner(app, access_log=logging.getLogger("aiohttp.access") if access_log else None)
+    # handler_cancellation: a request whose client has gone is cancelled (an owner's registration
+    # stops fetching their sources when they hang up)
+    runner = web.AppRunner(app, access_log=logging.getLogger("aiohttp.access") if access_log else None,
+                           handler_cancellation=True)
     await serve_until_stopped(runner, host, port)  # setup opens and migrates the database
 
 

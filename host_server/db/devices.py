@@ -5,8 +5,9 @@ device that crashes mid-item gets the same item again.
 """
 
 import json
+import math
 
-from ..model.errors import Conflict, Forbidden, NotFound
+from ..model.errors import Conflict, Forbidden, NotFound, RateLimited
 
 REPORT_REPEAT_WINDOW = 600.0   # s: an identical report within this time is a retry
 REPORTS_SHOWN = 50             # reports listed when no limit is given
@@ -153,8 +154,10 @@ class Devices:
         await self.db.activity.handed_out(device, cur[0], cur[3], cur[1])
         return cur[3], cur[1], cur[4]
 
-    async def add_report(self, device, rep):
-        """Store a report; advance when it matches the current item. Returns the next pos."""
+    async def add_report(self, device, rep, per_minute=None):
+        """Store a report; advance when it matches the current item. Returns the next pos.
+        A device that sent per_minute reports within the last minute is RateLimited (a retry
+        of its last report is not counted)."""
         now = self.db.clock()
         errors = json.dumps(rep["errors"], separators=(",", ":"))
         async with self.db.transaction(device) as c:   # this device's rows only
@@ -167,6 +170,12 @@ class Devices:
                     rep["id"], rep["pos"], rep["status"], rep["src"], rep["bytes"], rep["ms"],
                     errors):
                 return pos   # the device retrying after a lost answer
+            if per_minute:
+                row = await c.fetchone("SELECT at FROM reports WHERE device = ? ORDER BY id DESC"
+                                       " LIMIT 1 OFFSET ?", (device, per_minute - 1))
+                if row is not None and now - row[0] < 60:
+                    raise RateLimited(f"more than {per_minute} reports in a minute; slow down",
+                                      max(1, math.ceil(row[0] + 60 - now)))
             advanced = cur is not None and rep["id"] == cur[3] and rep["pos"] == pos
             await c.execute(
                 "INSERT INTO reports (device, program, media, pos, status, source, bytes, ms,"
@@ -179,6 +188,11 @@ class Devices:
                 await c.execute("UPDATE entitlements SET pos = ? WHERE device = ? AND program = ?",
                                 (pos, device, cur[0]))
         return pos
+
+    async def prune_reports(self, before):
+        """Delete reports made before that time; returns how many."""
+        async with self.db.transaction() as c:
+            return await c.execute("DELETE FROM reports WHERE at < ?", (before,))
 
     async def reports(self, device=None, failed_only=False, limit=REPORTS_SHOWN):
         """The latest reports, newest first: [{id, device, program, media, title, pos, status,

@@ -62,6 +62,25 @@ class Owners:
         return [{"id": r[0], "name": r[1], "created": r[2], "revoked": r[3], "tokens": r[4],
                  "media": r[5]} for r in rows]
 
+    # -- the owner's quotas ------------------------------------------------------------------
+
+    async def media_count(self, owner):
+        return (await self.db.fetchone("SELECT count(*) FROM media WHERE owner_account = ?",
+                                       (owner,)))[0]
+
+    async def add_check(self, owner, window, limit):
+        """Count a registration or update that checks sources, unless the owner made limit of
+        them within the last window seconds: then (count, oldest time) and nothing is counted."""
+        now = self.db.clock()
+        async with self.db.transaction() as c:
+            await c.execute("DELETE FROM owner_checks WHERE owner = ? AND at <= ?", (owner, now - window))
+            count, oldest = await c.fetchone(
+                "SELECT count(*), min(at) FROM owner_checks WHERE owner = ?", (owner,))
+            if count >= limit:
+                return count, oldest
+            await c.execute("INSERT INTO owner_checks (owner, at) VALUES (?, ?)", (owner, now))
+        return None
+
     # -- the owner's media -------------------------------------------------------------------
 
     async def check_own(self, owner, media_id, c=None):

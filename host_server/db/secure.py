@@ -48,6 +48,11 @@ class Secure:
                             " VALUES (?, ?, ?, ?, ?, ?)",
                             (self.db.clock(), device, media_id, address, status, why))
 
+    async def prune_key_requests(self, before):
+        """Delete key requests recorded before that time; returns how many."""
+        async with self.db.transaction() as c:
+            return await c.execute("DELETE FROM key_requests WHERE at < ?", (before,))
+
     async def key_requests(self, limit=KEY_REQUESTS_SHOWN):
         rows = await self.db.fetchall(
             "SELECT id, at, device, media, address, status, why FROM key_requests"

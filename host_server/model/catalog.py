@@ -139,6 +139,9 @@ def validate_media(obj, where="media", warn=None):
             "address": check_address(alt["address"], f"{w}.address"),
             "directory": _check_directory(alt["directory"], f"{w}.directory"),
         })
+    urls = source_urls(rec)
+    if len(set(urls)) != len(urls):
+        raise Invalid(f"{where}: names the same source twice (primary and alternates must differ)")
     if len(compact_json(rec).encode()) > MAX_COMPACT:
         raise Invalid(f"{where}: its compact document would exceed {MAX_COMPACT} bytes "
                       "(too many alternates or too long URLs)")

@@ -25,9 +25,22 @@ class Conflict(DomainError):
     """Already exists (HTTP 409)."""
 
 
-class TooManyFailures(DomainError):
-    """Rate limited (HTTP 429); retry_after is in whole seconds."""
+class RateLimited(DomainError):
+    """Too many requests of this kind from this caller (HTTP 429); retry_after is in whole
+    seconds."""
 
     def __init__(self, message, retry_after):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class TooManyFailures(RateLimited):
+    """Too many failed logins or sign-ins (HTTP 429)."""
+
+
+class Busy(RateLimited):
+    """The server is doing as much of this as it may at once (HTTP 503); retry later."""
+
+
+class QuotaExceeded(DomainError):
+    """An owner holds as much as an owner may (HTTP 403)."""

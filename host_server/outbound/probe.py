@@ -10,7 +10,7 @@ import logging
 
 import aiohttp
 
-from ..keys import DB, HEALTH, SETTINGS
+from ..keys import DB, HEALTH, SETTINGS, SOURCE_POLICY
 from ..services.health import Health
 from .sourcecheck import connect_error
 
@@ -37,8 +37,9 @@ async def probe_one(session, url):
     return False, f"probe {status} ({url})"
 
 
-async def probe_all(health, timeout):
-    """Probe every known server once and record what was seen."""
+async def probe_all(health, timeout, policy):
+    """Probe every known server once and record what was seen; a server the source policy
+    does not allow is down, and is never connected to."""
     targets = await health.db.health.probe_targets()
     health.known = set(targets)
     if not targets:
@@ -51,15 +52,16 @@ async def probe_all(health, timeout):
         return address, up, why
 
     client_timeout = aiohttp.ClientTimeout(total=timeout)
-    async with aiohttp.ClientSession(timeout=client_timeout, auto_decompress=False) as session:
+    async with aiohttp.ClientSession(timeout=client_timeout, auto_decompress=False,
+                                     connector=policy.connector()) as session:
         results = await asyncio.gather(*(one(session, a, u) for a, u in sorted(targets.items())))
     await health.record(results)
 
 
-async def _probe_forever(health, interval, timeout):
+async def _probe_forever(health, interval, timeout, policy):
     while True:
         try:
-            await probe_all(health, timeout)
+            await probe_all(health, timeout, policy)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -75,7 +77,7 @@ async def health_context(app):
     task = None
     if settings.probe_interval > 0:
         task = asyncio.create_task(_probe_forever(health, settings.probe_interval,
-                                                  settings.probe_timeout))
+                                                  settings.probe_timeout, app[SOURCE_POLICY]))
     yield
     if task is not None:
         task.cancel()

@@ -1,49 +1,62 @@
 """Checking a media file's sources at registration: reachable, size and sha256 as claimed.
 
-Each source is fetched with a GET and hashed as it streams (never loaded whole), with short
-connect and read timeouts; all sources of a record are checked at once. Content encoding is
-refused (identity only): the hash is of the stored bytes, as a device receives them.
+Each source is fetched with a GET and hashed as it streams (never loaded whole, never more than
+the claimed size plus one chunk), through the source policy (policy.py: public addresses only,
+at every redirect hop), with connect and read timeouts and a total deadline; all sources of a
+record are checked at once. Content encoding is refused (identity only): the hash is of the
+stored bytes, as a device receives them.
+
+What the owner is told says which kind of failure it was, never what answered: no lengths, no
+banners, no exception text (the owner may be probing what the meta server can reach).
 """
 
 import asyncio
+import collections
+import contextlib
 import hashlib
 
 import aiohttp
 
+from ..model.errors import Busy, RateLimited
+from .policy import SourceRefused
+
 CHUNK = 64 * 1024
+MAX_REDIRECTS = 3
 
 
 def connect_error(exc):
-    """A short reason for an aiohttp.ClientConnectorError."""
+    """A short reason for an aiohttp.ClientConnectorError: its kind, not its text."""
     err = exc.os_error
+    if isinstance(err, SourceRefused):
+        return f"refused: {err}"
     if isinstance(err, ConnectionRefusedError):
         return "connection refused"
-    if isinstance(err, OSError) and err.strerror:
-        return err.strerror
-    return str(err or exc)
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "host name not found"
+    return "connection failed"
 
 
 async def _check(session, url, size, sha256):
     """None when the source serves exactly the claimed bytes, else why not (a short string)."""
     try:
         async with session.get(url, headers={"Accept-Encoding": "identity"},
-                               allow_redirects=True, max_redirects=3) as resp:
+                               allow_redirects=True, max_redirects=MAX_REDIRECTS) as resp:
             if resp.status != 200:
                 return f"status {resp.status}"
             if resp.headers.get("Content-Encoding", "identity") != "identity":
-                return f"content encoded ({resp.headers['Content-Encoding']}), not the stored bytes"
+                return "content encoded, not the stored bytes"
             length = resp.content_length
             if length is not None and length != size:
-                return f"size {length}, claimed {size}"
+                return "size differs from the claimed one"
             digest = hashlib.sha256()
             got = 0
             async for chunk in resp.content.iter_chunked(CHUNK):
                 got += len(chunk)
                 if got > size:
-                    return f"more than the claimed {size} bytes"
+                    return "more bytes than the claimed size"
                 digest.update(chunk)
             if got != size:
-                return f"size {got}, claimed {size}"
+                return "size differs from the claimed one"
             if digest.hexdigest() != sha256:
                 return "sha256 differs from the claimed one"
             return None
@@ -53,16 +66,48 @@ async def _check(session, url, size, sha256):
         return f"cannot connect: {connect_error(exc)}"
     except aiohttp.TooManyRedirects:
         return "too many redirects"
+    except aiohttp.InvalidURL:
+        return "invalid URL (or redirected to one)"
     except aiohttp.ClientError as exc:
-        return f"failed: {exc.__class__.__name__} {exc}".strip()
+        return f"failed: {exc.__class__.__name__}"
 
 
-async def check_sources(urls, size, sha256, timeout=5.0):
+async def check_sources(urls, size, sha256, policy, timeout=5.0, deadline=60.0):
     """[{"url", "ok", "why"}] for each URL, in order; why is "" when ok.
 
-    timeout bounds connecting and each wait for data, not the whole transfer (files are large).
+    timeout bounds connecting and each wait for data; deadline the whole check of each source
+    (a trickling source cannot hold the meta server longer).
     """
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
-    async with aiohttp.ClientSession(timeout=timeout, auto_decompress=False) as session:
+    timeout = aiohttp.ClientTimeout(total=deadline, sock_connect=timeout, sock_read=timeout)
+    async with aiohttp.ClientSession(timeout=timeout, auto_decompress=False,
+                                     connector=policy.connector()) as session:
         whys = await asyncio.gather(*(_check(session, u, size, sha256) for u in urls))
     return [{"url": u, "ok": why is None, "why": why or ""} for u, why in zip(urls, whys)]
+
+
+class CheckSlots:
+    """Registrations and updates checking sources right now, in all and per owner: one owner
+    cannot take every slot, and no number of owners can make the server fetch without bound."""
+
+    def __init__(self, total, per_owner):
+        self.total = total
+        self.per_owner = per_owner
+        self.running = 0
+        self.by_owner = collections.Counter()
+
+    @contextlib.asynccontextmanager
+    async def slot(self, owner):
+        if self.by_owner[owner] >= self.per_owner:
+            raise RateLimited(f"{self.per_owner} of your registrations are being checked already;"
+                              " wait for them", 5)
+        if self.running >= self.total:
+            raise Busy("the server is checking as many sources as it may; try again shortly", 5)
+        self.running += 1
+        self.by_owner[owner] += 1
+        try:
+            yield
+        finally:
+            self.running -= 1
+            self.by_owner[owner] -= 1
+            if not self.by_owner[owner]:
+                del self.by_owner[owner]

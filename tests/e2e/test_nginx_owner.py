@@ -70,7 +70,8 @@ async def test_devices_play_an_owners_files_from_nginx_and_from_its_nginx_mirror
     token = re.search(r"\(shown once\): (own_\S+)$", out.strip()).group(1)
     os.makedirs(tmp_path / "logs")
     meta = await started(ServerProcess("meta", [
-        "-m", "host_server", "--db", db, "serve", "--host", "127.0.0.1", "--port", "0"],
+        "-m", "host_server", "--db", db, "serve", "--host", "127.0.0.1", "--port", "0",
+        "--allow-source-net", "127.0.0.0/8"],
         str(tmp_path / "logs" / "meta.log")))
 
     out = await owner_tool(meta.url, token, "register", str(folder), "--address", primary.address,

@@ -13,10 +13,12 @@ from host_server.db import Database
 from host_server.keys import HEALTH
 from host_server.services.health import Health, address_of, server_failed
 from host_server.keys import DB
+from host_server.outbound.policy import SourcePolicy
 from host_server.outbound.probe import probe_all
 from hostutil import SECRET, FakeClock, bearer, free_port, login, run_cli
 
 SHA = "ab" * 32
+LOOPBACK = SourcePolicy(["127.0.0.0/8"])   # the test's servers are on loopback
 
 
 def record(primary, alternates, name="x.wav"):
@@ -61,7 +63,7 @@ async def test_probe_marks_a_refusing_server_down_with_why_and_since(db, up_serv
     down = f"http://127.0.0.1:{free_port()}"
     await db.catalog.add_media(record(up_server, [down]))
     health = await Health(db).load()
-    await probe_all(health, timeout=2.0)
+    await probe_all(health, 2.0, LOOPBACK)
     assert health.down == {down}
     servers = {s["address"]: s for s in await db.health.list_servers()}
     assert servers[down]["up"] is False and servers[up_server]["up"] is True
@@ -69,17 +71,25 @@ async def test_probe_marks_a_refusing_server_down_with_why_and_since(db, up_serv
     assert servers[down]["since"] == db.clock.now == servers[down]["checked"]
     # Still down an hour later: "since" stays, "checked" moves.
     db.clock.advance(3600)
-    await probe_all(health, timeout=2.0)
+    await probe_all(health, 2.0, LOOPBACK)
     servers = {s["address"]: s for s in await db.health.list_servers()}
     assert servers[down]["since"] == db.clock.now - 3600
     assert servers[down]["checked"] == db.clock.now
     assert [s["address"] for s in await db.health.list_servers()] == [down, up_server]   # down first
 
 
+async def test_the_probe_never_connects_where_the_source_policy_does_not_allow(db, up_server):
+    await db.catalog.add_media(record(up_server, []))
+    health = await Health(db).load()
+    await probe_all(health, 2.0, SourcePolicy())   # public addresses only: loopback is refused
+    [srv] = await db.health.list_servers()
+    assert srv["up"] is False and "loopback address, not allowed" in srv["why"]
+
+
 async def test_a_server_missing_its_probe_file_is_down_with_the_status(db, up_server):
     await db.catalog.add_media(record(up_server, [], name="gone.wav"))
     health = await Health(db).load()
-    await probe_all(health, timeout=2.0)
+    await probe_all(health, 2.0, LOOPBACK)
     [srv] = await db.health.list_servers()
     assert srv["up"] is False and srv["why"].startswith("probe 404")
 
@@ -158,7 +168,7 @@ async def test_next_orders_sources_by_what_the_background_probe_found(
     await db.devices.assign("dev1", "P", default=True)
     await db.close()
     client = await aiohttp_client(init_app(db=str(tmp_path / "meta.db"), probe_interval=0.05,
-                                           probe_timeout=1.0))
+                                           probe_timeout=1.0, allow_source_nets=("127.0.0.0/8",)))
     health = client.server.app[HEALTH]
     for _ in range(400):                       # the first probe runs at start-up
         if health.down:

@@ -52,7 +52,8 @@ def world(tmp_path):
     out = subprocess.run([sys.executable, "-m", "host_server", "--db", db, "add-owner", "Label"],
                          cwd=REPO, capture_output=True, text=True, check=True).stdout
     token = re.search(r"\(shown once\): (own_\S+)$", out.strip()).group(1)
-    servers = [Server("host_server", "--db", db, "serve", "--port", "0", "--no-access-log"),
+    servers = [Server("host_server", "--db", db, "serve", "--port", "0", "--no-access-log",
+                      "--allow-source-net", "127.0.0.0/8"),
                Server("host_server.fileserver", "--root", str(root), "--port", "0"),
                Server("host_server.fileserver", "--root", str(alt), "--port", "0")]
     meta, files, mirror = (f"http://127.0.0.1:{s.port}" for s in servers)
