@@ -13,7 +13,7 @@ import urllib.parse
 
 from aiohttp import web
 
-from ..keys import CSRF, DB, FORM, OPERATOR
+from ..keys import CSRF, DB, FORM, OPERATOR, SIGN_IN_LIMITER
 from ..model.checks import contains_nul
 from ..model.errors import Unauthorized
 from ..services.auth import token_hash
@@ -46,8 +46,10 @@ async def sign_in(request, name, password):
     """A new session cookie on success; None for a wrong name or password."""
     db = request.app[DB]
     stored = await db.operators.password(name)
-    # scrypt takes tens of milliseconds: off the event loop
-    if not await asyncio.to_thread(verify_password, password, stored):
+    # scrypt takes tens of milliseconds: off the event loop, and only a few at once
+    async with request.app[SIGN_IN_LIMITER].hashing:
+        good = await asyncio.to_thread(verify_password, password, stored)
+    if not good:
         return None
     token = secrets.token_urlsafe(32)
     await db.operators.add_session(token_hash(token), name, secrets.token_urlsafe(24), SESSION_TTL)

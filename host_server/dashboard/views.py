@@ -14,6 +14,7 @@ from ..keys import CSRF, DB, FORM, OPERATOR, SETTINGS, SIGN_IN_LIMITER
 from ..model.checks import (ID_DIGITS, MAX_PROGRAM_NAME, check_program_name, contains_nul,
                             id_from_text, is_number_text)
 from ..model.errors import DomainError, Invalid, NotFound
+from ..serving import client_address
 from . import sessions
 
 ONLINE_WINDOW = 600   # s: a device that asked for or reported an item within this is online
@@ -63,8 +64,8 @@ async def login(request):
     name = (form.get("name") or "").strip()[:256]
     password = form.get("password") or ""
     limiter, now = request.app[SIGN_IN_LIMITER], request.app[SETTINGS].clock()
-    db = request.app[DB]
-    wait = await limiter.retry_after(db, name, now)
+    db, address = request.app[DB], client_address(request)
+    wait = await limiter.begin(db, name, address, now)
     if wait:
         response = _login_form(request, f"too many failed sign-ins as {name!r}; try again in {wait} s",
                                429, name)
@@ -73,10 +74,9 @@ async def login(request):
     token = None
     if name and password:
         token = await sessions.sign_in(request, name, password)
-    if token is None:
-        await limiter.failed(db, name, now)
+    if token is None:   # the attempt stays counted
         return _login_form(request, "wrong name or password", 401, name)
-    await limiter.succeeded(db, name)
+    await limiter.succeeded(db, name, address)
     response = web.HTTPSeeOther(sessions.safe_next(form.get("next")))
     sessions.set_session_cookie(request, response, token)
     raise response

@@ -53,20 +53,29 @@ class Operators:
         async with self.db.transaction() as c:
             await c.execute("DELETE FROM operator_sessions WHERE token_sha256 = ?", (token_sha256,))
 
-    # -- failed sign-ins (dashboard.sessions.SignInLimiter) ----------------------------------
+    # -- sign-in attempts (services.operators.SignInLimiter) --------------------------------
 
-    async def sign_in_failures(self, name, since):
-        """(count, oldest time) of failed sign-ins as name after since."""
-        row = await self.db.fetchone("SELECT count(*), min(at) FROM operator_sign_in_failures"
-                                     " WHERE name = ? AND at > ?", (name, since))
-        return row[0], row[1]
-
-    async def add_sign_in_failure(self, name, now, forget_before):
+    async def attempt_sign_in(self, name, address, now, window, max_pair, max_address):
+        """Count a sign-in attempt before its password is checked, in one write transaction (so
+        concurrent attempts cannot all pass the count): None when it may go on, else the time
+        of the oldest attempt that holds it back (nothing is counted then). Attempts count per
+        name from this address (max_pair) and from this address for any name (max_address)."""
         async with self.db.transaction() as c:
-            await c.execute("DELETE FROM operator_sign_in_failures WHERE at <= ?", (forget_before,))
-            await c.execute("INSERT INTO operator_sign_in_failures (name, at) VALUES (?, ?)",
-                            (name, now))
+            await c.execute("DELETE FROM operator_sign_in_failures WHERE at <= ?", (now - window,))
+            pair, pair_oldest, there, there_oldest = await c.fetchone(
+                "SELECT count(*) FILTER (WHERE name = ?), min(at) FILTER (WHERE name = ?),"
+                " count(*), min(at) FROM operator_sign_in_failures WHERE address = ?",
+                (name, name, address))
+            if pair >= max_pair:
+                return pair_oldest
+            if there >= max_address:
+                return there_oldest
+            await c.execute("INSERT INTO operator_sign_in_failures (name, at, address) VALUES (?, ?, ?)",
+                            (name, now, address))
+        return None
 
-    async def clear_sign_in_failures(self, name):
+    async def clear_sign_in_failures(self, name, address):
+        """A good sign-in: its name's attempts from that address are forgotten."""
         async with self.db.transaction() as c:
-            await c.execute("DELETE FROM operator_sign_in_failures WHERE name = ?", (name,))
+            await c.execute("DELETE FROM operator_sign_in_failures WHERE name = ? AND address = ?",
+                            (name, address))

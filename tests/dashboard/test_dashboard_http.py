@@ -265,3 +265,27 @@ async def test_a_sign_in_with_a_nul_character_is_refused(client):
     resp = await client.post("/dashboard/login", data={
         "csrf": token, "name": "ops\x00", "password": PASSWORD}, allow_redirects=False)
     assert resp.status == 400 and "NUL" in await resp.text()
+
+
+async def test_concurrent_wrong_sign_ins_cannot_slip_past_the_limit(client):
+    import asyncio
+    resp = await client.get("/dashboard/login")
+    token = csrf_of(await resp.text())
+    results = await asyncio.gather(*(client.post("/dashboard/login", allow_redirects=False, data={
+        "csrf": token, "name": "ops", "password": f"guess number {i}"}) for i in range(12)))
+    statuses = sorted(r.status for r in results)
+    assert statuses == [401] * 5 + [429] * 7   # five checked their password, no more
+
+
+async def test_sign_ins_from_one_address_are_limited_for_any_name(aiohttp_client, db_path, clock, seeded):
+    from host_server.app import init_app
+    client = await aiohttp_client(init_app(probe_interval=0, db=db_path, clock=clock))
+    resp = await client.get("/dashboard/login")
+    token = csrf_of(await resp.text())
+    for i in range(20):   # a different name each time: no name's own limit is reached
+        resp = await client.post("/dashboard/login", allow_redirects=False,
+                                 data={"csrf": token, "name": f"guess{i}", "password": "x" * 8})
+        assert resp.status == 401
+    resp = await client.post("/dashboard/login", allow_redirects=False,
+                             data={"csrf": token, "name": "ops", "password": PASSWORD})
+    assert resp.status == 429 and int(resp.headers["Retry-After"]) == 300
