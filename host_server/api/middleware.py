@@ -7,6 +7,7 @@ from aiohttp import web
 
 from ..keys import DB, SETTINGS
 from ..model.catalog import dumps
+from ..model.sealing import MasterKeyError
 from ..model.errors import (Busy, Conflict, DomainError, Forbidden, Invalid, NotFound,
                             QuotaExceeded, RateLimited, TooManyFailures, Unauthorized)
 
@@ -38,6 +39,10 @@ async def json_errors(request, handler):
         if isinstance(exc, RateLimited):
             headers = {"Retry-After": str(exc.retry_after)}
         return error_response(status_of(exc), str(exc), headers)
+    except MasterKeyError as exc:   # the operator's to fix: said in the log, not to the caller
+        log.error("%s %s: %s", request.method, request.path, exc)
+        return error_response(503, "the server cannot open its sealed secrets; try again later",
+                              {"Retry-After": "60"})
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

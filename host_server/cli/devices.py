@@ -3,7 +3,7 @@
 from ..model.checks import check_device_id, check_secret
 from ..model.errors import Invalid
 from ..services.auth import new_secret
-from .output import print_json, table
+from .output import print_json, table, warn
 
 
 def add_commands(sub):
@@ -41,6 +41,7 @@ async def add_device(db, args):
     secret = check_secret(args.secret) if args.secret else new_secret()
     await db.devices.add(args.id, args.name, secret)
     print(f"device {args.id} added; secret (shown once): {secret}")
+    _warn_if_clear(db)
 
 
 async def revoke_device(db, args):
@@ -67,6 +68,14 @@ async def rotate_secret(db, args):
     secret = new_secret()
     await db.devices.rotate_secret(args.id, secret)
     print(f"device {args.id}: new secret (shown once): {secret}; put it in its config")
+    _warn_if_clear(db)
+
+
+def _warn_if_clear(db):
+    if db.sealer is None:
+        warn("no master key: device secrets are kept in the database in clear; create one with"
+             " `new-master-key FILE` and give it with --master-key-file (existing secrets are"
+             " sealed at the next start)")
 
 
 async def assign(db, args):

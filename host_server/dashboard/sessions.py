@@ -13,7 +13,7 @@ import urllib.parse
 
 from aiohttp import web
 
-from ..keys import CSRF, DB, FORM, OPERATOR, SIGN_IN_LIMITER
+from ..keys import CSRF, DB, FORM, OPERATOR, SETTINGS, SIGN_IN_LIMITER
 from ..model.checks import contains_nul
 from ..model.errors import Unauthorized
 from ..services.auth import token_hash
@@ -26,9 +26,19 @@ LOGIN_PATH = "/dashboard/login"
 MAX_FORM = 16 * 1024
 
 
+def is_https(request):
+    """Did the browser come over https? Its own TLS connection, or what a trusted load
+    balancer's X-Forwarded-Proto says (the documented TLS front sets it; anyone else's is
+    ignored, like their X-Forwarded-For)."""
+    if request.secure:
+        return True
+    return (request.remote in request.app[SETTINGS].trusted_proxies
+            and request.headers.get("X-Forwarded-Proto", "").strip().lower() == "https")
+
+
 def _cookie_args(request, max_age):
     return {"max_age": max_age, "path": "/", "httponly": True, "samesite": "Strict",
-            "secure": request.secure}
+            "secure": is_https(request)}
 
 
 def csrf_matches(given, expected):

@@ -7,14 +7,21 @@ import jinja2
 from ..keys import SIGN_IN_LIMITER
 from ..model.display import ago, when
 from ..services.operators import SignInLimiter
+from .sessions import is_https
 
 
 def _size(n):
     return f"{n:,} B"
 
 
+HSTS = "max-age=31536000"   # a year: a browser that came over https keeps to it
+
+
 async def _page_headers(request, response):
-    """Dashboard pages are never framed by another site (clickjacking) nor kept in caches."""
+    """Dashboard pages are never framed by another site (clickjacking) nor kept in caches;
+    over https every answer tells the browser to keep to https (HSTS)."""
+    if is_https(request):
+        response.headers["Strict-Transport-Security"] = HSTS
     if request.path.startswith("/dashboard") or request.path.startswith("/api/v1/operator/"):
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Cache-Control"] = "no-store"

@@ -20,6 +20,7 @@ an exception rolls one back.
     db.activity   what each device is doing ("now playing")            (activity.py)
 """
 
+import logging
 import pathlib
 import re
 import time
@@ -33,6 +34,7 @@ from .operators import Operators
 from .owners import Owners
 from .secure import Secure
 
+log = logging.getLogger("host_server.db")
 MIGRATIONS = pathlib.Path(__file__).with_name("migrations")
 
 
@@ -91,6 +93,10 @@ class Database:
         self.fetchall = engine.fetchall
         self.execute = engine.execute
         self.transaction = engine.transaction
+        if self.sealer is not None:
+            sealed = await self.devices.seal_clear_secrets()
+            if sealed:
+                log.info("sealed %d device secrets kept in clear under the master key", sealed)
         return self
 
     async def close(self):

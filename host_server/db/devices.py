@@ -7,6 +7,7 @@ device that crashes mid-item gets the same item again.
 import json
 import math
 
+from ..model.sealing import store_secret
 from ..model.errors import Conflict, Forbidden, NotFound, RateLimited
 
 REPORT_REPEAT_WINDOW = 600.0   # s: an identical report within this time is a retry
@@ -35,7 +36,7 @@ class Devices:
         if await c.fetchone("SELECT 1 FROM devices WHERE id = ?", (device,)):
             raise Conflict(f"device {device!r} already exists")
         await c.execute("INSERT INTO devices (id, name, secret, created) VALUES (?, ?, ?, ?)",
-                        (device, name, secret, self.db.clock()))
+                        (device, name, store_secret(self.db.sealer, device, secret), self.db.clock()))
 
     async def add(self, device, name, secret):
         async with self.db.transaction() as c:
@@ -78,7 +79,17 @@ class Devices:
 
     async def rotate_secret(self, device, secret):
         """A new secret: the old one stops working for logins, and its tokens end."""
-        await self._change(device, "UPDATE devices SET secret = ? WHERE id = ?", (secret, device))
+        await self._change(device, "UPDATE devices SET secret = ? WHERE id = ?",
+                           (store_secret(self.db.sealer, device, secret), device))
+
+    async def seal_clear_secrets(self):
+        """Seal the secrets kept in clear (stored before the server had a master key); returns
+        how many. Database.connect calls it when there is a master key."""
+        async with self.db.transaction() as c:
+            rows = await c.fetchall("SELECT id, secret FROM devices WHERE secret NOT LIKE 'sealed:%'")
+            await c.executemany("UPDATE devices SET secret = ? WHERE id = ?",
+                                [(store_secret(self.db.sealer, d, s), d) for d, s in rows])
+        return len(rows)
 
     async def remove(self, device):
         """The device and everything of it: entitlements, positions, tokens, reports, activity."""

@@ -6,6 +6,7 @@ each on PostgreSQL; expired rows are swept now and then, not every time.
 """
 
 from ..model.errors import NotFound
+from ..model.sealing import usable_secret
 
 SWEEP_EVERY = 10.0   # s between deletions of expired login nonces and tokens
 
@@ -42,7 +43,9 @@ class Logins:
     async def device_secret(self, device):
         """(secret, disabled) of a device, or (None, None) for no such device."""
         row = await self.db.fetchone("SELECT secret, disabled FROM devices WHERE id = ?", (device,))
-        return (row[0], row[1] is not None) if row else (None, None)
+        if row is None:
+            return None, None
+        return usable_secret(self.db.sealer, device, row[0]), row[1] is not None
 
     async def recent_failures(self, device, address, window):
         """((count, oldest time) for the device from this network address, (count, oldest) from

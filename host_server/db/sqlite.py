@@ -6,6 +6,7 @@ in one BEGIN IMMEDIATE transaction, so writes are serial; an exception rolls it 
 """
 
 import contextlib
+import os
 import sqlite3
 
 ERRORS = (sqlite3.Error,)
@@ -36,6 +37,17 @@ class Queries:
         return self.raw.execute(sql, args).lastrowid
 
 
+def _create_private(path):
+    """Create the database file readable by its owner only (0600), whatever the umask; SQLite
+    gives its -wal and -shm files the database file's mode. An existing file is left as it is."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 class SQLiteEngine:
     name = "sqlite"
     errors = ERRORS
@@ -49,6 +61,7 @@ class SQLiteEngine:
         return self.path
 
     async def connect(self, migrations):
+        _create_private(self.path)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.conn = conn
         try:

@@ -69,6 +69,43 @@ class Sealer:
         plain = self._aead.decrypt(blob[:12], blob[12:], sha256.encode())
         return plain[:16], plain[16:32], plain[32:]
 
+    def seal_secret(self, device, secret):
+        """A device secret as the database keeps it: SEALED + hex, bound to the device's id."""
+        nonce = secrets.token_bytes(12)
+        return SEALED + (nonce + self._aead.encrypt(nonce, secret.encode(), _secret_aad(device))).hex()
+
+    def unseal_secret(self, device, stored):
+        blob = bytes.fromhex(stored[len(SEALED):])
+        return self._aead.decrypt(blob[:12], blob[12:], _secret_aad(device)).decode()
+
+
+SEALED = "sealed:"   # a stored device secret that starts so is sealed under the master key
+
+
+def _secret_aad(device):
+    return b"device-secret\x00" + device.encode()
+
+
+def store_secret(sealer, device, secret):
+    """What the database keeps of a device's secret: sealed when the server has a master key,
+    else the secret itself (the CLI warns; README "Secrets at rest")."""
+    return sealer.seal_secret(device, secret) if sealer else secret
+
+
+def usable_secret(sealer, device, stored):
+    """The secret from what the database keeps, or raise MasterKeyError when it is sealed and
+    the server has no master key (or the wrong one)."""
+    if stored is None or not stored.startswith(SEALED):
+        return stored
+    if sealer is None:
+        raise MasterKeyError("device secrets are sealed under a master key this server was not"
+                             " given: start it with --master-key-file")
+    try:
+        return sealer.unseal_secret(device, stored)
+    except Exception:
+        raise MasterKeyError("a device secret does not open with this server's master key:"
+                             " is it the right --master-key-file?") from None
+
 
 def no_sealer():
     raise Invalid("secure media needs the server's master key: create one with "

@@ -289,3 +289,23 @@ async def test_sign_ins_from_one_address_are_limited_for_any_name(aiohttp_client
     resp = await client.post("/dashboard/login", allow_redirects=False,
                              data={"csrf": token, "name": "ops", "password": PASSWORD})
     assert resp.status == 429 and int(resp.headers["Retry-After"]) == 300
+
+
+@pytest.mark.parametrize("trusted, secure", [(("127.0.0.1",), True), ((), False)])
+async def test_behind_the_tls_front_the_session_cookie_is_secure_and_hsts_is_sent(
+        aiohttp_client, db_path, clock, seeded, trusted, secure):
+    from host_server.app import init_app
+    client = await aiohttp_client(init_app(probe_interval=0, db=db_path, clock=clock,
+                                           trusted_proxies=trusted))
+    front = {"X-Forwarded-Proto": "https"}   # what tls-front.conf sets; believed from it only
+    resp = await client.get("/dashboard/login", headers=front)
+    token = csrf_of(await resp.text())
+    assert ("Strict-Transport-Security" in resp.headers) == secure
+    # a browser sends a Secure cookie back over https: here the hop is plain, so by hand
+    cookie = f"operator_login_csrf={resp.cookies['operator_login_csrf'].value}"
+    resp = await client.post("/dashboard/login", headers={**front, "Cookie": cookie},
+                             allow_redirects=False,
+                             data={"csrf": token, "name": "ops", "password": PASSWORD})
+    assert resp.status == 303
+    cookie = next(v for k, v in resp.headers.items() if k == "Set-Cookie" and "operator_session" in v)
+    assert ("Secure" in cookie) == secure and "HttpOnly" in cookie
