@@ -1,5 +1,7 @@
-"""The authorization matrix: every operation of the OpenAPI document, tried as a device, an owner,
-a signed-in operator and nobody. Who may call what is read from each operation's `security`
+"""The authorization matrix: every route of the application (its route table: a route the OpenAPI
+document does not describe fails), tried as two devices, two owners, a signed-in operator, nobody,
+and holders of bad credentials: a revoked, an expired and a disabled device's token, a revoked
+owner's token, a forged token. Who may call what is read from each operation's `security`
 (deviceToken, ownerToken, operatorSession; none: anyone): the allowed roles never get 401/403 (or
 the dashboard's redirect to sign-in), every other role always does."""
 import os
@@ -10,11 +12,13 @@ import yaml
 from host_server.services import owners
 from host_server.db import Database
 from dashutil import sign_in
-from hostutil import login
+from hostutil import SECRET, bearer, login
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCHEMES = {"deviceToken": "device", "ownerToken": "owner", "operatorSession": "operator"}
-ROLES = ("device", "owner", "operator", "anonymous")
+SCHEMES = {"deviceToken": ("device", "device2"), "ownerToken": ("owner", "owner2"),
+           "operatorSession": ("operator",)}
+BAD = ("revoked device", "expired device", "disabled device", "revoked owner", "forged token")
+ROLES = ("device", "device2", "owner", "owner2", "operator", "anonymous") + BAD
 
 
 def operations():
@@ -26,7 +30,7 @@ def operations():
             if method not in ("get", "post", "put", "patch", "delete"):
                 continue
             security = op.get("security", doc.get("security", []))
-            allowed = {SCHEMES[k] for req in security for k in req} or set(ROLES)
+            allowed = {r for req in security for k in req for r in SCHEMES[k]} or set(ROLES)
             out.append((method.upper(), path, allowed))
     # signing out ends the operator's session: last
     return sorted(out, key=lambda o: o[1] == "/dashboard/logout")
@@ -45,33 +49,49 @@ def refused(path, status, location):
     return status in (302, 303) and location.startswith("/dashboard/login")
 
 
-async def test_every_operation_admits_exactly_the_roles_its_security_names(client, db_path):
+def test_every_route_of_the_app_is_in_the_matrix(client):
+    documented = {(m, p) for m, p, _ in operations()}
+    routed = {(r.method, r.resource.canonical) for r in client.server.app.router.routes()
+              if r.method != "HEAD"}
+    assert routed - documented == set(), "routes without an entry (and a security) in openapi.yaml"
+
+
+async def test_every_operation_admits_exactly_the_roles_its_security_names(client, db_path, clock):
     ops = operations()
     assert len(ops) >= 20
-    db = await Database(db_path).connect()
+    db = await Database(db_path, clock=clock).connect()
     try:
-        _, owner_token = await owners.create_owner(db, "Matrix Label")
+        for device in ("dev3", "dev4", "dev5"):
+            await db.devices.add(device, "", SECRET)
+        tokens = {"expired device": bearer(await login(client, "dev5"))}
+        clock.advance(3601)                           # its token's life is over
+        for role, name in (("owner", "Matrix Label"), ("owner2", "Other Label"),
+                           ("revoked owner", "Gone Label")):
+            _, token = await owners.create_owner(db, name)
+            tokens[role] = bearer(token)
+        await db.owners.revoke("Gone Label")
+        for role, device in (("device", "dev1"), ("device2", "dev2"), ("revoked device", "dev3"),
+                             ("disabled device", "dev4")):
+            tokens[role] = bearer(await login(client, device))
+        await db.logins.revoke_tokens("dev3")
+        await db.devices.disable("dev4")
     finally:
         await db.close()
-    device_token = await login(client)
+    tokens["forged token"] = bearer("own_" + "A" * 43)
     csrf = await sign_in(client)                      # the client now carries the session cookie
     failures = []
     bare = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
     try:
-        await check_all(client, bare, ops, device_token, owner_token, csrf, failures)
+        await check_all(client, bare, ops, tokens, csrf, failures)
     finally:
         await bare.close()
     assert not failures, "\n".join(failures)
 
 
-async def check_all(client, bare, ops, device_token, owner_token, csrf, failures):
+async def check_all(client, bare, ops, tokens, csrf, failures):
     for method, path, allowed in ops:
         for role in ROLES:
-            headers = {}
-            if role == "device":
-                headers["Authorization"] = "Bearer " + device_token
-            elif role == "owner":
-                headers["Authorization"] = "Bearer " + owner_token
+            headers = dict(tokens.get(role, {}))
             url = concrete(path)
             kw = {"headers": headers, "allow_redirects": False}
             if method != "GET":
