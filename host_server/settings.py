@@ -27,7 +27,8 @@ class Setting:
 
 
 TABLE = (
-    Setting("db", "meta.db", "text", "SQLite database file, or a postgresql://user:password@host:port/name URL",
+    Setting("db", "meta.db", "text", "SQLite database file, or a postgresql://user@host:port/name URL"
+            " (its password in $PGPASSWORD or ~/.pgpass: a command line shows in `ps`)",
             scope="global", env="META_DB"),
     Setting("master_key_file", None, "text", "the master key file that seals secure items' keys"
             " (needed to add secure media and to serve their keys)",

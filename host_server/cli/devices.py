@@ -1,16 +1,23 @@
 """Commands about devices: add one, revoke its tokens, entitle it to a program, its reports."""
 
+import sys
+
 from ..model.checks import check_device_id, check_secret
 from ..model.errors import Invalid
 from ..services.auth import new_secret
-from .output import print_json, table, warn
+from .output import CliError, print_json, table, warn
 
 
 def add_commands(sub):
     s = sub.add_parser("add-device", help="add a device; prints its secret once")
     s.add_argument("id")
     s.add_argument("--name", default="")
-    s.add_argument("--secret", help="32 hex characters (default: generated)")
+    given = s.add_mutually_exclusive_group()
+    given.add_argument("--secret-file", metavar="FILE",
+                       help="read the secret (32 hex characters) from FILE, '-' for stdin"
+                            " (default: a new one is generated and printed once)")
+    given.add_argument("--secret", help="the secret itself; it then shows in `ps` and the shell's"
+                                        " history: prefer --secret-file")
     s = sub.add_parser("revoke-device", help="revoke every login token of a device at once"
                        " (it may log in again with its secret; to stop it, disable-device)")
     s.add_argument("id")
@@ -36,11 +43,30 @@ def add_commands(sub):
             "remove-device": remove_device, "rotate-secret": rotate_secret}
 
 
+def _given_secret(args):
+    if args.secret_file:
+        try:
+            if args.secret_file == "-":
+                text = sys.stdin.readline()
+            else:
+                with open(args.secret_file, encoding="ascii") as f:
+                    text = f.read(200)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(f"cannot read the secret from {args.secret_file}: "
+                           f"{getattr(exc, 'strerror', None) or 'not ASCII text'}") from None
+        return check_secret(text.strip(), "--secret-file")
+    return check_secret(args.secret) if args.secret else None
+
+
 async def add_device(db, args):
     check_device_id(args.id)
-    secret = check_secret(args.secret) if args.secret else new_secret()
+    given = _given_secret(args)
+    secret = given or new_secret()
     await db.devices.add(args.id, args.name, secret)
-    print(f"device {args.id} added; secret (shown once): {secret}")
+    if given:
+        print(f"device {args.id} added with the secret given")
+    else:
+        print(f"device {args.id} added; secret (shown once): {secret}")
     _warn_if_clear(db)
 
 

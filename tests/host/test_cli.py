@@ -219,3 +219,19 @@ def test_an_unreachable_postgresql_database_is_a_one_line_error_without_its_pass
     proc = run_cli("list", "devices", db="postgresql://meta:hunter2@127.0.0.1:1/meta", check=1)
     assert proc.stderr.startswith("error: cannot connect to the database postgresql://meta:***@127.0.0.1:1/meta")
     assert "hunter2" not in proc.stderr + proc.stdout
+
+
+def test_a_device_secret_can_come_from_a_file_or_stdin_not_only_the_command_line(db, tmp_path):
+    import subprocess
+    import sys
+    from hostutil import REPO
+    (tmp_path / "secret").write_text("AB" * 16 + "\n")
+    proc = run_cli("add-device", "dev1", "--secret-file", str(tmp_path / "secret"), db=db, check=0)
+    assert "ab" * 16 not in proc.stdout and "AB" * 16 not in proc.stdout   # not printed back
+    piped = subprocess.run([sys.executable, "-m", "host_server", "--db", db, "add-device", "dev2",
+                            "--secret-file", "-"], input="cd" * 16 + "\n", cwd=REPO,
+                           capture_output=True, text=True, timeout=30)
+    assert piped.returncode == 0, piped.stderr
+    assert "cannot read the secret from" in run_cli(
+        "add-device", "dev3", "--secret-file", str(tmp_path / "none"), db=db, check=1).stderr
+    assert "--secret-file" in run_cli("add-device", "--help", db=db, check=0).stdout
