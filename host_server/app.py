@@ -33,6 +33,7 @@ async def _database(app):
 
 
 PRUNE_EVERY = 3600.0   # s between deletions of reports and key requests past their retention
+PRUNE_FIRST = 30.0     # s after start: a server that fails to start never prunes mid-way
 
 
 async def prune(db, retention_days):
@@ -42,8 +43,9 @@ async def prune(db, retention_days):
 
 
 async def _retention(app):
-    """cleanup_ctx: prune now and every PRUNE_EVERY seconds while the app runs."""
+    """cleanup_ctx: prune soon after start and every PRUNE_EVERY seconds while the app runs."""
     async def loop():
+        await asyncio.sleep(PRUNE_FIRST)
         while True:
             try:
                 deleted = await prune(app[DB], app[SETTINGS].retention_days)
