@@ -7,17 +7,10 @@ import os
 import re
 import shutil
 import signal
-import socket
 
-from simulator.procs import ROOT
+from simulator.procs import ROOT, free_port
 
 CONFIGS = os.path.join(ROOT, "host_server", "nginx")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class NginxProcess:

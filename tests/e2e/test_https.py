@@ -17,9 +17,9 @@ from cryptography.x509.oid import NameOID
 
 from simulator.devices import DeviceProcess
 from simulator.media import write_demo_media
-from simulator.procs import ServerProcess, run_cli
+from simulator.procs import ServerProcess, free_port, run_cli
 from tests.e2e.conftest import INTERPRETERS, firmware_entry
-from simulator.nginxproc import NginxProcess, free_port
+from simulator.nginxproc import NginxProcess
 
 pytestmark = pytest.mark.timeout(180)   # nginx: make test installs it (TEST_DEBS)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -13,9 +13,9 @@ import types
 import pytest
 
 from simulator.media import write_demo_media
-from simulator.procs import ROOT, ServerProcess, run_cli
+from simulator.procs import ROOT, ServerProcess, free_port, run_cli
 from tests.e2e.conftest import INTERPRETERS, play
-from simulator.nginxproc import NginxProcess, free_port
+from simulator.nginxproc import NginxProcess
 
 pytestmark = pytest.mark.timeout(240)
 
