@@ -12,6 +12,7 @@ from bench.cpus import CLIENT, pinned
 from bench.nginx import Nginx
 from bench.report import Section
 from bench.stats import median, percentile
+from tools.fwbuild import micropython_path
 
 READ_TIMEOUT = 0.25   # s: the device's read timeout in these trials
 
@@ -80,7 +81,7 @@ async def trials(kind, f, good_url, n, at):
         bad_url = await src.start() + "/" + f.name
     try:
         proc = await asyncio.create_subprocess_exec(*pinned([
-            mprun.micropython_path(), "-X", "heapsize=64K", mprun.script("failover.py"),
+            micropython_path(), "-X", "heapsize=64K", mprun.script("failover.py"),
             mprun.FIRMWARE, bad_url, good_url, str(f.size), f.sha256, str(n), str(READ_TIMEOUT),
             str(at)], CLIENT), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             stdin=asyncio.subprocess.DEVNULL, cwd=mprun.ROOT)
