@@ -16,6 +16,14 @@ def free_port():
         return s.getsockname()[1]
 
 
+def refusing_port():
+    """A loopback port that refuses connections: bound (so nobody takes it), never listening; the
+    socket is the caller's to close."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    return s
+
+
 def stop_process(proc, sig=signal.SIGTERM, timeout=5):
     """Stops a subprocess.Popen: ``sig`` first, SIGKILL if it has not exited within ``timeout``."""
     if proc.poll() is None:
