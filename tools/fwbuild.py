@@ -28,7 +28,8 @@ class BuildError(Exception):
 
 
 def sys_path_for_checks():
-    """firmware/ and hw/ importable (flat, as on a board) for checking a config."""
+    """firmware/ and hw/ importable (flat, as on a board): for checking a config, and the board
+    tests (tests/hw/hwpaths.py)."""
     for p in (HW, FIRMWARE):
         if p not in sys.path:
             sys.path.insert(0, p)
