@@ -4,7 +4,6 @@ mid-stream and a stalled one. The failing source is a small asyncio server on lo
 records when it fails (time.time_ns, the clock the device reads too); the next source is nginx."""
 import asyncio
 import os
-import socket
 import time
 
 from bench import media, mprun
@@ -12,6 +11,8 @@ from bench.cpus import CLIENT, pinned
 from bench.nginx import Nginx
 from bench.report import Section
 from bench.stats import median, percentile
+from simulator.procs import refusing_port
+from tools.fwbuild import micropython_path
 
 READ_TIMEOUT = 0.25   # s: the device's read timeout in these trials
 
@@ -61,12 +62,6 @@ class FailingSource:
             writer.transport.abort()
 
 
-def refusing_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))   # bound, never listening: connections are refused
-    return s
-
-
 async def trials(kind, f, good_url, n, at):
     with open(f.path, "rb") as fh:
         data = fh.read()
@@ -80,7 +75,7 @@ async def trials(kind, f, good_url, n, at):
         bad_url = await src.start() + "/" + f.name
     try:
         proc = await asyncio.create_subprocess_exec(*pinned([
-            mprun.micropython_path(), "-X", "heapsize=64K", mprun.script("failover.py"),
+            micropython_path(), "-X", "heapsize=64K", mprun.script("failover.py"),
             mprun.FIRMWARE, bad_url, good_url, str(f.size), f.sha256, str(n), str(READ_TIMEOUT),
             str(at)], CLIENT), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             stdin=asyncio.subprocess.DEVNULL, cwd=mprun.ROOT)

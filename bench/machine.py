@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from bench import cpus, nginx
-from bench.mprun import micropython_path
+from tools.fwbuild import micropython_path
 
 
 def cpu_model():

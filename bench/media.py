@@ -1,8 +1,8 @@
 """The files the benchmarks stream: random bytes (incompressible), and an AES-CBC copy."""
-import hashlib
 import os
 
 from bench import mprun
+from tools.filehash import size_and_sha256
 
 KEY = "00112233445566778899aabbccddeeff"
 IV = "0f0e0d0c0b0a09080706050403020100"
@@ -12,12 +12,7 @@ class File:
     def __init__(self, path):
         self.path = path
         self.name = os.path.basename(path)
-        self.size = os.path.getsize(path)
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        self.sha256 = h.hexdigest()
+        self.size, self.sha256 = size_and_sha256(path)
 
 
 def random_file(directory, name, size):

@@ -57,7 +57,7 @@ def meta_server(db, log):
     r = subprocess.run([sys.executable, "-m", "host_server", "serve", "--help"], cwd=ROOT,
                        capture_output=True, text=True)
     if "--no-access-log" in r.stdout:
-        args.append("--no-access-log")   # like the hello-world and nginx (access_log off)
+        args.append("--no-access-log")   # like the hello-world (nginx logs: it runs the owners' config)
     return Server(args, log)
 
 

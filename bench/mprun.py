@@ -1,19 +1,13 @@
 """Running scripts under the real micropython interpreter (the unix port from the venv)."""
 import os
-import shutil
 import subprocess
-import sys
 
 from bench.cpus import CLIENT, pinned
+from tools.fwbuild import micropython_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
 MP_SCRIPTS = os.path.join(ROOT, "bench", "mp")
-
-
-def micropython_path():
-    here = os.path.join(os.path.dirname(sys.executable), "micropython")
-    return here if os.path.exists(here) else shutil.which("micropython")
 
 
 def script(name):

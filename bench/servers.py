@@ -7,6 +7,7 @@ import time
 
 from bench.cpus import SERVER, pinned
 from bench.mprun import ROOT
+from simulator.procs import stop_process
 
 
 class Server:
@@ -41,13 +42,8 @@ class Server:
 
     def stop(self):
         """SIGINT first: the servers (and cProfile around them) finish cleanly."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc, signal.SIGINT, 20)
         self.proc = None
 
     def __enter__(self):

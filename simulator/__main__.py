@@ -6,7 +6,6 @@ and verified.
 """
 import argparse
 import asyncio
-import hashlib
 import os
 import sys
 
@@ -14,6 +13,7 @@ from simulator.devices import FIRMWARE_ENTRY, INTERPRETERS, DeviceProcess, compi
 from simulator.network import DEFAULT_FAULTS, FAULTS, Network, parse_faults
 from simulator.pgcluster import Cluster
 from simulator.procs import ROOT
+from tools.filehash import file_sha256
 
 
 def parse_args(argv):
@@ -48,14 +48,6 @@ def parse_args(argv):
     if a.devices < 1 or a.rounds < 1 or a.replicas < 1:
         p.error("--devices, --rounds and --replicas must be at least 1")
     return a
-
-
-def file_sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 16), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class Tally:

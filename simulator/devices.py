@@ -6,41 +6,21 @@ output"); ``DeviceProcess.events()`` yields them as (tag, dict), and free log li
 import asyncio
 import json
 import os
-import shutil
-import subprocess
 import sys
 
 from simulator.procs import ROOT
+from tools.fwbuild import micropython_path, put, py_files
 
 FIRMWARE_ENTRY = os.path.join(ROOT, "firmware", "device.py")
 INTERPRETERS = ("micropython", "cpython")
 
 
-def micropython_path():
-    here = os.path.join(os.path.dirname(sys.executable), "micropython")
-    return here if os.path.exists(here) else shutil.which("micropython")
-
-
 def compile_firmware(out_dir):
-    """firmware/ as it goes onto a board: every module compiled to .mpy by mpy-cross, beside the
-    small entry script device.py (kept as source: the unix port runs a script from a .py file)."""
-    mpy_cross = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
-    mpy_cross = mpy_cross if os.path.exists(mpy_cross) else shutil.which("mpy-cross")
-    if not mpy_cross:
-        raise RuntimeError("no mpy-cross command: run `make run` (it installs mpy_cross)")
-    src = os.path.dirname(FIRMWARE_ENTRY)
-    os.makedirs(out_dir, exist_ok=True)
-    for name in sorted(os.listdir(src)):
-        if not name.endswith(".py"):
-            continue
-        if name == os.path.basename(FIRMWARE_ENTRY):
-            shutil.copyfile(os.path.join(src, name), os.path.join(out_dir, name))
-            continue
-        r = subprocess.run([mpy_cross, "-o", os.path.join(out_dir, name[:-3] + ".mpy"),
-                            os.path.join(src, name)], capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError("mpy-cross failed on %s: %s" % (name, r.stderr.strip()))
-    return os.path.join(out_dir, os.path.basename(FIRMWARE_ENTRY))
+    """firmware/ as it goes onto a board: every module compiled to .mpy (tools.fwbuild), beside
+    the small entry script device.py (kept as source: the unix port runs a script from a .py file)."""
+    entry = os.path.basename(FIRMWARE_ENTRY)
+    put(py_files(os.path.dirname(FIRMWARE_ENTRY)), out_dir, as_source=(entry,))
+    return os.path.join(out_dir, entry)
 
 
 def device_command(interpreter, heap, config_path, entry=FIRMWARE_ENTRY):

@@ -12,12 +12,11 @@ Fault names (``FAULTS``) are what the simulator's ``--faults`` option takes.
 import json
 import os
 import shutil
-import socket
 
 from simulator.faults import Fault, FaultProxy
 from simulator.media import write_demo_media
 from simulator.nginxproc import start_balancer
-from simulator.procs import ServerProcess, run_cli
+from simulator.procs import ServerProcess, refusing_port, run_cli
 from tools.media import prepare_file
 
 # Which primary holds which demo file (the alternate holds them all).
@@ -54,13 +53,6 @@ def parse_faults(text):
         if n not in FAULTS:
             raise ValueError("unknown fault %r; known: %s, all, none" % (n, ", ".join(FAULTS)))
     return names
-
-
-def refusing_port():
-    """A loopback port that refuses connections: bound (so nobody takes it), never listening."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    return s
 
 
 class Network:

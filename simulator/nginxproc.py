@@ -1,23 +1,42 @@
-"""nginx (Debian's package) for the simulator and the end-to-end tests: a config from
-host_server/nginx/ with its @@NAME@@ placeholders filled in, run in the foreground as one process
-(no master, so no switch to another user) with its own prefix, pid, logs and temp paths, on free
-loopback ports."""
+"""nginx (Debian's package) for the simulator, the end-to-end tests and the benchmarks: a config
+from host_server/nginx/ with its @@NAME@@ placeholders filled in, run in the foreground as one
+process (no master, so no switch to another user) with its own prefix, pid, logs and temp paths,
+on free loopback ports."""
 import asyncio
 import os
 import re
 import shutil
 import signal
-import socket
 
-from simulator.procs import ROOT
+from simulator.procs import ROOT, free_port
 
 CONFIGS = os.path.join(ROOT, "host_server", "nginx")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def nginx_path():
+    """Debian's nginx: on PATH, else in /usr/sbin (not on a user's PATH); None when not installed."""
+    return shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+
+
+def write_config(prefix, template, values):
+    """prefix/nginx.conf: host_server/nginx/<template> with @@NAME@@ filled in from values and
+    PREFIX; returns its path."""
+    os.makedirs(os.path.join(prefix, "tmp"), exist_ok=True)
+    with open(os.path.join(CONFIGS, template)) as f:
+        conf = f.read()
+    for name, value in dict(values, PREFIX=prefix).items():
+        conf = conf.replace("@@%s@@" % name, str(value))
+    assert "@@" not in re.sub(r"#.*", "", conf), "a placeholder of %s is not filled in" % template
+    path = os.path.join(prefix, "nginx.conf")
+    with open(path, "w") as f:
+        f.write(conf)
+    return path
+
+
+def command(prefix, conf):
+    """nginx in the foreground as one process, its files under prefix."""
+    return [nginx_path() or "/usr/sbin/nginx", "-p", prefix, "-e", os.path.join(prefix, "error.log"),
+            "-c", conf, "-g", "daemon off; master_process off;"]
 
 
 class NginxProcess:
@@ -26,22 +45,12 @@ class NginxProcess:
         (PREFIX is filled in here); wait_port: the port that answers once nginx is up."""
         self.prefix = str(prefix)
         self.wait_port = wait_port
-        os.makedirs(os.path.join(self.prefix, "tmp"), exist_ok=True)
-        with open(os.path.join(CONFIGS, template)) as f:
-            conf = f.read()
-        for name, value in dict(values, PREFIX=self.prefix).items():
-            conf = conf.replace("@@%s@@" % name, str(value))
-        assert "@@" not in re.sub(r"#.*", "", conf), "a placeholder of %s is not filled in" % template
-        self.conf = os.path.join(self.prefix, "nginx.conf")
-        with open(self.conf, "w") as f:
-            f.write(conf)
+        self.conf = write_config(self.prefix, template, values)
         self.proc = None
 
     async def start(self):
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         self.proc = await asyncio.create_subprocess_exec(
-            nginx, "-p", self.prefix, "-e", os.path.join(self.prefix, "error.log"), "-c", self.conf,
-            "-g", "daemon off; master_process off;",
+            *command(self.prefix, self.conf),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL)
         for _ in range(200):

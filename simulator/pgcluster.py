@@ -14,9 +14,10 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
+
+from simulator.procs import free_port
 
 USER = "meta"
 
@@ -38,15 +39,9 @@ def find_bin(name):
     return versions[-1]
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Cluster:
     def __init__(self, port=None, max_connections=200):
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.max_connections = max_connections
         self.dir = None
         self._as = []   # runuser prefix when running as root

@@ -1,9 +1,38 @@
 """Starting and stopping the real server processes the simulator drives."""
 import asyncio
 import os
+import signal
+import socket
+import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    """A loopback port free now (the kernel picks it), for a server the caller is about to start."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def refusing_port():
+    """A loopback port that refuses connections: bound (so nobody takes it), never listening; the
+    socket is the caller's to close."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    return s
+
+
+def stop_process(proc, sig=signal.SIGTERM, timeout=5):
+    """Stops a subprocess.Popen: ``sig`` first, SIGKILL if it has not exited within ``timeout``."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 class ServerProcess:

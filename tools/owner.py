@@ -20,7 +20,6 @@ Exit status 0 when everything was done, 1 when any file failed (each failure say
 """
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -30,6 +29,8 @@ import urllib.error
 import urllib.request
 
 from tqdm import tqdm
+
+from tools.filehash import size_and_sha256
 
 TYPES = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".flac": "audio/flac", ".ogg": "audio/ogg",
          ".opus": "audio/opus", ".m4a": "audio/mp4", ".aac": "audio/aac", ".aif": "audio/aiff",
@@ -57,16 +58,6 @@ def media_files(folder):
             if os.path.splitext(name)[1].lower() in TYPES and os.path.isfile(path):
                 found.append((rel, name, path))
     return found
-
-
-def size_and_sha256(path):
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
 
 
 def tag_fields(path):

@@ -1,18 +1,13 @@
 """End-to-end helpers: the real network (servers as processes) and real device processes."""
-import hashlib
 import os
 
 import pytest
 
 from simulator.devices import FIRMWARE_ENTRY, DeviceProcess, compile_firmware
 from simulator.network import Network
+from tools.filehash import file_sha256
 
 INTERPRETERS = ["micropython", "cpython"]
-
-
-def sha256_of(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 class Played:
@@ -79,7 +74,7 @@ def assert_delivered(net, played):
     for mid, facts in net.expected().items():
         path = os.path.join(played.dev.out_dir, str(mid))
         assert os.path.exists(path), "nothing kept for %s" % facts["name"]
-        assert sha256_of(path) == facts["sha256"], "%s differs from the original" % facts["name"]
+        assert file_sha256(path) == facts["sha256"], "%s differs from the original" % facts["name"]
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ in its config logs in, fetches and plays under micropython (.mpy, as on a board)
 device with another CA refuses the server and never logs in."""
 import asyncio
 import datetime
-import hashlib
 import ipaddress
 import json
 import os
@@ -17,9 +16,10 @@ from cryptography.x509.oid import NameOID
 
 from simulator.devices import DeviceProcess
 from simulator.media import write_demo_media
-from simulator.procs import ServerProcess, run_cli
+from simulator.procs import ServerProcess, free_port, run_cli
 from tests.e2e.conftest import INTERPRETERS, firmware_entry
-from simulator.nginxproc import NginxProcess, free_port
+from simulator.nginxproc import NginxProcess
+from tools.filehash import file_sha256
 
 pytestmark = pytest.mark.timeout(180)   # nginx: make test installs it (TEST_DEBS)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -142,8 +142,7 @@ async def test_a_device_with_the_ca_plays_over_https(tls_network, interpreter):
     assert len(items) == 2 and all(i["verified"] == 1 for i in items), console
     assert all(i["src"].startswith("https://127.0.0.1:%d/" % net["nginx"].files_port) for i in items)
     for m, item in zip(net["demo"], items):
-        with open(os.path.join(dev.out_dir, str(item["id"])), "rb") as f:
-            assert hashlib.sha256(f.read()).hexdigest() == m["sha256"]
+        assert file_sha256(os.path.join(dev.out_dir, str(item["id"]))) == m["sha256"]
 
 
 @pytest.mark.parametrize("interpreter", INTERPRETERS)

@@ -3,7 +3,6 @@ folder served by nginx and mirrors it to a second nginx with `python -m tools.ow
 server checks every source; a device plays the program from nginx under micropython (and
 CPython), and from the mirror once the owner's nginx is stopped."""
 import asyncio
-import hashlib
 import json
 import os
 import re
@@ -13,9 +12,10 @@ import types
 import pytest
 
 from simulator.media import write_demo_media
-from simulator.procs import ROOT, ServerProcess, run_cli
+from simulator.procs import ROOT, ServerProcess, free_port, run_cli
 from tests.e2e.conftest import INTERPRETERS, play
-from simulator.nginxproc import NginxProcess, free_port
+from simulator.nginxproc import NginxProcess
+from tools.filehash import file_sha256
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -51,11 +51,6 @@ async def owner_tool(meta_url, token, *args):
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode == 0, (out.decode(), err.decode())
     return out.decode()
-
-
-def sha256_of(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 @pytest.mark.parametrize("interpreter", INTERPRETERS)
@@ -100,12 +95,12 @@ async def test_devices_play_an_owners_files_from_nginx_and_from_its_nginx_mirror
     assert [ev["id"] for ev in played.items] == ids
     for ev in played.items:
         assert ev["status"] == "played" and ev["verified"] and ev["src"].startswith(primary.address + "/music/")
-        assert sha256_of(os.path.join(played.dev.out_dir, str(ev["id"]))) == expected[ev["id"]]
+        assert file_sha256(os.path.join(played.dev.out_dir, str(ev["id"]))) == expected[ev["id"]]
 
     await primary.stop()
     again = await play(net, interpreter)
     assert again.rc == 0, again.console()
     for ev in again.items:
         assert ev["status"] == "played" and ev["verified"] and ev["src"].startswith(mirror.address + "/m/")
-        assert sha256_of(os.path.join(again.dev.out_dir, str(ev["id"]))) == expected[ev["id"]]
+        assert file_sha256(os.path.join(again.dev.out_dir, str(ev["id"]))) == expected[ev["id"]]
     assert {f["why"] for f in again.of("FAIL")} == {"refused"}

@@ -11,7 +11,8 @@ from simulator.devices import DeviceProcess
 from simulator.faults import Fault
 from simulator.network import PRIMARY_OF
 from simulator.procs import run_cli
-from tests.e2e.conftest import INTERPRETERS, firmware_entry, play, sha256_of
+from tests.e2e.conftest import INTERPRETERS, firmware_entry, play
+from tools.filehash import file_sha256
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -46,7 +47,7 @@ async def test_device_killed_mid_item_gets_the_same_item_and_completes_it(networ
     (item,) = again.items
     assert item["id"] == net.media_ids["morning.wav"] and item["pos"] == 0
     assert item["status"] == "played" and item["verified"]
-    assert sha256_of("%s/%d" % (again.dev.out_dir, item["id"])) == first["sha256"]
+    assert file_sha256("%s/%d" % (again.dev.out_dir, item["id"])) == first["sha256"]
     # It picked up from what it had kept instead of starting over.
     ranges = [r["range"] for r in net.proxies["A"].requests]
     assert ranges[0] is None and len(ranges) == 2, ranges

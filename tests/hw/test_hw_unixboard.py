@@ -28,8 +28,7 @@ def board_dir(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("esp32-board"))
     fwbuild.build("esp32", out)
     # the stand-ins for machine and network, compiled like the rest (on a board they are built in)
-    subprocess.run([hwpaths.MPY_CROSS, "-o", os.path.join(out, "fakehw.mpy"),
-                    os.path.join(hwpaths.HERE, "unixboard", "fakehw.py")], check=True)
+    fwbuild.put([("fakehw.py", os.path.join(hwpaths.HERE, "unixboard", "fakehw.py"))], out)
     return out
 
 

@@ -2,11 +2,12 @@
 next item and reports; started before the meta server, the devices back off and converge."""
 import os
 import re
-import socket
 import subprocess
 import sys
 
 import pytest
+
+from simulator.procs import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LOAD = re.compile(r"^LOAD devices=(\d+) ok=(\d+) errors=(\d+) seconds=[\d.]+ rps=\d+$")
@@ -34,9 +35,7 @@ def test_a_storm_of_devices_all_log_in_take_next_and_report(tmp_path):
 
 
 def test_devices_started_before_the_meta_server_back_off_and_converge(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     r, (n, ok, errors) = loadgen(tmp_path, "--devices", "200", "--late-start", "1.5", "--port", str(port))
     assert r.returncode == 0 and (n, ok, errors) == (200, 200, 0), r.stdout
     retries = int(re.search(r"retries (\d+)", r.stdout).group(1))

@@ -1,6 +1,5 @@
 """`python -m tools.owner` as an owner runs it, against a real meta server and real file servers
 (processes on loopback): register a folder from its tags, re-run, mirror, list, remove."""
-import hashlib
 import json
 import os
 import re
@@ -12,6 +11,7 @@ import urllib.request
 import pytest
 
 from tests.host.hostutil import REPO, Server
+from tools.filehash import file_sha256
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -28,11 +28,6 @@ def riff_info_wav(frames, **info):
     if items:
         body += b"LIST" + struct.pack("<I", 4 + len(items)) + b"INFO" + items
     return b"RIFF" + struct.pack("<I", len(body)) + body
-
-
-def sha(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 @pytest.fixture
@@ -95,7 +90,7 @@ def test_register_reads_tags_and_a_rerun_registers_nothing_twice(world):
             one["copyright_holder"]) == ("First Light", ["Ensemble One"], ["C. Writer"],
                                          "C. Writer", "Dawn Suite", "Label Records")
     assert one["owner"] == "Label" and one["type"] == "audio/wav"
-    assert one["sha256"] == sha(world["folder"] / "one.wav")
+    assert one["sha256"] == file_sha256(world["folder"] / "one.wav")
     two = api(world, f"/media/{media['two.wav']['id']}")
     assert two["primary_directory"] == "/music/live" and two["title"] == ""
     again = register(world)
@@ -120,7 +115,7 @@ def test_mirror_copies_only_what_changed_verifies_and_registers_the_alternate(wo
     assert "2 of 2 files copied" in first.stdout
     assert "alternate registered for 2 media" in first.stdout
     for rel in ("one.wav", "live/two.wav"):
-        assert sha(world["alt"] / rel) == sha(world["folder"] / rel)
+        assert file_sha256(world["alt"] / rel) == file_sha256(world["folder"] / rel)
     media = {m["file_name"]: m["id"] for m in api(world, "/media")["media"]}
     two = api(world, f"/media/{media['two.wav']}")
     assert two["alternates"] == [{"address": world["mirror"], "directory": "/m/live"}]
@@ -132,7 +127,7 @@ def test_mirror_copies_only_what_changed_verifies_and_registers_the_alternate(wo
     (world["alt"] / "one.wav").write_bytes(b"damaged")
     third = tool(world, *args)
     assert "1 of 2 files copied" in third.stdout
-    assert sha(world["alt"] / "one.wav") == sha(world["folder"] / "one.wav")
+    assert file_sha256(world["alt"] / "one.wav") == file_sha256(world["folder"] / "one.wav")
     one = api(world, f"/media/{media['one.wav']}")
     assert one["alternates"] == [{"address": world["mirror"], "directory": "/m"}]
 

@@ -9,6 +9,7 @@ import sys
 import pytest
 from simulator.console import PtyDevice
 from tools import console
+from tools.fwbuild import micropython_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "firmware"))
@@ -16,7 +17,7 @@ from fwservers import FileHandler, FileState, MetaHandler, MetaState, Running, i
 
 SECRET = "00112233445566778899aabbccddeeff"
 DATA = os.urandom(30000)
-MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
+MICROPYTHON = micropython_path()
 
 
 @pytest.fixture

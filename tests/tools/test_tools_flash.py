@@ -3,13 +3,12 @@ what it compiles (real mpy-cross output, loaded by the real micropython)."""
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 from tools import flash, fwbuild
 
 REAL_RUN = subprocess.run
-MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
+MICROPYTHON = fwbuild.micropython_path()
 SECRET = "00112233445566778899aabbccddeeff"
 
 
