@@ -120,6 +120,14 @@ def board_manifest(port):
     return m if isinstance(m, dict) else {}
 
 
+def copy_private(src, dest):
+    """Copy a config (the device secret, Wi-Fi passwords) so that only its owner can read it."""
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)   # an existing file keeps its mode through O_CREAT: set it
+    with os.fdopen(fd, "wb") as out, open(src, "rb") as f:
+        shutil.copyfileobj(f, out)
+
+
 def cmd_flash(a, board):
     port = board["port"]
     check_config(a.config, a.board)
@@ -127,7 +135,7 @@ def cmd_flash(a, board):
         if not a.dest:
             raise FlashError("--dest DIR is required for %s (where the player runs)" % a.board)
         manifest = fwbuild.build(port, a.dest)
-        shutil.copyfile(a.config, os.path.join(a.dest, "config.json"))
+        copy_private(a.config, os.path.join(a.dest, "config.json"))
         fwbuild.write_manifest(a.dest, manifest)
         print("%d files in %s; run it there with: cd %s && python3 main.py"
               % (len(manifest), a.dest, a.dest))

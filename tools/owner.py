@@ -237,7 +237,8 @@ def _parser():
     p.add_argument("--server", default=os.environ.get("META_SERVER", "http://127.0.0.1:8000"),
                    help="the meta server (default: $META_SERVER or http://127.0.0.1:8000)")
     p.add_argument("--token", default=os.environ.get("OWNER_TOKEN"),
-                   help="your owner API token (default: $OWNER_TOKEN)")
+                   help="your owner API token (default: $OWNER_TOKEN; prefer that: a command"
+                        " line shows in `ps` and the shell's history)")
     sub = p.add_subparsers(dest="command", required=True, metavar="command")
     s = sub.add_parser("register", help="register every media file of a folder")
     s.add_argument("folder")

@@ -51,6 +51,19 @@ def make_config(a, secret):
     return cfg
 
 
+def wifi_lines(path):
+    """The SSID:PASSWORD lines of a file (or stdin), blank lines and # comments left out."""
+    try:
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ProvisionError("--wifi-file %s: %s" % (path, getattr(e, "strerror", None) or "not UTF-8 text"))
+    return [line.rstrip("\r") for line in text.split("\n") if line.strip() and not line.startswith("#")]
+
+
 def check(cfg, path):
     fwbuild.sys_path_for_checks()
     import boards
@@ -59,7 +72,7 @@ def check(cfg, path):
     boards.board(cfg["sink"]["board"])
     tmp = path + ".check"
     try:
-        with open(tmp, "w") as f:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
             json.dump(cfg, f)
         devconfig.load_config(tmp)
         if "wifi" in cfg:
@@ -114,7 +127,10 @@ def parse_args(argv):
     p.add_argument("--server", required=True, help="the meta server's URL as the device reaches it")
     p.add_argument("--board", required=True, choices=sorted(boards.BOARDS))
     p.add_argument("--wifi", action="append", default=[], metavar="SSID:PASSWORD",
-                   help="a saved network (repeat for several)")
+                   help="a saved network (repeat for several); it shows in `ps` and the shell's"
+                        " history: prefer --wifi-file")
+    p.add_argument("--wifi-file", metavar="FILE",
+                   help="saved networks, one SSID:PASSWORD per line ('-': stdin)")
     p.add_argument("--program", help="entitle the device to this program and make it its default")
     p.add_argument("--watchdog", type=int, default=120, help="watchdog seconds (0: off)")
     p.add_argument("--out", required=True, help="the config file to write")
@@ -125,6 +141,8 @@ def parse_args(argv):
 def main(argv=None):
     a = parse_args(sys.argv[1:] if argv is None else argv)
     try:
+        if a.wifi_file:
+            a.wifi = a.wifi + wifi_lines(a.wifi_file)
         cfg = provision(a)
     except ProvisionError as e:
         print("error: %s" % e, file=sys.stderr)

@@ -170,3 +170,21 @@ def test_deploy_sends_only_what_changed_and_removes_what_is_gone(mocker, tmp_pat
     b3 = Board(mocker, manifest=None)
     assert flash.main(["deploy", "--board", "esp32-i2s", "--port", "/dev/ttyUSB0"]) == 0
     assert set(b3.copied) == set(current) | {".deployed.json"}
+
+
+def test_a_pi_gets_its_config_readable_by_its_owner_only(config, tmp_path):
+    import stat
+    from tools import flash
+    dest = tmp_path / "player"
+    dest.mkdir()
+    (dest / "config.json").write_text("{}")
+    os.chmod(dest / "config.json", 0o644)          # an older copy, world-readable
+    cfg = config(sink={"type": "board", "board": "rpi-linux"})
+    with open(cfg) as f:
+        doc = json.load(f)
+    doc.pop("watchdog")   # a Pi has none (systemd restarts the player)
+    with open(cfg, "w") as f:
+        json.dump(doc, f)
+    assert flash.main(["flash", "--board", "rpi-linux", "--dest", str(dest), "--config", cfg]) == 0
+    assert stat.S_IMODE(os.stat(dest / "config.json").st_mode) == 0o600
+    assert json.loads((dest / "config.json").read_text())["secret"] == SECRET

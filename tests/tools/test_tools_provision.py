@@ -62,3 +62,17 @@ def test_existing_device_or_config_is_an_error(db, tmp_path, capsys):
     assert "exists (--force" in capsys.readouterr().err
     assert provision.main(args + ["--force"]) == 1  # the device id is taken
     assert "add-device" in capsys.readouterr().err
+
+
+def test_wifi_passwords_can_come_from_a_file_not_the_command_line(db, tmp_path):
+    nets = tmp_path / "wifi.txt"
+    nets.write_text("# saved networks\nhome:password1\n\ncafe:\n")
+    out = tmp_path / "hall.json"
+    assert provision.main(["--db", db, "--device", "hall", "--server", "http://192.0.2.10:8000",
+                           "--board", "esp32-i2s", "--wifi-file", str(nets), "--out", str(out)]) == 0
+    cfg = json.loads(out.read_text())
+    assert cfg["wifi"] == [{"ssid": "home", "password": "password1"}, {"ssid": "cafe", "password": ""}]
+    assert not os.path.exists(str(out) + ".check")
+    assert provision.main(["--db", db, "--device", "hall2", "--server", "http://192.0.2.10:8000",
+                           "--board", "esp32-i2s", "--wifi-file", str(tmp_path / "none"),
+                           "--out", str(tmp_path / "x.json")]) == 1
