@@ -309,3 +309,14 @@ async def test_behind_the_tls_front_the_session_cookie_is_secure_and_hsts_is_sen
     assert resp.status == 303
     cookie = next(v for k, v in resp.headers.items() if k == "Set-Cookie" and "operator_session" in v)
     assert ("Secure" in cookie) == secure and "HttpOnly" in cookie
+
+
+async def test_a_thirty_digit_number_in_a_form_is_a_clear_400(client):
+    token = await sign_in(client)
+    big = "9" * 30
+    for path, data in ((f"/dashboard/programs/{big}/assign", {"device": "dev1"}),
+                       ("/dashboard/programs/1/move", {"pos": big, "dir": "up"}),
+                       (f"/dashboard/programs/{big}/move", {"pos": "0", "dir": "up"}),
+                       ("/dashboard/programs", {"name": "Big", "items": big})):
+        resp = await client.post(path, data={**data, "csrf": token})
+        assert resp.status == 400, (path, resp.status)
