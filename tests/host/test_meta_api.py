@@ -355,6 +355,13 @@ async def test_oversize_body_is_refused_with_json_error(client, db_path):
     ("/api/v1/login", b'{"device": "dev1", "nonce": "ab"}'),
     ("/api/v1/login", b'{"device": "dev1", "nonce": 1, "proof": "ab"}'),
     ("/api/v1/login/challenge", b'{"device": "dev\\u0000"}'),   # PostgreSQL refuses NUL in text
+    ("/api/v1/login/challenge", b'{"device": "dev\\ud800"}'),   # a lone surrogate: not UTF-8
+    ("/api/v1/login/challenge", b'{"device": "dev1", "x": "\\udfff"}'),
+    ("/api/v1/login/challenge", b'{"device": "dev1\\nFAKE login ok for dev2"}'),   # forged log line
+    ("/api/v1/login/challenge", b'{"device": "dev1\\u001b[2J"}'),   # a terminal escape
+    ("/api/v1/login/challenge", b"[" * 20000 + b"]" * 20000),
+    ("/api/v1/login/challenge", b'{"device": "dev1", "x": ' + b"[" * 20000 + b"]" * 20000 + b"}"),
+    ("/api/v1/login/challenge", b'{"device": "dev1", "x": ' + b"[" * 40 + b"]" * 40 + b"}"),
 ])
 async def test_malformed_login_is_400_and_nothing_stored(client, db_path, path, body):
     resp = await client.post(path, data=body)
