@@ -107,6 +107,14 @@ async def test_registering_checks_every_source_and_keeps_only_the_good_ones(meta
     assert rec["title"] == "Title a" and rec["composers"] == ["Someone"]
 
 
+async def test_an_owner_cannot_register_or_update_media_as_another_owner(meta, servers):
+    body = await register(meta, servers, "x", owner="Label Two")
+    url = f"/api/v1/owner/media/{body['id']}"
+    assert (await (await meta.get(url, headers=meta.tokens["one"])).json())["owner"] == "Label One"
+    resp = await meta.patch(url, json={"owner": "Label Two"}, headers=meta.tokens["one"])
+    assert resp.status == 200 and (await resp.json())["record"]["owner"] == "Label One"
+
+
 async def test_an_alternate_lacking_the_file_is_reported_as_its_status(meta, servers):
     body = await register(meta, servers, "c", alternates=("M",))
     assert [(s["ok"], s["why"]) for s in body["sources"]] == [(True, ""), (False, "status 404")]
