@@ -67,6 +67,10 @@ async def secure_seeded(db_path, clock, master_file):
     await db.catalog.add_program("P", [plain, sec])
     await db.catalog.add_program("Q", [sec])
     await db.catalog.add_program("R", [plain])
+    await db.close()
+    # the devices as added without a master key: their secrets in clear until a server with
+    # the key starts (so that a keyless server can still log them in, and answer 503 for keys)
+    db = await Database(db_path, clock=clock).connect()
     await db.devices.add("dev1", "", SECRET)
     await db.devices.add("dev2", "", SECRET)
     await db.devices.assign("dev1", "P", default=True)
