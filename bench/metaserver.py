@@ -58,6 +58,8 @@ def meta_server(db, log):
                        capture_output=True, text=True)
     if "--no-access-log" in r.stdout:
         args.append("--no-access-log")   # like the hello-world (nginx logs: it runs the owners' config)
+    if "--allow-source-net" in r.stdout:
+        args += ["--allow-source-net", "127.0.0.0/8"]   # its file servers are on loopback
     return Server(args, log)
 
 
