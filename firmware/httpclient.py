@@ -187,9 +187,21 @@ class HTTPClient:
         return self.lent_to, False
 
     def request(self, method, url, body=None, headers=None, range_from=None):
-        """Send one request, following up to MAX_REDIRECTS redirects; returns a Response."""
+        """Send one request, following up to MAX_REDIRECTS redirects; returns a Response.
+        Credentials go only to the origin they belong to: a redirect to another origin drops
+        the headers (Authorization) and is refused for a request with a body, and one from
+        https to http is refused."""
+        origin = None
         for _ in range(MAX_REDIRECTS + 1):
             host, port, path, tls = split_url(url)
+            if origin is None:
+                origin = (host, port, tls)
+            elif (host, port, tls) != origin:
+                if origin[2] and not tls:
+                    raise BadResponse("redirect from https to http")
+                if body is not None:
+                    raise BadResponse("redirect of a request with a body to another origin")
+                headers = None
             resp = self._send(method, host, port, path, tls, body, headers, range_from)
             if resp.status not in (301, 302, 303, 307, 308):
                 return resp

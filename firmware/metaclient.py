@@ -33,12 +33,28 @@ class TooMany(MetaError):
         self.retry_after = retry_after
 
 
+def signed(secret, msg):
+    """HMAC-SHA256 under the device secret of one use's message: its label and fields, each
+    ended by NUL (PROTOCOL.md "Uses of the secret"), so no two uses can sign the same bytes."""
+    return hmac_sha256(secret.encode(), msg.encode())
+
+
 def proof(secret, device, nonce):
-    return hexlify(hmac_sha256(secret.encode(), ("%s:%s" % (device, nonce)).encode()))
+    return hexlify(signed(secret, "login\x00%s\x00%s\x00" % (device, nonce)))
 
 
 def key_proof(secret, device, media_id, nonce):
-    return hexlify(hmac_sha256(secret.encode(), ("key:%s:%d:%s" % (device, media_id, nonce)).encode()))
+    return hexlify(signed(secret, "key\x00%s\x00%d\x00%s\x00" % (device, media_id, nonce)))
+
+
+def is_nonce(s):
+    """32 lower-case hex characters: the only nonce the protocol has."""
+    if not isinstance(s, str) or len(s) != 32:
+        return False
+    for c in s:
+        if c not in "0123456789abcdef":
+            return False
+    return True
 
 
 def _doc(body):
@@ -120,8 +136,8 @@ class MetaClient:
         """Challenge, then proof; returns the login answer (token, ttl, program)."""
         ch = self._call("POST", "/login/challenge", {"device": self.device}, auth=False)
         nonce = ch.get("nonce") if ch else None
-        if not isinstance(nonce, str):
-            raise BadResponse("no nonce")
+        if not is_nonce(nonce):
+            raise BadResponse("nonce is not 32 hex characters")
         ans = self._call("POST", "/login", {"device": self.device, "nonce": nonce,
                                             "proof": proof(self.secret, self.device, nonce)},
                          auth=False)

@@ -37,11 +37,20 @@ class State:
             return
         tmp = self.path + ".tmp"
         try:
-            with open(tmp, "w") as f:
+            with _private(tmp) as f:
                 json.dump(self.d, f)
             os.rename(tmp, self.path)
         except OSError as e:
             log("W", "state not saved: %s" % e)
+
+
+def _private(path):
+    """path opened for writing, readable by its owner only where files have modes (a Pi under
+    CPython: the state holds the device's token); a board's flash has none."""
+    flags = getattr(os, "O_CREAT", None)
+    if flags is None:
+        return open(path, "w")
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_TRUNC | flags, 0o600), "w")
 
 
 class Player:

@@ -17,7 +17,7 @@ def unwrap(secret, nonce, blob, n):
     decrypts in place; returns the length of key|iv|piece, now at blob[16:]."""
     if n < 16 + 48 + 32 or (n - 48) % 16:
         raise SecureError("key answer of %d bytes" % n)
-    k = hmac_sha256(secret.encode(), ("wrap:%s" % nonce).encode())
+    k = hmac_sha256(secret.encode(), ("wrap\x00%s\x00" % nonce).encode())
     mv = memoryview(blob)
     body = mv[:n - 32]
     tag = hmac_sha256(k[16:], body)

@@ -5,7 +5,7 @@ The master key (32 bytes, as 64 hex characters in a file) never enters the datab
 line: META_MASTER_KEY_FILE or --master-key-file names the file. Sealing is AES-256-GCM with the
 stored file's sha256 as associated data, so a sealed blob cannot be moved to another item.
 Wrapping for a device: from its secret and the request's nonce, k = HMAC-SHA256(secret,
-"wrap:<nonce>"); the answer is wiv | AES-128-CBC(k[:16], wiv, key|iv|piece, PKCS#7) |
+"wrap\0<nonce>\0"); the answer is wiv | AES-128-CBC(k[:16], wiv, key|iv|piece, PKCS#7) |
 HMAC-SHA256(k[16:], wiv|ciphertext).
 """
 
@@ -113,14 +113,25 @@ def no_sealer():
                   f"or set {ENV_FILE}")
 
 
+def secret_message(use, *fields):
+    """What a device secret signs for one use (PROTOCOL.md "Uses of the secret"): the use's
+    label and its fields, each ended by NUL. No field holds a NUL (ids are checked, nonces are
+    hex), so no message of one use can equal a message of another, for any id or nonce."""
+    return "".join(f"{part}\x00" for part in (use, *fields)).encode()
+
+
+def signed(secret, use, *fields):
+    """HMAC-SHA256 of secret_message under the device secret (bytes)."""
+    return hmac.new(secret.encode(), secret_message(use, *fields), hashlib.sha256).digest()
+
+
 def key_proof(secret, device, media_id, nonce):
     """What the device sends with a key request (hex)."""
-    msg = f"key:{device}:{media_id}:{nonce}".encode()
-    return hmac.new(secret.encode(), msg, hashlib.sha256).hexdigest()
+    return signed(secret, "key", device, media_id, nonce).hex()
 
 
 def wrap_for_device(secret, nonce, key, iv, piece):
-    k = hmac.new(secret.encode(), f"wrap:{nonce}".encode(), hashlib.sha256).digest()
+    k = signed(secret, "wrap", nonce)
     padder = padding.PKCS7(128).padder()
     plain = padder.update(key + iv + piece) + padder.finalize()
     wiv = secrets.token_bytes(16)

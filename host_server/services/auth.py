@@ -12,6 +12,7 @@ import math
 import secrets
 
 from ..model.errors import Forbidden, TooManyFailures, Unauthorized
+from ..model.sealing import signed
 
 log = logging.getLogger("host_server.auth")
 
@@ -20,8 +21,9 @@ _NO_SECRET = secrets.token_hex(16)
 
 
 def proof(secret, device, nonce):
-    """What the device sends: hex HMAC-SHA256 keyed with its secret over "<device>:<nonce>"."""
-    return hmac.new(secret.encode(), f"{device}:{nonce}".encode(), hashlib.sha256).hexdigest()
+    """What the device sends: hex HMAC-SHA256 keyed with its secret over
+    "login\0<device>\0<nonce>\0" (model.sealing.secret_message)."""
+    return signed(secret, "login", device, nonce).hex()
 
 
 def token_hash(token):

@@ -129,7 +129,8 @@ class MetaHandler(_Base):
                     self.send_json(429, {"error": "too many logins"}, [("Retry-After", "1")])
                     return
                 nonce = doc.get("nonce")
-                want = hmac.new(st.secret.encode(), ("%s:%s" % (doc.get("device"), nonce)).encode(),
+                want = hmac.new(st.secret.encode(),
+                                ("login\x00%s\x00%s\x00" % (doc.get("device"), nonce)).encode(),
                                 hashlib.sha256).hexdigest()
                 if nonce not in st.nonces or doc.get("device") != st.device or doc.get("proof") != want:
                     self.send_json(401, {"error": "login refused"})

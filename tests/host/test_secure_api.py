@@ -35,7 +35,7 @@ def secure_doc(n, **sec):
 
 def unwrap(secret, nonce, answer):
     """The device's side, written from PROTOCOL.md with the cryptography package."""
-    k = hmac.new(secret.encode(), f"wrap:{nonce}".encode(), hashlib.sha256).digest()
+    k = hmac.new(secret.encode(), f"wrap\0{nonce}\0".encode(), hashlib.sha256).digest()
     body, tag = answer[:-32], answer[-32:]
     assert hmac.compare_digest(hmac.new(k[16:], body, hashlib.sha256).digest(), tag)
     dec = Cipher(algorithms.AES(k[:16]), modes.CBC(body[:16])).decryptor()

@@ -174,6 +174,47 @@ def test_redirects_are_followed_relative_and_absolute():
     assert op.opened == [H, other]
 
 
+def test_credentials_never_follow_a_redirect_to_another_origin():
+    other = ("127.0.0.1", 8104)
+    away = FakeSock(response(200, b"done", ["Content-Length: 4"]))
+    table = {H: [FakeSock(response(302, b"", ["Location: http://127.0.0.1:8104/c", "Content-Length: 0"]))],
+             other: [away]}
+    c, op = client(table=table)
+    r = c.request("GET", URL, headers={"Authorization": "Bearer tok1"})
+    assert r.status == 200 and read_body(r) == b"done" and op.opened == [H, other]
+    assert b"tok1" not in bytes(away.sent) and b"Authorization" not in bytes(away.sent)
+    # a body is not sent on to another origin either
+    table = {H: [FakeSock(response(307, b"", ["Location: http://127.0.0.1:8104/c", "Content-Length: 0"]))],
+             other: [FakeSock(b"")]}
+    c, op = client(table=table)
+    e = raises(httpclient.BadResponse, c.request, "POST", URL, '{"secret": 1}', {"Authorization": "Bearer t"})
+    assert "another origin" in e.args[0] and op.opened == [H]
+    # the same origin keeps them (a relative redirect)
+    s = FakeSock(response(302, b"", ["Location: /b", "Content-Length: 0"]) +
+                 response(200, b"ok", ["Content-Length: 2"]))
+    c, _ = client(s)
+    c.request("GET", URL, headers={"Authorization": "Bearer tok2"})
+    assert bytes(s.sent).count(b"Authorization: Bearer tok2") == 2
+
+
+def test_a_redirect_from_https_to_http_is_refused():
+    c, _ = client(FakeSock(b""))
+    c.tls = object()   # never used: the redirect is refused before any connection
+    c._send = lambda *a: _Redirect("http://127.0.0.1:8104/plain")
+    e = raises(httpclient.BadResponse, c.request, "GET", "https://127.0.0.1:8443/x")
+    assert e.args[0] == "redirect from https to http"
+
+
+class _Redirect:
+    status = 302
+
+    def __init__(self, loc):
+        self.headers = {"location": loc}
+
+    def close(self):
+        pass
+
+
 def test_more_than_three_redirects_is_bad_response():
     loop = response(307, b"", ["Location: /again", "Content-Length: 0"])
     c, _ = client(FakeSock(loop * 5))

@@ -56,6 +56,23 @@ def test_login_sends_challenge_then_proof_and_keeps_the_token():
     assert b"Authorization" not in sent
 
 
+def test_a_nonce_of_another_shape_is_refused_before_anything_is_signed():
+    for bad in ("ab" * 15, "AB" * 16, "zz" * 16, "ab" * 16 + ":x", "x\x00" * 16, 12):
+        mc, s = meta_client(jresp(200, {"nonce": bad, "ttl": 60}))
+        raises(httpclient.BadResponse, mc.login)
+        assert b"/api/v1/login HTTP" not in bytes(s.sent)   # no proof was sent
+
+
+def test_each_use_of_the_secret_signs_its_own_message():
+    # a device named "wrap" (or "key") cannot be made to sign what another use signs
+    secret, nonce = "00112233445566778899aabbccddeeff", "ab" * 16
+    login_wrap = metaclient.proof(secret, "wrap", nonce)
+    key = metaclient.key_proof(secret, "wrap", 0, nonce)
+    wrap = hexlify(hmac_sha256(secret.encode(), ("wrap\x00%s\x00" % nonce).encode()))
+    assert len({login_wrap, key, wrap, metaclient.proof(secret, "key", nonce)}) == 4
+    assert login_wrap == hexlify(hmac_sha256(secret.encode(), b"login\x00wrap\x00" + nonce.encode() + b"\x00"))
+
+
 def test_next_carries_bearer_token_and_parses_meta_data():
     item = {"id": 3, "pos": 2, "size": 10, "sha256": "00" * 32, "type": "audio/wav",
             "title": "T", "by": "B", "src": ["http://a/x"], "future": {"x": 1}}

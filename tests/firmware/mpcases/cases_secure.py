@@ -165,7 +165,7 @@ def test_after_a_reboot_the_sink_resumes_from_16_bytes_earlier_for_the_iv():
 
 def wrap(secret, nonce, key, iv, piece):
     """The server's side of a key answer (PROTOCOL.md), here with the firmware's own primitives."""
-    k = hmac_sha256(secret.encode(), ("wrap:%s" % nonce).encode())
+    k = hmac_sha256(secret.encode(), ("wrap\x00%s\x00" % nonce).encode())
     wiv = bytes(range(16))
     body = bytearray(pkcs7(key + iv + piece))
     aes(k[:16], 2, wiv).encrypt(body, body)
