@@ -197,10 +197,8 @@ class HTTPClient:
             if origin is None:
                 origin = (host, port, tls)
             elif (host, port, tls) != origin:
-                if origin[2] and not tls:
-                    raise BadResponse("redirect from https to http")
-                if body is not None:
-                    raise BadResponse("redirect of a request with a body to another origin")
+                if (origin[2] and not tls) or body is not None:
+                    raise BadResponse("redirect to another origin")
                 headers = None
             resp = self._send(method, host, port, path, tls, body, headers, range_from)
             if resp.status not in (301, 302, 303, 307, 308):
