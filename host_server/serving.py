@@ -7,6 +7,7 @@ import errno
 import logging
 import resource
 import signal
+import socket
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
@@ -56,7 +57,8 @@ async def serve_until_stopped(runner, host, port, limits=None):
 # connections until the descriptors run out. Its RequestHandler is subclassed for the deadlines
 # and the caps: aiohttp has neither a header deadline nor a per-address cap. Written against the
 # pinned aiohttp (3.14.5): it uses RequestHandler's _messages, _request_count and
-# _process_keepalive; tests/host/test_slow_clients.py checks each against real processes.
+# _process_keepalive, and asyncio's Server._sockets; tests/host/test_slow_clients.py checks each
+# against real processes.
 
 log = logging.getLogger("host_server.serving")
 
@@ -145,30 +147,24 @@ class Guard:
 class GuardedHandler(RequestHandler):
     """aiohttp's request handler with a deadline for a request's headers (from the connection's
     start, or from the first byte of a later request on a keep-alive connection) and for its
-    body (from the end of its headers), and the Guard's caps: a connection over one is closed
-    at once. aiohttp's own keep-alive timer bounds the idle time between requests."""
+    body (from the end of its headers); it gives its place under the Guard's caps back when the
+    connection ends. aiohttp's own keep-alive timer bounds the idle time between requests."""
 
     def __init__(self, manager, guard, **kwargs):
         super().__init__(manager, keepalive_timeout=guard.limits.keepalive_timeout, **kwargs)
         self._guard = guard
-        self._address = None   # set once admitted
+        self._address = None   # the peer's, counted by the guard until connection_lost
         self._head_late = None
         self._body_late = None
         self._body = None      # the payload of the last request whose headers arrived
 
     def connection_made(self, transport):
-        peer = transport.get_extra_info("peername")
-        address = peer[0] if peer else ""
-        if not self._guard.admit(address):
-            transport.close()  # nothing written yet: the descriptor is freed at once
-            return
-        self._address = address
+        # admitted already, by the listening socket's accept() (GuardedSite)
+        self._address = transport.get_extra_info("peername")[0]
         super().connection_made(transport)
         self._arm_head()
 
     def connection_lost(self, exc):
-        if self._address is None:
-            return              # refused: aiohttp never saw it
         self._guard.release(self._address)
         self._address = None
         for handle in (self._head_late, self._body_late):
@@ -183,9 +179,11 @@ class GuardedHandler(RequestHandler):
         super().data_received(data)
         arrived = self._request_count - before
         if arrived:             # headers complete (a 400 counts too)
-            self._head_late = self._cancel(self._head_late)
             # a request's headers follow the end of the previous body: one body timer at a time
-            self._body_late = self._cancel(self._body_late)
+            for handle in (self._head_late, self._body_late):
+                if handle is not None:
+                    handle.cancel()
+            self._head_late = self._body_late = None
             self._body = self._messages[-1][1] if self._messages else None
             if self._body is not None and not self._body.is_eof():
                 self._body_late = self._loop.call_later(self._guard.limits.body_timeout,
@@ -219,14 +217,31 @@ class GuardedHandler(RequestHandler):
         if self.transport is not None:
             self.transport.abort()
 
-    @staticmethod
-    def _cancel(handle):
-        if handle is not None:
-            handle.cancel()
+
+REFUSALS_AT_ONCE = 128
+
+
+def _listener_class(guard):
+    """A listening socket class whose accept() closes a connection over a cap at once. Here,
+    not in connection_made: asyncio accepts up to a backlog's worth of connections in one go
+    before it makes their transports, so a check there would let a burst take 128 descriptors
+    past the cap."""
+
+    class GuardedListener(socket.socket):
+        __slots__ = ()   # socket's own layout: an open socket's class can be swapped to this
+
+        def accept(self):
+            for _ in range(REFUSALS_AT_ONCE):   # until one is admitted, or none is waiting
+                conn, addr = super().accept()
+                if guard.admit(addr[0]):
+                    return conn, addr
+                conn.close()
+            raise BlockingIOError   # asyncio's "none waiting": the loop runs, then accepts again
+    return GuardedListener
 
 
 class GuardedSite(web.TCPSite):
-    """A TCPSite whose connections are GuardedHandlers."""
+    """A TCPSite whose connections are GuardedHandlers, accepted within the Guard's caps."""
 
     def __init__(self, runner, host, port, guard):
         super().__init__(runner, host, port)
@@ -239,7 +254,13 @@ class GuardedSite(web.TCPSite):
         # server._kwargs: the RequestHandler options given to the runner (access log, ...)
         self._server = await loop.create_server(
             lambda: GuardedHandler(server, self._guard, loop=loop, **server._kwargs),
-            self._host, self._port, backlog=self._backlog)
+            self._host, self._port, backlog=self._backlog, start_serving=False)
+        # asyncio binds (its resolution, its error messages); its listening sockets then take
+        # the guard's accept() before the first accept (asyncio's Server keeps them in _sockets)
+        listener = _listener_class(self._guard)
+        for sock in self._server._sockets:
+            sock.__class__ = listener
+        await self._server.start_serving()
         self._bound_port = self._server.sockets[0].getsockname()[1]
 
 
