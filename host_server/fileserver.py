@@ -8,7 +8,9 @@ when unsatisfiable; a multi-range request is answered 416), Content-Length, ETag
 Last-Modified, conditional requests and keep-alive, through aiohttp's FileResponse (sendfile:
 a large file is never read into memory). No path leaves the root: "..", "." segments (also
 percent-encoded), backslashes, NULs and symlinks that resolve outside the root give 404, as do
-directories (no listings). One log line per request on stderr.
+directories (no listings). One log line per request on stderr. Slow clients and floods are
+bounded as on the meta server (serving.py: header, body and keep-alive deadlines, caps of
+connections per address and in all; the options --header-timeout and the like).
 """
 
 import argparse
@@ -21,7 +23,7 @@ from aiohttp import web
 
 from .keys import FILE_ROOT
 from .model.display import log_to_stderr
-from .serving import serve_until_stopped
+from .serving import ConnectionLimits, add_limit_options, serve_until_stopped
 
 
 class PlainFileResponse(web.FileResponse):
@@ -63,9 +65,9 @@ def init_app(root):
     return app
 
 
-async def serve(root, host, port):
+async def serve(root, host, port, limits=None):
     runner = web.AppRunner(init_app(root), access_log=logging.getLogger("aiohttp.access"))
-    await serve_until_stopped(runner, host, port)
+    await serve_until_stopped(runner, host, port, limits)
 
 
 def main(argv=None):
@@ -74,10 +76,11 @@ def main(argv=None):
     p.add_argument("--root", required=True, help="directory to serve")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 (default) binds a free port")
+    add_limit_options(p)   # the meta server's settings of the same names, same defaults
     args = p.parse_args(argv)
     log_to_stderr("%(asctime)s %(message)s")
     try:
-        asyncio.run(serve(args.root, args.host, args.port))
+        asyncio.run(serve(args.root, args.host, args.port, ConnectionLimits.of(args)))
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -61,6 +61,21 @@ TABLE = (
             "registrations and updates one owner may make in an hour"),
     Setting("max_device_reports", 120, "int", "reports one device may send in a minute"),
     Setting("retention_days", 90, "int", "days reports and key requests are kept"),
+    # what one connection may cost (the file server takes these as its own options too)
+    Setting("header_timeout", 10.0, "seconds", "seconds a request's headers may take to arrive,"
+            " from the connection's start or, on a keep-alive connection, the request's first"
+            " byte; a slower connection is closed"),
+    Setting("body_timeout", 30.0, "seconds",
+            "seconds a request's body may take to arrive after its headers; a slower connection"
+            " is closed"),
+    Setting("keepalive_timeout", 15.0, "seconds",
+            "seconds an idle keep-alive connection is held between requests"),
+    Setting("max_address_connections", 32, "int", "connections open at once from one network"
+            " address; more are closed at once (the meta server's --trusted-proxy is not capped)"),
+    Setting("max_connections", 4096, "int", "connections open at once in all, and at most the"
+            " descriptor limit (RLIMIT_NOFILE) less --fd-headroom; more are closed at once"),
+    Setting("fd_headroom", 32, "int", "file descriptors kept free below the descriptor limit"
+            " for the process's own files, the database, log files and accepting"),
 )
 BY_NAME = {s.name: s for s in TABLE}
 

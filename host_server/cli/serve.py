@@ -20,13 +20,15 @@ async def serve(settings, host, port, access_log=True):
     from aiohttp import web
 
     from ..app import init_app
-    from ..serving import serve_until_stopped
+    from ..serving import ConnectionLimits, serve_until_stopped
     app = init_app(settings)
     # handler_cancellation: a request whose client has gone is cancelled (an owner's registration
     # stops fetching their sources when they hang up)
     runner = web.AppRunner(app, access_log=logging.getLogger("aiohttp.access") if access_log else None,
                            handler_cancellation=True)
-    await serve_until_stopped(runner, host, port)  # setup opens and migrates the database
+    # a load balancer's connections carry many devices': no per-address cap for them
+    limits = ConnectionLimits.of(settings, exempt=settings.trusted_proxies)
+    await serve_until_stopped(runner, host, port, limits)  # setup opens and migrates the database
 
 
 def run(args):
