@@ -120,15 +120,35 @@ class Guard:
         self.open = 0
         self.per_address = {}
         self.refused = 0
+        self.waiting = {}   # handler -> when it began to wait for a request's headers, oldest first
+        self.evicted = 0
 
     def admit(self, address):
-        if self.open >= self.cap:
+        if self.open >= self.cap and not self._evict_slowest():
             return self._refuse(f"{self.cap} connections in all")
         count = self.per_address.get(address, 0)
         if count >= self.limits.max_address_connections and address not in self.limits.exempt:
             return self._refuse(f"{count} connections from {address}")
         self.open += 1
         self.per_address[address] = count + 1
+        return True
+
+    def _evict_slowest(self):
+        """Make room by closing the connection that has waited longest for its request's
+        headers, if it has waited EVICT_AFTER seconds: with the cap full of slow clients from
+        many addresses, a device (whose headers come at once) still gets in. The evicted one's
+        descriptor is freed a moment later, so at most EVICTING of them are in flight."""
+        if not self.waiting or self.open >= self.cap + EVICTING:
+            return False
+        handler, since = next(iter(self.waiting.items()))
+        if handler._loop.time() - since < EVICT_AFTER:
+            return False
+        del self.waiting[handler]
+        handler._abort()
+        self.evicted += 1
+        if self.evicted & (self.evicted - 1) == 0:
+            log.warning("closed a connection slow with its headers to make room (%d so far)",
+                        self.evicted)
         return True
 
     def release(self, address):
@@ -142,6 +162,10 @@ class Guard:
         if self.refused & (self.refused - 1) == 0:   # the 1st, 2nd, 4th, 8th...: a flood logs little
             log.warning("refused a connection over the cap (%s); %d refused so far", why, self.refused)
         return False
+
+
+EVICT_AFTER = 1.0   # s a connection waits for its headers before a newcomer may take its place
+EVICTING = 16       # evicted connections whose descriptors are not freed yet, at most
 
 
 class GuardedHandler(RequestHandler):
@@ -165,6 +189,7 @@ class GuardedHandler(RequestHandler):
         self._arm_head()
 
     def connection_lost(self, exc):
+        self._guard.waiting.pop(self, None)
         self._guard.release(self._address)
         self._address = None
         for handle in (self._head_late, self._body_late):
@@ -184,6 +209,7 @@ class GuardedHandler(RequestHandler):
                 if handle is not None:
                     handle.cancel()
             self._head_late = self._body_late = None
+            self._guard.waiting.pop(self, None)
             self._body = self._messages[-1][1] if self._messages else None
             if self._body is not None and not self._body.is_eof():
                 self._body_late = self._loop.call_later(self._guard.limits.body_timeout,
@@ -199,9 +225,11 @@ class GuardedHandler(RequestHandler):
 
     def _arm_head(self):
         self._head_late = self._loop.call_later(self._guard.limits.header_timeout, self._close_late)
+        self._guard.waiting[self] = self._loop.time()
 
     def _close_late(self):
         self._head_late = None
+        self._guard.waiting.pop(self, None)
         self._abort()
 
     def _close_if_body_late(self):
