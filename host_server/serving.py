@@ -92,9 +92,7 @@ class ConnectionLimits:
 def add_limit_options(parser):
     """The LIMIT_SETTINGS as options of a server other than `serve` (the file server)."""
     for name in LIMIT_SETTINGS:
-        s = settings_table.BY_NAME[name]
-        parser.add_argument(s.flag, dest=s.name, type=int if s.kind == "int" else float,
-                            default=s.default, metavar="N", help=f"{s.help} (default {s.default})")
+        settings_table.add_option(parser, settings_table.BY_NAME[name])
 
 
 class Guard:

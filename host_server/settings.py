@@ -111,18 +111,21 @@ def default(name, environ=os.environ):
     return environ.get(s.env) or s.default if s.env else s.default
 
 
+def add_option(parser, s):
+    """One setting as a command-line option of parser (a list's option repeats)."""
+    if s.kind == "list":
+        parser.add_argument(s.flag, dest=s.name, action="append", default=[],
+                            metavar=s.flag[2:].upper(), help=s.help)
+    else:
+        parser.add_argument(s.flag, dest=s.name, type=int if s.kind == "int" else float,
+                            default=s.default, metavar="N", help=f"{s.help} (default {s.default})")
+
+
 def add_serve_options(parser):
     """The `serve` options, one per serve setting of the table."""
     for s in TABLE:
-        if s.scope != "serve":
-            continue
-        if s.kind == "list":
-            parser.add_argument(s.flag, dest=s.name, action="append", default=[],
-                                metavar=s.flag[2:].upper(), help=s.help)
-        else:
-            parser.add_argument(s.flag, dest=s.name, type=int if s.kind == "int" else float,
-                                default=s.default, metavar="N",
-                                help=f"{s.help} (default {s.default})")
+        if s.scope == "serve":
+            add_option(parser, s)
 
 
 def from_options(args):

@@ -99,9 +99,6 @@ class Devices:
             if await c.execute("DELETE FROM devices WHERE id = ?", (device,)) == 0:
                 raise NotFound(f"no device {device!r}")
 
-    async def exists(self, device):
-        return await self.db.fetchone("SELECT 1 FROM devices WHERE id = ?", (device,)) is not None
-
     async def list(self):
         """[{id, name, default, selected, programs, disabled}] of every device, by id."""
         programs = {}

@@ -27,10 +27,6 @@ class Operators:
         row = await self.db.fetchone("SELECT password FROM operators WHERE name = ?", (name,))
         return row[0] if row else None
 
-    async def list(self):
-        return [{"name": r[0], "created": r[1]} for r in await self.db.fetchall(
-            "SELECT name, created FROM operators ORDER BY name")]
-
     # -- sessions ----------------------------------------------------------------------------
 
     async def add_session(self, token_sha256, operator, csrf, ttl):
