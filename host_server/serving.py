@@ -118,7 +118,7 @@ class Guard:
         self.open = 0
         self.per_address = {}
         self.refused = 0
-        self.waiting = {}   # handler -> when it began to wait for a request's headers, oldest first
+        self.waiting = {}   # handlers waiting for a request's headers, the longest waiting first
         self.evicted = 0
 
     def admit(self, address):
@@ -133,14 +133,13 @@ class Guard:
 
     def _evict_slowest(self):
         """Make room by closing the connection that has waited longest for its request's
-        headers, if it has waited EVICT_AFTER seconds: with the cap full of slow clients from
-        many addresses, a device (whose headers come at once) still gets in. The evicted one's
-        descriptor is freed a moment later, so at most EVICTING of them are in flight."""
+        headers: with the cap full of slow clients from many addresses, a device (whose headers
+        come at once, so it never waits long) still gets in; connections busy with a request or
+        idle between requests are never taken. The evicted one's descriptor is freed a moment
+        later, so at most EVICTING of them are in flight."""
         if not self.waiting or self.open >= self.cap + EVICTING:
             return False
-        handler, since = next(iter(self.waiting.items()))
-        if handler._loop.time() - since < EVICT_AFTER:
-            return False
+        handler = next(iter(self.waiting))
         del self.waiting[handler]
         handler._abort()
         self.evicted += 1
@@ -162,7 +161,6 @@ class Guard:
         return False
 
 
-EVICT_AFTER = 1.0   # s a connection waits for its headers before a newcomer may take its place
 EVICTING = 16       # evicted connections whose descriptors are not freed yet, at most
 
 
@@ -223,7 +221,7 @@ class GuardedHandler(RequestHandler):
 
     def _arm_head(self):
         self._head_late = self._loop.call_later(self._guard.limits.header_timeout, self._close_late)
-        self._guard.waiting[self] = self._loop.time()
+        self._guard.waiting[self] = None
 
     def _close_late(self):
         self._head_late = None
