@@ -14,7 +14,6 @@
 #   program          program id to select after login; null: the server's choice  (null)
 #   idle_wait        seconds to wait after "nothing to play" (204)                (5.0)
 #   backoff_base, backoff_cap   seconds, exponential backoff with full jitter     (1.0, 60.0)
-#   report_retries   tries of a report while the meta server is unreachable       (4)
 #   ca               path of the CA certificate (PEM or DER) that https:// servers are checked
 #                    against; null: plain HTTP only (a trusted LAN)                 (null)
 #   key_buffer       bytes for a secure item's key answer, allocated once; the largest
@@ -23,7 +22,7 @@ import json
 
 _DEFAULTS = (("buffer", 4096), ("connect_timeout", 2.0), ("read_timeout", 2.0), ("state", None),
              ("sink", None), ("items", 0), ("program", None), ("idle_wait", 5.0),
-             ("backoff_base", 1.0), ("backoff_cap", 60.0), ("report_retries", 4),
+             ("backoff_base", 1.0), ("backoff_cap", 60.0),
              ("key_buffer", 4192))
 
 

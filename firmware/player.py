@@ -115,30 +115,45 @@ class Player:
                 self.backoff(_why(e))
 
     def report(self, item, res):
-        doc = {"id": item["id"], "pos": item.get("pos"), "status": res.status, "src": res.src,
-               "bytes": res.bytes, "ms": res.ms, "errors": res.errors}
-        for _ in range(max(1, self.cfg["report_retries"])):
+        """Keep the item's report in the state (a power cut or an out-of-memory error before
+        it is delivered must not make the device play the item again), then deliver it."""
+        self.state.save(report={"id": item["id"], "pos": item.get("pos"), "status": res.status,
+                                "src": res.src, "bytes": res.bytes, "ms": res.ms,
+                                "errors": res.errors})
+        return self.deliver()
+
+    def deliver(self):
+        """Send the kept report, backing off while the meta server is away, until it is taken
+        or refused: asking for the next item before would hand out the same item again."""
+        doc = self.state.get("report")
+        if doc is None:
+            return False
+        delivered = False
+        while True:
             if self.meta.token is None:
                 self.login()
             try:
                 self.meta.report(doc)
-                return True
+                self.failures = 0
+                delivered = True
+                break
             except Unauthorized:
                 self.meta.token = None
             except TooMany as e:
                 self.backoff("report 429", e.retry_after)
             except MetaError as e:
                 if e.status < 500:
-                    log("W", "report refused: %s" % e)
-                    return False
+                    log("W", "report of item %s refused: %s" % (doc.get("id"), e))
+                    break
                 self.backoff("report %d" % e.status)
             except httpclient.HTTPError as e:
                 self.backoff("report " + _why(e))
-        log("W", "report of item %s not delivered" % item["id"])
-        return False
+        self.state.save(report=None, id=None, pos=None)
+        return delivered
 
     def play_one(self):
         """Next, fetch, report. False when there was nothing to play."""
+        self.deliver()   # one kept from before a restart or an error
         item = self.call(self.meta.next)
         if item is None:
             log("I", "nothing to play")
@@ -158,7 +173,6 @@ class Player:
         if res is None:
             res = fetch(self.http, item, self.sink, self.buf, emit, resume, dec)
         self.report(item, res)
-        self.state.save(id=None, pos=None)
         emit("ITEM", (("id", item["id"]), ("pos", item.get("pos")), ("status", res.status),
                       ("title", item.get("title", "")), ("bytes", res.bytes), ("src", res.src),
                       ("failovers", res.failovers), ("resumed", res.resumed), ("ms", res.ms),

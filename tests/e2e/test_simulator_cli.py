@@ -31,8 +31,8 @@ def test_the_demo_plays_every_item_through_404_refused_and_a_dying_primary(tmp_p
     r = simulate(tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     items, verified, failovers, resumed, secure = result_of(r.stdout)
-    assert items == verified == N and secure == N_SECURE
-    assert failovers >= 3 and resumed >= 2
+    assert items == verified == N and secure == N_SECURE, r.stdout
+    assert failovers >= 3 and resumed >= 2, r.stdout
     assert "(.mpy)" in r.stdout   # as on a board, by default
     item_lines = [l for l in r.stdout.splitlines() if re.match(r"^dev1\s+\d+/%d " % N, l)]
     assert len(item_lines) == N and all("verified" in l and "MB/s" in l for l in item_lines)

@@ -194,6 +194,39 @@ def test_429_at_login_waits_retry_after_and_report_is_retried(interp, tmp_path, 
     assert tags(events, "ITEM")[0]["status"] == "played"
 
 
+def test_a_report_the_meta_server_cannot_take_for_a_while_is_kept_and_no_item_plays_twice(
+        interp, tmp_path, servers):
+    meta, a, fa, b, fb, ms = servers
+    meta.items = [item(3, SMALL, [fa.url + "/m/small.bin"]), item(4, MID, [fa.url + "/m/mid.bin"])]
+    meta.report_errors = 9   # the meta server is away for longer than any fixed number of tries
+    proc, events = run_device(interp, tmp_path, ms.url, 2)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [b["why"] for b in tags(events, "BACKOFF")] == ["report 503"] * 9
+    assert [(r["id"], r["pos"]) for r in meta.reports] == [(3, 0), (4, 1)]
+    assert [(ev["id"], ev["pos"]) for ev in tags(events, "ITEM")] == [(3, 0), (4, 1)]
+    assert json.loads((tmp_path / "state.json").read_text()).get("report") is None
+
+
+def test_a_report_kept_from_before_a_restart_is_delivered_before_the_next_item(
+        interp, tmp_path, servers):
+    meta, a, fa, b, fb, ms = servers
+    meta.items = [item(3, SMALL, [fa.url + "/m/small.bin"]), item(4, MID, [fa.url + "/m/mid.bin"])]
+    run_device(interp, tmp_path, ms.url, 1)
+    # as if the power went after item 3 played but before its report was taken
+    meta.reports.clear()
+    meta.pos = 0
+    state = json.loads((tmp_path / "state.json").read_text())
+    state.update(id=3, pos=0, report={"id": 3, "pos": 0, "status": "played", "src": "x",
+                                      "bytes": len(SMALL), "ms": 1, "errors": []})
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    a.requests.clear()
+    proc, events = run_device(interp, tmp_path, ms.url, 1)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [(r["id"], r["pos"]) for r in meta.reports] == [(3, 0), (4, 1)]
+    assert [ev["id"] for ev in tags(events, "ITEM")] == [4]
+    assert [p for p, _ in a.requests] == ["/m/mid.bin"]   # item 3 was not fetched again
+
+
 def test_empty_program_waits_and_asks_again(interp, tmp_path, servers):
     meta, a, fa, b, fb, ms = servers
     with pytest.raises(subprocess.TimeoutExpired) as ex:
