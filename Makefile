@@ -14,9 +14,13 @@ TEST_DEBS := nginx chromium wrk curl postgresql
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt
+# The exact pins of requirements.txt (the lock), then the project itself, editable and without
+# dependencies (pyproject.toml: they are all in the lock), so that `python -m host_server`,
+# `python -m tools.owner`, ... and the media-* commands work from any folder.
+$(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
 # MicroPython stubs for the firmware type check, one folder per port (both define the same

@@ -161,5 +161,10 @@ async def run(a, db=None):
     return 0 if tally.verified == tally.items and tally.items > 0 else 1
 
 
+def run(argv=None):
+    """The media-simulator command (pyproject.toml)."""
+    return asyncio.run(main(parse_args(sys.argv[1:] if argv is None else argv)))
+
+
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(parse_args(sys.argv[1:]))))
+    sys.exit(run())
