@@ -6,13 +6,15 @@ to a program, and write its config, ready for `python -m tools.flash`:
         --server http://192.168.1.10:8000 --board esp32-i2s \\
         --wifi home:secret-pass --wifi cafe: --program Morning --out kitchen.json
 
-The config is checked before the device is created, and written (mode 0600: it holds the
-secret) only after; if writing fails, the secret is printed so it is not lost.
+All or nothing: the config is checked first, written (mode 0600: it holds the secret) to a
+temporary file beside --out, then the device is added and entitled to --program in one
+transaction; only when that succeeds is the config put in place. A device that exists already
+(made by `add-device`) gets a new secret with --rotate-secret; its old config stops working.
 """
 import argparse
 import json
 import os
-import re
+import secrets
 import subprocess
 import sys
 
@@ -23,11 +25,19 @@ class ProvisionError(Exception):
     pass
 
 
-def host_server(db, *args):
+def host_server(db, *args, secret=None):
+    """A command of the operator's CLI (python -m host_server) on the database db; with secret,
+    the device secret goes to it on stdin (never in `ps`). ProvisionError holds its message."""
     cmd = [sys.executable, "-m", "host_server", "--db", db] + list(args)
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    if secret:
+        cmd += ["--secret-file", "-"]
+    r = subprocess.run(cmd, input=(secret + "\n") if secret else "", capture_output=True, text=True)
     if r.returncode != 0:
-        raise ProvisionError("%s: %s" % (" ".join(args[:2]), (r.stderr or r.stdout).strip()[-400:]))
+        lines = (r.stderr or r.stdout).strip().splitlines() or ["exit status %d" % r.returncode]
+        message = lines[-1][len("error: "):] if lines[-1].startswith("error: ") else lines[-1]
+        raise ProvisionError(message[-400:])
+    if r.stderr.strip():
+        print(r.stderr.strip(), file=sys.stderr)   # its warnings (a secret kept in clear)
     return r.stdout
 
 
@@ -78,7 +88,7 @@ def check(cfg, path):
         if "wifi" in cfg:
             wlan.check_networks(cfg["wifi"])
     except OSError as e:
-        raise ProvisionError("cannot write %s: %s" % (path, e.strerror))
+        raise ProvisionError("cannot write %s: %s%s" % (path, e.strerror, _folder_hint(path)))
     except ValueError as e:
         raise ProvisionError("config: %s" % e)
     finally:
@@ -88,32 +98,55 @@ def check(cfg, path):
             pass
 
 
-def write_config(cfg, path):
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def _folder_hint(path):
+    folder = os.path.dirname(os.path.abspath(path))
+    return "" if os.path.isdir(folder) else " (its folder %s does not exist)" % folder
+
+
+def write_private(cfg, path):
+    """The config as JSON, readable by its owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(cfg, f, indent=1)
         f.write("\n")
-    os.replace(tmp, path)
 
 
 def provision(a):
     if os.path.exists(a.out) and not a.force:
         raise ProvisionError("%s exists (--force to replace it)" % a.out)
     check(make_config(a, "0" * 32), a.out)  # everything but the secret, before the device exists
-    out = host_server(a.db, "add-device", a.device, "--name", a.name or a.device)
-    m = re.search(r"secret \(shown once\): ([0-9a-f]{32})", out)
-    if not m:
-        raise ProvisionError("add-device printed no secret: %s" % out.strip())
-    secret = m.group(1)
+    secret = secrets.token_hex(16)
     cfg = make_config(a, secret)
+    tmp = a.out + ".tmp"
     try:
-        write_config(cfg, a.out)
+        write_private(cfg, tmp)
+    except OSError as e:
+        raise ProvisionError("cannot write %s: %s" % (a.out, e.strerror))
+    try:
+        if a.rotate_secret:
+            if a.program:   # first: a program that does not exist changes nothing
+                host_server(a.db, "assign", a.device, a.program, "--default")
+            host_server(a.db, "rotate-secret", a.device, secret=secret)
+        else:
+            extra = ["--program", a.program] if a.program else []
+            try:
+                host_server(a.db, "add-device", a.device, "--name", a.name or a.device, *extra,
+                            secret=secret)
+            except ProvisionError as e:
+                if "already exists" in str(e):
+                    raise ProvisionError(
+                        "device %s exists already (add-device made it): --rotate-secret gives it"
+                        " a new secret in this config (the config it has stops working), or"
+                        " choose another --device" % a.device) from None
+                raise
+    except BaseException:
+        os.remove(tmp)
+        raise
+    try:
+        os.replace(tmp, a.out)
     except OSError as e:
         raise ProvisionError("device %s was added but %s could not be written (%s); its secret: %s"
                              % (a.device, a.out, e.strerror, secret))
-    if a.program:
-        host_server(a.db, "assign", a.device, a.program, "--default")
     return cfg
 
 
@@ -135,6 +168,9 @@ def parse_args(argv):
     p.add_argument("--watchdog", type=int, default=120, help="watchdog seconds (0: off)")
     p.add_argument("--out", required=True, help="the config file to write")
     p.add_argument("--force", action="store_true", help="replace an existing config file")
+    p.add_argument("--rotate-secret", action="store_true",
+                   help="the device exists already: give it a new secret, in this config (the config"
+                        " it has stops working)")
     return p.parse_args(argv)
 
 
@@ -147,8 +183,9 @@ def main(argv=None):
     except ProvisionError as e:
         print("error: %s" % e, file=sys.stderr)
         return 1
-    print("device %s added; config %s (board %s, %d Wi-Fi networks)"
-          % (a.device, a.out, a.board, len(cfg.get("wifi", []))))
+    print("device %s %s; config %s (board %s, %d Wi-Fi networks%s)"
+          % (a.device, "has a new secret" if a.rotate_secret else "added", a.out, a.board,
+             len(cfg.get("wifi", [])), ", program %s" % a.program if a.program else ""))
     return 0
 
 

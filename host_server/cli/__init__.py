@@ -7,10 +7,11 @@ each. Errors are one line on stderr and exit status 1 (2 for usage errors, from 
 
 import argparse
 import asyncio
+import os
 import sys
 
 from .. import settings
-from ..db import Database, engine_for
+from ..db import Database, engine_for, is_postgres_url
 from ..model import sealing
 from ..model.errors import DomainError
 from . import catalog, devices, operators, owners, secure, serve
@@ -31,7 +32,26 @@ def _parser():
     return p, commands
 
 
+def _database_folder(args):
+    """A SQLite file's folder: `init` makes it (owner only, as for the file itself); any other
+    command says where the database was looked for and what makes it."""
+    if is_postgres_url(args.db) or args.db == ":memory:" or str(args.db).startswith("file:"):
+        return
+    folder = os.path.dirname(os.path.abspath(args.db))
+    if os.path.isdir(folder):
+        return
+    if args.command != "init":
+        raise CliError(f"no database at {args.db}: its folder {folder} does not exist"
+                       " (`init` creates it; --db or $META_DB names another)")
+    try:
+        os.makedirs(folder, mode=0o700)
+    except OSError as exc:
+        raise CliError(f"cannot create the database's folder {folder}: {exc.strerror}") from None
+    print(f"folder {folder} created")
+
+
 async def _run(command, args):
+    _database_folder(args)
     key = sealing.load_master_key(args.master_key_file)
     db = await Database(args.db, sealer=sealing.Sealer(key) if key else None).connect()
     try:
@@ -60,7 +80,8 @@ def main(argv=None):
         if isinstance(exc, engine.errors):
             print(f"error: database {engine.describe()}: {exc}", file=sys.stderr)
         elif isinstance(exc, OSError):
-            print(f"error: {exc.strerror or exc}", file=sys.stderr)
+            where = f"{exc.filename}: " if exc.filename else ""
+            print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         else:
             raise
         return 1

@@ -18,16 +18,22 @@ def add_commands(sub):
                             " (default: a new one is generated and printed once)")
     given.add_argument("--secret", help="the secret itself; it then shows in `ps` and the shell's"
                                         " history: prefer --secret-file")
+    s.add_argument("--program", help="entitle it to this program (name or id) as its default, in the"
+                                     " same transaction: a program that does not exist adds no device")
     s = sub.add_parser("revoke-device", help="revoke every login token of a device at once"
                        " (it may log in again with its secret; to stop it, disable-device)")
     s.add_argument("id")
     for name, what in (("disable-device", "stop a device at once: no login, no next item, no key"),
                        ("enable-device", "let a disabled device log in again"),
-                       ("remove-device", "remove a device with its entitlements, positions and reports"),
-                       ("rotate-secret", "give a device a new secret (printed once); the old one"
-                                         " stops working")):
+                       ("remove-device", "remove a device with its entitlements, positions and reports")):
         s = sub.add_parser(name, help=what)
         s.add_argument("id")
+    s = sub.add_parser("rotate-secret", help="give a device a new secret (printed once); the old one"
+                                             " stops working, and its tokens end")
+    s.add_argument("id")
+    s.add_argument("--secret-file", metavar="FILE",
+                   help="read the new secret (32 hex characters) from FILE, '-' for stdin"
+                        " (default: a new one is generated and printed once)")
     s = sub.add_parser("assign", help="entitle a device to a program (by name or id)")
     s.add_argument("device")
     s.add_argument("program")
@@ -36,8 +42,8 @@ def add_commands(sub):
     s.add_argument("--device")
     s.add_argument("--failed", action="store_true",
                    help="only reports that failed or met a failing source")
-    s.add_argument("--limit", type=int, default=50)
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    s.add_argument("--json", action="store_true", help="as JSON, every field")
     return {"add-device": add_device, "revoke-device": revoke_device, "assign": assign,
             "reports": reports, "disable-device": disable_device, "enable-device": enable_device,
             "remove-device": remove_device, "rotate-secret": rotate_secret}
@@ -55,18 +61,23 @@ def _given_secret(args):
             raise CliError(f"cannot read the secret from {args.secret_file}: "
                            f"{getattr(exc, 'strerror', None) or 'not ASCII text'}") from None
         return check_secret(text.strip(), "--secret-file")
-    return check_secret(args.secret) if args.secret else None
+    return check_secret(args.secret) if getattr(args, "secret", None) else None
 
 
 async def add_device(db, args):
     check_device_id(args.id)
     given = _given_secret(args)
     secret = given or new_secret()
-    await db.devices.add(args.id, args.name, secret)
+    async with db.transaction() as c:
+        await db.devices.insert(c, args.id, args.name, secret)
+        if args.program:
+            program = await db.catalog.program_id(c, args.program)
+            await db.devices.entitle(c, args.id, program, True)
+    also = f", entitled to program {program} (default)" if args.program else ""
     if given:
-        print(f"device {args.id} added with the secret given")
+        print(f"device {args.id} added with the secret given{also}")
     else:
-        print(f"device {args.id} added; secret (shown once): {secret}")
+        print(f"device {args.id} added{also}; secret (shown once): {secret}")
     _warn_if_clear(db)
 
 
@@ -91,9 +102,13 @@ async def remove_device(db, args):
 
 
 async def rotate_secret(db, args):
-    secret = new_secret()
+    given = _given_secret(args)
+    secret = given or new_secret()
     await db.devices.rotate_secret(args.id, secret)
-    print(f"device {args.id}: new secret (shown once): {secret}; put it in its config")
+    if given:
+        print(f"device {args.id}: the secret given replaces the old one")
+    else:
+        print(f"device {args.id}: new secret (shown once): {secret}; put it in its config")
     _warn_if_clear(db)
 
 

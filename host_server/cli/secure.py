@@ -1,7 +1,9 @@
 """Commands about secure items: a new master key file, the log of key requests."""
 
+import os
+
 from ..model import sealing
-from .output import print_json, table
+from .output import CliError, print_json, table
 
 
 def add_commands(sub):
@@ -14,8 +16,20 @@ def add_commands(sub):
 
 
 def new_master_key(args):
-    """Runs without a database (cli.main calls it directly)."""
-    sealing.new_master_key_file(args.file)
+    """Runs without a database (cli.main calls it directly). A missing folder is created, readable
+    by its owner only."""
+    folder = os.path.dirname(os.path.abspath(args.file))
+    if not os.path.isdir(folder):
+        try:
+            os.makedirs(folder, mode=0o700)
+        except OSError as exc:
+            raise CliError(f"cannot create the folder {folder} for the master key: {exc.strerror}"
+                           " (choose a folder you may write to)") from None
+        print(f"folder {folder} created")
+    try:
+        sealing.new_master_key_file(args.file)
+    except OSError as exc:
+        raise CliError(f"cannot write the master key file {args.file}: {exc.strerror}") from None
     print(f"master key written to {args.file}; keep it safe and out of the database's backups")
 
 

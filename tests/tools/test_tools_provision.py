@@ -60,8 +60,68 @@ def test_existing_device_or_config_is_an_error(db, tmp_path, capsys):
     assert "watchdog" not in json.loads(out.read_text())
     assert provision.main(args) == 1
     assert "exists (--force" in capsys.readouterr().err
+    before = out.read_text()
     assert provision.main(args + ["--force"]) == 1  # the device id is taken
-    assert "add-device" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "device k exists already" in err and "--rotate-secret" in err
+    assert "error: error" not in err and err.count("error:") == 1
+    assert out.read_text() == before   # the config it has is left as it was
+    assert not [p for p in os.listdir(tmp_path) if p.startswith("k.json.")]
+
+
+def test_after_add_device_rotate_secret_writes_a_config_with_a_new_secret(db, tmp_path, capsys):
+    """The README's order: `add-device kitchen`, then tools.provision for the same device."""
+    subprocess.run([sys.executable, "-m", "host_server", "--db", db, "add-device", "kitchen"],
+                   check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "host_server", "--db", db, "add-program", "Morning"],
+                   check=True, capture_output=True)
+    out = tmp_path / "kitchen.json"
+    args = ["--db", db, "--device", "kitchen", "--server", "http://192.0.2.10:8000",
+            "--board", "esp32-i2s", "--program", "Morning", "--out", str(out)]
+    assert provision.main(args) == 1 and not out.exists()
+    assert "--rotate-secret" in capsys.readouterr().err
+    assert provision.main(args + ["--rotate-secret"]) == 0
+    cfg = json.loads(out.read_text())
+    devices = json.loads(listed(db))
+    assert [d["default"] for d in devices if d["id"] == "kitchen"] == [1]
+    # the config's secret is the device's now
+    import asyncio
+    from host_server.db import Database
+
+    async def stored():
+        d = await Database(db).connect()
+        try:
+            return await d.logins.device_secret("kitchen")
+        finally:
+            await d.close()
+    assert asyncio.run(stored()) == (cfg["secret"], False)
+
+
+def test_a_program_that_does_not_exist_makes_no_device_and_writes_no_config(db, tmp_path, capsys):
+    subprocess.run([sys.executable, "-m", "host_server", "--db", db, "add-program", "Morning"],
+                   check=True, capture_output=True)
+    out = tmp_path / "hall.json"
+    args = ["--db", db, "--device", "hall", "--server", "http://192.0.2.10:8000",
+            "--board", "esp32-i2s", "--out", str(out)]
+    assert provision.main(args + ["--program", "Mornign"]) == 1
+    err = capsys.readouterr().err
+    assert "no program 'Mornign'" in err and "error: error" not in err
+    assert '"hall"' not in listed(db)
+    assert not [p for p in os.listdir(tmp_path) if p.startswith("hall")]
+    assert provision.main(args + ["--program", "Morning"]) == 0   # and the same, typed right
+    assert [d["default"] for d in json.loads(listed(db)) if d["id"] == "hall"] == [1]
+
+
+def test_it_runs_from_any_folder(db, tmp_path):
+    """Installed in the venv (pyproject.toml): python -m tools.provision outside the clone."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    r = subprocess.run([sys.executable, "-m", "tools.provision", "--db", db, "--device", "den",
+                        "--server", "http://192.0.2.10:8000", "--board", "picow-i2s",
+                        "--out", "den.json"], cwd=elsewhere, capture_output=True, text=True,
+                       env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert r.returncode == 0, r.stderr
+    assert json.loads((elsewhere / "den.json").read_text())["device"] == "den"
 
 
 def test_wifi_passwords_can_come_from_a_file_not_the_command_line(db, tmp_path):
