@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import logging
 import os
+import socket
 import sys
 
 from aiohttp import web
@@ -24,6 +25,7 @@ from aiohttp import web
 from .keys import FILE_ROOT
 from .model.display import log_to_stderr
 from .serving import ConnectionLimits, add_limit_options, serve_until_stopped
+from .settings import port_number
 
 
 class PlainFileResponse(web.FileResponse):
@@ -75,13 +77,19 @@ def main(argv=None):
                                 description="Serve one directory over HTTP/1.1 with Range support.")
     p.add_argument("--root", required=True, help="directory to serve")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0, help="0 (default) binds a free port")
+    p.add_argument("--port", type=port_number, default=0, help="0 (default) binds a free port")
     add_limit_options(p)   # the meta server's settings of the same names, same defaults
     args = p.parse_args(argv)
     log_to_stderr("%(asctime)s %(message)s")
     try:
         asyncio.run(serve(args.root, args.host, args.port, ConnectionLimits.of(args)))
-    except (ValueError, OSError) as exc:
+    except OSError as exc:
+        if isinstance(exc, socket.gaierror) or "bind" in str(exc):
+            from .cli.serve import listen_error
+            exc = listen_error(exc, args.host, args.port)
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -6,6 +6,7 @@ for `serve`), and the README's settings table (`markdown_table`, checked by a te
 every CLI command imports this.
 """
 
+import argparse
 import dataclasses
 import os
 import time
@@ -119,6 +120,13 @@ def add_option(parser, s):
     else:
         parser.add_argument(s.flag, dest=s.name, type=int if s.kind == "int" else float,
                             default=s.default, metavar="N", help=f"{s.help} (default {s.default})")
+
+
+def port_number(text):
+    """argparse type of a --port: 0 (a free port) to 65535."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give 0-65535 (0: a free port)")
+    return int(text)
 
 
 def add_serve_options(parser):

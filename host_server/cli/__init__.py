@@ -13,7 +13,7 @@ import sys
 from .. import settings
 from ..db import Database, engine_for, is_postgres_url
 from ..model import sealing
-from ..model.errors import DomainError
+from ..model.errors import DomainError, NotFound
 from . import catalog, devices, operators, owners, secure, serve
 from .output import CliError
 
@@ -56,8 +56,30 @@ async def _run(command, args):
     db = await Database(args.db, sealer=sealing.Sealer(key) if key else None).connect()
     try:
         await command(db, args)
+    except NotFound as exc:
+        raise CliError(f"{exc}{await _which_exist(db, str(exc))}") from None
     finally:
         await db.close()
+
+
+# "no <kind> ..." (model.errors.NotFound) -> the list that shows which exist
+_KINDS = {"media": ("media", "media ids", "add-media"), "program": ("programs", "programs", "add-program"),
+          "device": ("devices", "devices", "add-device"), "owner": ("owners", "owners", "add-owner")}
+
+
+async def _which_exist(db, message):
+    """What exists of the kind a NotFound names, so that the message says what to type instead."""
+    words = message.split()
+    if len(words) < 2 or words[0] != "no" or words[1] not in _KINDS:
+        return ""
+    what, label, add = _KINDS[words[1]]
+    rows = await db.list_of(what)
+    if not rows:
+        return f" (there are none yet: {add} adds one)"
+    names = [f"{r['id']} {r['name']}" if what == "programs" else
+             str(r["name"] if what == "owners" else r["id"]) for r in rows]
+    shown = ", ".join(names[:12]) + (f", ... ({len(names)} in all)" if len(names) > 12 else "")
+    return f" ({label}: {shown}; `list {what}` shows them)"
 
 
 def main(argv=None):

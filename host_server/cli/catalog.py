@@ -22,15 +22,18 @@ COLUMNS = {
 def add_commands(sub):
     sub.add_parser("init", help="create the database and apply migrations")
     s = sub.add_parser("add-media", help="add one media record from a JSON file")
-    s.add_argument("--json", required=True, metavar="FILE")
+    s.add_argument("--json", required=True, metavar="FILE",
+                   help="the record: size, sha256, type, primary_address, primary_directory,"
+                        " file_name, and any descriptive fields (docs/PROTOCOL.md)")
     s = sub.add_parser("add-program", help="add a program")
-    s.add_argument("name")
+    s.add_argument("name", help="the program's name (devices and the dashboard show it)")
     s.add_argument("--items", default="", help="media ids, comma separated, in play order")
     s = sub.add_parser("import", help="import a catalog JSON file in one transaction")
-    s.add_argument("catalog")
+    s.add_argument("catalog", help="a JSON file of media, programs and devices"
+                                   " (run/sim/catalog.json is one)")
     s = sub.add_parser("list", help="list devices, media, programs, owners or file servers (health)")
-    s.add_argument("what", choices=tuple(COLUMNS))
-    s.add_argument("--json", action="store_true")
+    s.add_argument("what", choices=tuple(COLUMNS), help="what to list: %(choices)s")
+    s.add_argument("--json", action="store_true", help="as JSON, every field")
     return {"init": init, "add-media": add_media, "add-program": add_program,
             "import": import_catalog, "list": list_rows}
 

@@ -10,8 +10,8 @@ from .output import CliError, print_json, table, warn
 
 def add_commands(sub):
     s = sub.add_parser("add-device", help="add a device; prints its secret once")
-    s.add_argument("id")
-    s.add_argument("--name", default="")
+    s.add_argument("id", help="the device id its config names (letters, digits, . _ -)")
+    s.add_argument("--name", default="", help="a name for people (the dashboard shows it)")
     given = s.add_mutually_exclusive_group()
     given.add_argument("--secret-file", metavar="FILE",
                        help="read the secret (32 hex characters) from FILE, '-' for stdin"
@@ -22,24 +22,24 @@ def add_commands(sub):
                                      " same transaction: a program that does not exist adds no device")
     s = sub.add_parser("revoke-device", help="revoke every login token of a device at once"
                        " (it may log in again with its secret; to stop it, disable-device)")
-    s.add_argument("id")
+    s.add_argument("id", help="the device id")
     for name, what in (("disable-device", "stop a device at once: no login, no next item, no key"),
                        ("enable-device", "let a disabled device log in again"),
                        ("remove-device", "remove a device with its entitlements, positions and reports")):
         s = sub.add_parser(name, help=what)
-        s.add_argument("id")
+        s.add_argument("id", help="the device id")
     s = sub.add_parser("rotate-secret", help="give a device a new secret (printed once); the old one"
                                              " stops working, and its tokens end")
-    s.add_argument("id")
+    s.add_argument("id", help="the device id")
     s.add_argument("--secret-file", metavar="FILE",
                    help="read the new secret (32 hex characters) from FILE, '-' for stdin"
                         " (default: a new one is generated and printed once)")
     s = sub.add_parser("assign", help="entitle a device to a program (by name or id)")
-    s.add_argument("device")
-    s.add_argument("program")
+    s.add_argument("device", help="the device id")
+    s.add_argument("program", help="the program's name or id")
     s.add_argument("--default", action="store_true", help="make it the device's default program")
     s = sub.add_parser("reports", help="latest reports, newest first")
-    s.add_argument("--device")
+    s.add_argument("--device", help="only this device's reports")
     s.add_argument("--failed", action="store_true",
                    help="only reports that failed or met a failing source")
     s.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")

@@ -33,7 +33,7 @@ def check_name(name):
 def add_commands(sub):
     s = sub.add_parser("add-operator",
                        help="add a dashboard operator; the password is read from a prompt or stdin")
-    s.add_argument("name")
+    s.add_argument("name", help="the name they sign in with")
     s.add_argument("--reset", action="store_true", help="set a new password for an existing operator")
     return {"add-operator": add_operator}
 

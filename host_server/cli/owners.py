@@ -5,11 +5,11 @@ from ..services import owners
 
 def add_commands(sub):
     s = sub.add_parser("add-owner", help="add a media owner; prints their API token once")
-    s.add_argument("name")
+    s.add_argument("name", help="the owner's name (a label, a person)")
     s = sub.add_parser("owner-token", help="a new API token for an owner (lifts a revocation)")
-    s.add_argument("name")
+    s.add_argument("name", help="the owner's name")
     s = sub.add_parser("revoke-owner", help="revoke every API token of an owner")
-    s.add_argument("name")
+    s.add_argument("name", help="the owner's name")
     return {"add-owner": add_owner, "owner-token": owner_token, "revoke-owner": revoke_owner}
 
 

@@ -8,10 +8,11 @@ from .output import CliError, print_json, table
 
 def add_commands(sub):
     s = sub.add_parser("new-master-key", help="write a new master key file (mode 0600; never overwrites)")
-    s.add_argument("file")
+    s.add_argument("file", help="where to write it (a missing folder is created, owner only);"
+                                " keep it out of the database's backups")
     s = sub.add_parser("key-requests", help="latest key requests for secure items, newest first")
-    s.add_argument("--limit", type=int, default=50)
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    s.add_argument("--json", action="store_true", help="as JSON, every field")
     return {"key-requests": key_requests}
 
 
