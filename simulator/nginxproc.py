@@ -21,7 +21,7 @@ def nginx_path():
 def write_config(prefix, template, values):
     """prefix/nginx.conf: host_server/nginx/<template> with @@NAME@@ filled in from values and
     PREFIX; returns its path."""
-    os.makedirs(os.path.join(prefix, "tmp"), exist_ok=True)
+    os.makedirs(prefix, exist_ok=True)   # nginx makes its temp folders in it
     with open(os.path.join(CONFIGS, template)) as f:
         conf = f.read()
     for name, value in dict(values, PREFIX=prefix).items():

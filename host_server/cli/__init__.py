@@ -14,7 +14,7 @@ from .. import settings
 from ..db import Database, engine_for, is_postgres_url
 from ..model import sealing
 from ..model.errors import DomainError, NotFound
-from . import catalog, devices, operators, owners, secure, serve
+from . import catalog, devices, nginxconf, operators, owners, secure, serve
 from .output import CliError
 
 
@@ -29,6 +29,7 @@ def _parser():
     for module in (catalog, devices, owners, secure, operators):
         commands.update(module.add_commands(sub))
     serve.add_commands(sub)
+    nginxconf.add_commands(sub)
     return p, commands
 
 
@@ -90,6 +91,8 @@ def main(argv=None):
             secure.new_master_key(args)
         elif args.command == "serve":
             serve.run(args)
+        elif args.command == "nginx-conf":
+            nginxconf.run(args)
         else:
             asyncio.run(_run(commands[args.command], args))
     except (CliError, DomainError, ValueError, sealing.MasterKeyError) as exc:
