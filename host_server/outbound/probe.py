@@ -58,14 +58,40 @@ async def probe_all(health, timeout, policy):
     await health.record(results)
 
 
-async def _probe_forever(health, interval, timeout, policy):
-    while True:
+class ProbeRounds:
+    """Probe rounds that log changes, not rounds: a servers' change of state (Health.record), the
+    first round that fails for a reason (with its traceback) and the first that works again; a
+    round failing as the one before it did is logged at debug level only."""
+
+    def __init__(self, health, interval, timeout, policy):
+        self.health, self.interval, self.timeout, self.policy = health, interval, timeout, policy
+        self.failing = None   # the reason the last round failed, None while they work
+        self.failed = 0       # rounds failed in a row
+
+    async def round(self):
         try:
-            await probe_all(health, timeout, policy)
+            await probe_all(self.health, self.timeout, self.policy)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("probing file servers failed; trying again in %s s", interval)
+        except Exception as exc:
+            why = f"{exc.__class__.__name__}: {exc}"
+            self.failed += 1
+            if why != self.failing:
+                log.exception("probing file servers failed; trying again every %s s", self.interval)
+            else:
+                log.debug("probing file servers failed again (%d rounds): %s", self.failed, why)
+            self.failing = why
+            return False
+        if self.failing is not None:
+            log.info("probing file servers works again, after %d failed round(s)", self.failed)
+        self.failing, self.failed = None, 0
+        return True
+
+
+async def _probe_forever(health, interval, timeout, policy):
+    rounds = ProbeRounds(health, interval, timeout, policy)
+    while True:
+        await rounds.round()
         await asyncio.sleep(interval)
 
 
