@@ -2,7 +2,7 @@
 stdout on the pty's master side, as a board sits at the far end of a USB serial cable, and the
 pty's name (/dev/pts/N) is the "port" that tools.console opens exactly as /dev/ttyUSB0.
 
-    python -m simulator.console CONFIG.json [--interpreter cpython] [--heap 64K]
+    python -m simulator.console CONFIG.json [--interpreter cpython] [--heap 64K] [--source]
     # prints "console /dev/pts/N"; in another terminal: python -m tools.console /dev/pts/N --send ""
 
 Opening a serial port drops what arrived before (pyserial flushes input on open, as for a real
@@ -10,13 +10,18 @@ board), so the device is held until the console sends its first line (an empty o
 the way one presses reset once the console is watching.
 """
 import argparse
+import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import tty
+import urllib.parse
 
-from simulator.devices import INTERPRETERS, device_command
+from simulator.devices import FIRMWARE_ENTRY, INTERPRETERS, compile_firmware, device_command
 
 
 class PtyDevice:
@@ -48,13 +53,47 @@ class PtyDevice:
                 pass
 
 
+def server_answers(config_path, timeout=1.0):
+    """(url, None) when the config's meta server accepts a connection, else (url, why)."""
+    try:
+        with open(config_path, encoding="utf-8") as f:
+            url = json.load(f).get("server") or ""
+    except (OSError, ValueError) as e:
+        return "", "cannot read %s: %s" % (config_path, getattr(e, "strerror", None) or e)
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        with socket.create_connection((parts.hostname or "", port), timeout):
+            return url, None
+    except (OSError, ValueError) as e:
+        return url, getattr(e, "strerror", None) or str(e) or e.__class__.__name__
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m simulator.console", description=__doc__.splitlines()[0])
     p.add_argument("config", help="the device's config JSON")
-    p.add_argument("--interpreter", choices=INTERPRETERS, default="micropython")
-    p.add_argument("--heap", default="64K")
+    p.add_argument("--interpreter", choices=INTERPRETERS, default="micropython",
+                   help="what runs the firmware (default: micropython, the real unix port)")
+    p.add_argument("--heap", help="micropython -X heapsize (default 64K, or 80K with --source)")
+    p.add_argument("--source", action="store_true",
+                   help="run the firmware from source; by default micropython runs it compiled"
+                        " to .mpy by mpy-cross, as on a board (from source it needs a larger heap)")
     a = p.parse_args(argv)
-    dev = PtyDevice(device_command(a.interpreter, a.heap, os.path.abspath(a.config)), hold=True)
+    url, why = server_answers(a.config)
+    if why:
+        print("warning: the config's meta server %s does not answer (%s): the device backs off"
+              " until it does (a run of `make run` has ended: its meta server with it)"
+              % (url or "(none)", why), file=sys.stderr, flush=True)
+    heap = a.heap or ("80K" if a.source else "64K")
+    entry, built = FIRMWARE_ENTRY, None
+    if a.interpreter == "micropython" and not a.source:
+        built = tempfile.mkdtemp(prefix="fw-mpy-")
+        entry = compile_firmware(built)
+    try:
+        dev = PtyDevice(device_command(a.interpreter, heap, os.path.abspath(a.config), entry), hold=True)
+    except RuntimeError as e:
+        print("error: %s" % e, file=sys.stderr)
+        return 1
     # a kill of this process ends the device too (its own session does not hear the terminal)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print("console %s  (the device starts at the console's first line: "
@@ -65,6 +104,8 @@ def main(argv=None):
         return 130
     finally:
         dev.close()
+        if built:
+            shutil.rmtree(built, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,56 @@
+"""python -m simulator.console as the README types it: the device runs compiled to .mpy at the
+default 64K heap (from source it ran out of memory there), and a config whose meta server is gone
+says so before the device starts backing off."""
+
+import json
+import os
+import select
+import subprocess
+import sys
+
+from simulator.procs import free_port
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def lines_until(fd, word, limit=200):
+    """Lines read from the pty until one holds word (each read waits for output, at most 60 s)."""
+    seen, buf = [], b""
+    while len(seen) < limit:
+        ready, _, _ = select.select([fd], [], [], 60)
+        assert ready, "no output; so far: %s" % seen
+        chunk = os.read(fd, 4096)
+        assert chunk, "the device ended; so far: %s" % seen
+        buf += chunk
+        *done, buf = buf.split(b"\n")
+        seen += [l.decode(errors="replace").rstrip("\r") for l in done]
+        if any(word in l for l in seen):
+            return seen
+    raise AssertionError("no %r in %s" % (word, seen))
+
+
+def test_a_config_whose_server_is_gone_warns_and_the_mpy_device_backs_off_at_64k(tmp_path):
+    cfg = tmp_path / "config.json"
+    server = "http://127.0.0.1:%d" % free_port()
+    cfg.write_text(json.dumps({"server": server, "device": "dev1", "secret": "0" * 32,
+                               "items": 1, "backoff_base": 0.01, "backoff_cap": 0.02}))
+    proc = subprocess.Popen([sys.executable, "-m", "simulator.console", str(cfg)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        warning = proc.stderr.readline()
+        assert warning.startswith("warning: the config's meta server %s does not answer" % server)
+        line = proc.stdout.readline()
+        assert line.startswith("console /dev/pts/"), line
+        fd = os.open(line.split()[1], os.O_RDWR | os.O_NOCTTY)
+        try:
+            os.write(fd, b"\n")   # the console's first line starts the device
+            seen = lines_until(fd, "BACKOFF")
+        finally:
+            os.close(fd)
+        assert not [l for l in seen if "MemoryError" in l or "out of memory" in l], seen
+        assert any('"refused"' in l for l in seen if l.startswith("BACKOFF")), seen
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        proc.stdout.close()
+        proc.stderr.close()
