@@ -196,7 +196,18 @@ def _deploy_dir(a):
     return 0
 
 
+def check_out(out):
+    """A build replaces its folder: only a new or empty one, or an earlier build's (it has the
+    manifest), never a folder of other files (`--out .` would have emptied the folder)."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise FlashError("--out %s is a file: give a folder for the build" % out)
+    if os.path.isdir(out) and os.listdir(out) and not os.path.exists(os.path.join(out, fwbuild.MANIFEST)):
+        raise FlashError("--out %s holds files that are not a build (no %s): a build replaces its"
+                         " folder, so give a new or empty one" % (out, fwbuild.MANIFEST))
+
+
 def cmd_build(a, board):
+    check_out(a.out)
     manifest = fwbuild.build(board["port"], a.out)
     fwbuild.write_manifest(a.out, manifest)
     total = sum(os.path.getsize(os.path.join(a.out, n)) for n in manifest)
@@ -209,11 +220,16 @@ def parse_args(argv):
     import boards
     p = argparse.ArgumentParser(prog="python -m tools.flash", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("flash", "deploy", "build"):
-        s = sub.add_parser(name)
+    for name, what in (("flash", "erase the board, write the MicroPython image, copy the firmware"
+                                 " and the config, reset it"),
+                       ("deploy", "copy only the files that changed since the last flash or deploy"),
+                       ("build", "compile the board's files into a folder, as they go onto it")):
+        s = sub.add_parser(name, help=what)
         s.add_argument("--board", required=True, choices=sorted(boards.BOARDS))
         if name == "build":
-            s.add_argument("--out", required=True, help="where the compiled files go")
+            s.add_argument("--out", required=True,
+                           help="a new or empty folder for the compiled files (or an earlier build's,"
+                                " which is replaced)")
             continue
         s.add_argument("--port", help="serial port of the board, e.g. /dev/ttyUSB0")
         s.add_argument("--config", required=(name == "flash"), help="the device's config JSON")
@@ -233,6 +249,10 @@ def main(argv=None):
         return {"flash": cmd_flash, "deploy": cmd_deploy, "build": cmd_build}[a.cmd](a, board)
     except (FlashError, fwbuild.BuildError) as e:
         print("error: %s" % e, file=sys.stderr)
+        return 1
+    except OSError as e:   # a folder that cannot be written, a file that went away
+        print("error: %s%s" % ("%s: " % e.filename if e.filename else "", e.strerror or e),
+              file=sys.stderr)
         return 1
 
 
