@@ -10,6 +10,8 @@ played, FAIL and BACKOFF yellow), filtered by level and pattern; --log keeps eve
 with the time it arrived. Stops at Ctrl-C, when the port closes, or at --until/--count.
 """
 import argparse
+import errno
+import os
 import re
 import sys
 import time
@@ -131,10 +133,25 @@ class Console:
                 return "count"
 
 
+OPEN_HINTS = {errno.ENOENT: "no such port: is the board plugged in? without a port the console"
+                            " lists the boards it sees",
+              errno.EACCES: "not allowed: join the group that owns it (Debian: sudo usermod -aG"
+                            " dialout $USER, then log in again)",
+              errno.EBUSY: "another program has the port open (mpremote, another console?)"}
+
+
+def open_error(e):
+    """pyserial's message for a port it could not open, in words: why, and what to do."""
+    code = getattr(e, "errno", None)
+    if code in OPEN_HINTS:
+        return "%s (%s)" % (os.strerror(code), OPEN_HINTS[code])
+    return os.strerror(code) if code else str(e)
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m tools.console", description=__doc__.splitlines()[0])
     p.add_argument("port", nargs="?", help="serial port or pyserial URL (default: auto-detect)")
-    p.add_argument("--baud", type=int, default=115200)
+    p.add_argument("--baud", type=int, default=115200, help="serial speed (default 115200)")
     p.add_argument("--level", choices=list(LEVELS), default="D", help="show this level and above")
     p.add_argument("--grep", help="show only lines matching this regular expression")
     p.add_argument("--log", help="append every line, unfiltered, with its time, to this file")
@@ -143,7 +160,8 @@ def parse_args(argv):
     p.add_argument("--send", action="append", default=[], help="send this line to the REPL")
     p.add_argument("--until", help="stop after a shown line matching this expression")
     p.add_argument("--count", type=int, default=0, help="stop after this many shown lines")
-    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                   help="colour by level (default auto: when the output is a terminal)")
     return p.parse_args(argv)
 
 
@@ -155,13 +173,18 @@ def main(argv=None, out=None):
         grep = re.compile(a.grep).pattern if a.grep else None
         port = a.port or detect()
         try:
+            log = open(a.log, "a") if a.log else None
+        except OSError as e:
+            raise ConsoleError("cannot write the log %s: %s" % (a.log, e.strerror))
+        try:
             ser = serial.serial_for_url(port, baudrate=a.baud, timeout=0.5)
         except (serial.SerialException, ValueError) as e:
-            raise ConsoleError("cannot open %s: %s" % (port, e))
+            if log:
+                log.close()
+            raise ConsoleError("cannot open %s: %s" % (port, open_error(e)))
     except (ConsoleError, re.error) as e:
         print("error: %s" % e, file=sys.stderr)
         return 1
-    log = open(a.log, "a") if a.log else None
     try:
         con = Console(ser, out, a.level, grep, color, log)
         if a.reset:

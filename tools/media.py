@@ -170,8 +170,11 @@ def main(argv=None):
     args = p.parse_args(argv)
     try:
         cmd_prepare(args)
-    except (PrepareError, OSError) as exc:
+    except PrepareError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: {exc.filename}: {exc.strerror}" if exc.filename else f"error: {exc}", file=sys.stderr)
         return 1
     return 0
 
