@@ -161,10 +161,10 @@ async def run(a, db=None):
     return 0 if tally.verified == tally.items and tally.items > 0 else 1
 
 
-def run(argv=None):
+def command(argv=None):
     """The media-simulator command (pyproject.toml)."""
     return asyncio.run(main(parse_args(sys.argv[1:] if argv is None else argv)))
 
 
 if __name__ == "__main__":
-    sys.exit(run())
+    sys.exit(command())
