@@ -107,3 +107,13 @@ def test_a_database_is_made_from_any_folder_with_its_migrations(tmp_path):
                        cwd=tmp_path, env=_clean_env(), capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "schema version" in r.stdout and (tmp_path / "new" / "meta.db").exists()
+
+
+def test_the_simulator_command_plays_the_demo_from_any_folder(tmp_path):
+    """More than --help: the command's function is the simulator's whole run."""
+    path = os.path.join(os.path.dirname(sys.executable), "media-simulator")
+    r = subprocess.run([path, "--interpreter", "cpython", "--faults", "none", "--sink", "null",
+                        "--workdir", str(tmp_path / "sim")], cwd=tmp_path, env=_clean_env(),
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines()[-1].startswith("RESULT items=10 verified=10")
