@@ -83,18 +83,20 @@ def main(argv=None):
     log_to_stderr("%(asctime)s %(message)s")
     try:
         asyncio.run(serve(args.root, args.host, args.port, ConnectionLimits.of(args)))
-    except OSError as exc:
-        if isinstance(exc, socket.gaierror) or "bind" in str(exc):
-            from .cli.serve import listen_error
-            exc = listen_error(exc, args.host, args.port)
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ValueError, OSError) as exc:
+        print(f"error: {_why(exc, args)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def _why(exc, args):
+    """A failure to listen in words, with what to do (as the meta server's serve says it)."""
+    if isinstance(exc, socket.gaierror) or (isinstance(exc, OSError) and "bind" in str(exc)):
+        from .cli.serve import listen_error
+        return listen_error(exc, args.host, args.port)
+    return exc
 
 
 if __name__ == "__main__":

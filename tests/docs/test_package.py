@@ -117,3 +117,61 @@ def test_the_simulator_command_plays_the_demo_from_any_folder(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.splitlines()[-1].startswith("RESULT items=10 verified=10")
+
+
+# which extra each package's imports must be covered by (with the extras they include)
+NEEDS = {"host_server": ("server", "postgres"), "tools": ("tools",), "simulator": ("sim",),
+         "bench": ("dev",)}
+
+
+def _expand(extra):
+    out = set()
+    for r in EXTRAS[extra]:
+        m = re.match(r"media-network\[(.*)\]", r)
+        out |= set().union(*(_expand(e) for e in m.group(1).split(","))) if m else {_name(r)}
+    return out
+
+
+def _third_party_imports(package):
+    """{top-level module: first file importing it} of a package's modules, stdlib, the project's
+    own packages and the firmware's flat modules (firmware/, hw/: put on sys.path for checks)
+    left out."""
+    import ast
+    local = set(NEEDS) | {p[:-3] for d in ("firmware", "firmware/cpython", "hw")
+                          for p in os.listdir(os.path.join(REPO, d)) if p.endswith(".py")}
+    found = {}
+    for folder, dirs, files in os.walk(os.path.join(REPO, package)):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in files:
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(folder, name)
+            with open(path, encoding="utf-8") as f:
+                tree = ast.parse(f.read())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    tops = [a.name.split(".")[0] for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                    tops = [node.module.split(".")[0]]
+                else:
+                    continue
+                for top in tops:
+                    if top not in sys.stdlib_module_names and top not in local:
+                        found.setdefault(top, os.path.relpath(path, REPO))
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(NEEDS))
+def test_what_each_package_imports_is_in_its_extra(package):
+    """A library a package imports is a dependency of the extra that installs it (a new import
+    without its line in pyproject.toml fails here, not on an operator's machine)."""
+    import importlib.metadata
+    dists = importlib.metadata.packages_distributions()
+    allowed = set().union(*(_expand(e) for e in NEEDS[package]))
+    missing = {}
+    for module, where in _third_party_imports(package).items():
+        names = {_name(d) for d in dists.get(module, [])}
+        assert names, "%s imports %s, which no installed distribution provides" % (where, module)
+        if not names & allowed:
+            missing[module] = (where, sorted(names))
+    assert not missing, "imported but not in extras %s of pyproject.toml: %s" % (NEEDS[package], missing)
