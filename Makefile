@@ -5,9 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # Debian packages that tests need (nginx as an owner's file server and the replicas' balancer,
-# chromium for the dashboard test, postgresql for the second database engine, ...): installed by
-# scripts/apt-ensure only when missing. Tests start their own servers on loopback ports.
-TEST_DEBS := nginx chromium wrk curl postgresql
+# chromium for the dashboard test, postgresql for the second database engine, openssl for the
+# README's certificate recipe, ...): installed by scripts/apt-ensure only when missing. Tests
+# start their own servers on loopback ports.
+TEST_DEBS := nginx chromium wrk curl postgresql openssl
 
 .PHONY: run test venv clean debs bench bench-load
 
