@@ -120,7 +120,7 @@ def test_it_runs_from_any_folder(db, tmp_path):
                         "--server", "http://192.0.2.10:8000", "--board", "picow-i2s",
                         "--out", "den.json"], cwd=elsewhere, capture_output=True, text=True,
                        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 0, r.stderr + " (is the project installed in the venv? `make venv`)"
     assert json.loads((elsewhere / "den.json").read_text())["device"] == "den"
 
 
