@@ -76,7 +76,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m host_server.fileserver",
                                 description="Serve one directory over HTTP/1.1 with Range support.")
     p.add_argument("--root", required=True, help="directory to serve")
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="the address to listen on (default 127.0.0.1; 0.0.0.0: every interface)")
     p.add_argument("--port", type=port_number, default=0, help="0 (default) binds a free port")
     add_limit_options(p)   # the meta server's settings of the same names, same defaults
     args = p.parse_args(argv)

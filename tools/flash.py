@@ -225,7 +225,8 @@ def parse_args(argv):
                        ("deploy", "copy only the files that changed since the last flash or deploy"),
                        ("build", "compile the board's files into a folder, as they go onto it")):
         s = sub.add_parser(name, help=what)
-        s.add_argument("--board", required=True, choices=sorted(boards.BOARDS))
+        s.add_argument("--board", required=True, choices=sorted(boards.BOARDS),
+                       help="the board and its parts (hw/README.md): %(choices)s")
         if name == "build":
             s.add_argument("--out", required=True,
                            help="a new or empty folder for the compiled files (or an earlier build's,"

@@ -158,7 +158,8 @@ def parse_args(argv):
     p.add_argument("--device", required=True, help="device id")
     p.add_argument("--name", help="a name for people (default: the id)")
     p.add_argument("--server", required=True, help="the meta server's URL as the device reaches it")
-    p.add_argument("--board", required=True, choices=sorted(boards.BOARDS))
+    p.add_argument("--board", required=True, choices=sorted(boards.BOARDS),
+                   help="the board and its parts (hw/README.md): %(choices)s")
     p.add_argument("--wifi", action="append", default=[], metavar="SSID:PASSWORD",
                    help="a saved network (repeat for several); it shows in `ps` and the shell's"
                         " history: prefer --wifi-file")
