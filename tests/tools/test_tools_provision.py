@@ -95,6 +95,13 @@ def test_after_add_device_rotate_secret_writes_a_config_with_a_new_secret(db, tm
         finally:
             await d.close()
     assert asyncio.run(stored()) == (cfg["secret"], False)
+    # a typo in --program, rotating: nothing changes, the config stays as it was
+    before = out.read_text()
+    typo = [a if a != "Morning" else "Mornign" for a in args]
+    assert provision.main(typo + ["--rotate-secret", "--force"]) == 1
+    assert "no program 'Mornign'" in capsys.readouterr().err
+    assert asyncio.run(stored()) == (cfg["secret"], False) and out.read_text() == before
+    assert not [p for p in os.listdir(tmp_path) if p.startswith("kitchen.json.")]
 
 
 def test_a_program_that_does_not_exist_makes_no_device_and_writes_no_config(db, tmp_path, capsys):
