@@ -54,3 +54,12 @@ def test_the_runner_fails_a_block_that_fails_and_carries_exports(tmp_path):
     shell = Shell(str(tmp_path / "scratch"))
     assert [shell.run(b).returncode for b in found[:2]] == [0, 0]
     assert shell.run(found[3]).returncode != 0   # pipefail: as strict as it can be
+
+
+NOT_RUN = [b for doc in DOCS for b in blocks(REPO, doc) if b.skip]
+
+
+@pytest.mark.parametrize("block", NOT_RUN, ids=[b.name for b in NOT_RUN])
+def test_a_block_marked_not_run(block):
+    """Listed by name in the suite's summary, with the reason the Markdown gives."""
+    pytest.skip("%s not run: %s" % (block.name, block.skip))
