@@ -3,7 +3,7 @@
 import sys
 
 from ..model.checks import check_device_id, check_secret
-from ..model.errors import Invalid
+from ..model.errors import Invalid, NotFound
 from ..services.auth import new_secret
 from .output import CliError, print_json, table, warn
 
@@ -127,6 +127,8 @@ async def assign(db, args):
 async def reports(db, args):
     if args.limit <= 0:
         raise Invalid("--limit must be positive")
+    if args.device and not any(d["id"] == args.device for d in await db.list_of("devices")):
+        raise NotFound(f"no device {args.device!r}")   # not "(none)": the id is wrong, say so
     rows = await db.devices.reports(args.device, args.failed, args.limit)
     if args.json:
         print_json(rows)

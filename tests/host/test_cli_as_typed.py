@@ -68,6 +68,9 @@ def test_an_id_that_does_not_exist_is_answered_with_those_that_do(tmp_path):
     assert "no program 'Mornign'" in line and "programs: 1 Morning" in line and "list programs" in line
     line = one_error_line(cli("--db", db, "disable-device", "kichen"))
     assert "no device 'kichen'" in line and "devices: kitchen" in line
+    line = one_error_line(cli("--db", db, "reports", "--device", "kichen"))
+    assert "no device 'kichen'" in line and "devices: kitchen" in line
+    assert cli("--db", db, "reports", "--device", "kitchen").stdout == "(none)\n"
 
 
 def test_add_device_with_a_program_is_one_transaction(tmp_path):
