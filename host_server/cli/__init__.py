@@ -86,6 +86,11 @@ async def _which_exist(db, message):
 def main(argv=None):
     parser, commands = _parser()
     args = parser.parse_args(argv)
+    # a "~/..." the shell did not expand (quoted, or from an env file) is the home folder still
+    if not is_postgres_url(args.db):
+        args.db = os.path.expanduser(args.db)
+    if args.master_key_file:
+        args.master_key_file = os.path.expanduser(args.master_key_file)
     try:
         if args.command == "new-master-key":
             secure.new_master_key(args)

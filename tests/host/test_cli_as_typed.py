@@ -36,6 +36,15 @@ def test_init_creates_the_folder_of_a_database_that_is_not_there(tmp_path):
     assert stat.S_IMODE(os.stat(tmp_path / "media-network").st_mode) == 0o700
 
 
+def test_a_tilde_the_shell_did_not_expand_is_the_home_folder(tmp_path):
+    env = dict(os.environ, HOME=str(tmp_path / "home"), META_DB="~/media-network/meta.db")
+    os.makedirs(tmp_path / "home")
+    r = cli("init", env=env)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "home" / "media-network" / "meta.db").exists()
+    assert not os.path.exists(os.path.join(REPO, "~"))
+
+
 def test_another_command_on_a_missing_folder_says_init_makes_it(tmp_path):
     line = one_error_line(cli("--db", str(tmp_path / "nowhere" / "meta.db"), "list", "devices"))
     assert "does not exist" in line and "`init`" in line
