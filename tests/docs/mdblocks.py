@@ -67,15 +67,18 @@ def blocks(repo, path):
         # the comments on the lines just before the fence (blank lines between them allowed)
         before = []
         i = start - 1
-        while i >= 0 and (not lines[i].strip() or lines[i].strip().endswith("-->")):
-            j = i
-            while j >= 0 and "<!--" not in lines[j]:
-                j -= 1
-            if not lines[i].strip():
+        while i >= 0:
+            text = lines[i].strip()
+            if not text:
                 i -= 1
-                continue
-            before.insert(0, "\n".join(lines[j:i + 1]))
-            i = j - 1
+            elif text.endswith("-->"):
+                j = i   # the comment's first line
+                while j > 0 and "<!--" not in lines[j]:
+                    j -= 1
+                before.insert(0, "\n".join(lines[j:i + 1]))
+                i = j - 1
+            else:
+                break
         b = Block(path, start + 1, lang, _commands(lang, tok.content))
         for comment in before:
             for kind, what in MARK.findall(comment):
