@@ -143,3 +143,12 @@ def test_wifi_passwords_can_come_from_a_file_not_the_command_line(db, tmp_path):
     assert provision.main(["--db", db, "--device", "hall2", "--server", "http://192.0.2.10:8000",
                            "--board", "esp32-i2s", "--wifi-file", str(tmp_path / "none"),
                            "--out", str(tmp_path / "x.json")]) == 1
+
+
+def test_an_out_that_cannot_be_written_is_one_line_and_makes_no_device(db, tmp_path, capsys):
+    out = tmp_path / "no" / "such" / "k.json"
+    assert provision.main(["--db", db, "--device", "k", "--server", "http://192.0.2.10:8000",
+                           "--board", "esp32-i2s", "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot write %s" % out in err[0] and "does not exist" in err[0]
+    assert '"k"' not in listed(db)
