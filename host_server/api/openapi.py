@@ -1,11 +1,12 @@
-"""Serves the API description, docs/openapi.yaml, as it is in the repository."""
+"""Serves the API description, docs/openapi.yaml, as it is in the repository (through the link
+api/openapi.yaml, which a wheel of the package carries as a copy)."""
 
 import functools
 import pathlib
 
 from aiohttp import web
 
-OPENAPI = pathlib.Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
+OPENAPI = pathlib.Path(__file__).with_name("openapi.yaml")
 
 
 @functools.cache

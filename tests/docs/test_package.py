@@ -175,3 +175,33 @@ def test_what_each_package_imports_is_in_its_extra(package):
         if not names & allowed:
             missing[module] = (where, sorted(names))
     assert not missing, "imported but not in extras %s of pyproject.toml: %s" % (NEEDS[package], missing)
+
+
+def test_a_wheel_carries_the_package_data(tmp_path):
+    """Built from a copy of the tracked files (a build writes beside its sources): the wheel holds
+    the migrations, templates, nginx configs and a copy of docs/openapi.yaml, which the meta
+    server reads beside its modules when installed from it."""
+    import shutil
+    import zipfile
+    src = tmp_path / "src"
+    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True,
+                           check=True).stdout.split()
+    for name in files:
+        if name.startswith(("host_server/", "tools/", "simulator/", "bench/", "docs/")) or \
+                name in ("pyproject.toml", "README.md"):
+            os.makedirs(src / os.path.dirname(name), exist_ok=True)
+            path = os.path.join(REPO, name)
+            if os.path.islink(path):
+                os.symlink(os.readlink(path), src / name)
+            else:
+                shutil.copyfile(path, src / name)
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--disable-pip-version-check",
+                        str(src), "-w", str(tmp_path / "dist")], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").iterdir()
+    names = set(zipfile.ZipFile(wheel).namelist())
+    data = [n for n in files if n.startswith("host_server/") and not n.endswith(".py")]
+    assert data and not [n for n in data if n not in names]
+    with zipfile.ZipFile(wheel) as z, open(os.path.join(REPO, "docs", "openapi.yaml"), "rb") as f:
+        assert z.read("host_server/api/openapi.yaml") == f.read()
