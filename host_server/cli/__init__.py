@@ -1,8 +1,10 @@
 """Operator command line: python -m host_server [--db PATH|URL] <command> ...
 
 Commands live by domain (devices, catalog, owners, secure, operators; serve alone imports the
-web stack); each module adds its subcommands to the parser and names the function that runs
-each. Errors are one line on stderr and exit status 1 (2 for usage errors, from argparse).
+web stack; new-master-key and nginx-conf need no database); each module adds its subcommands to
+the parser and names the function that runs each. Errors are one line on stderr and exit status
+1 (2 for usage errors, from argparse): what went wrong and what to do, a missing id with the ids
+that exist.
 """
 
 import argparse
