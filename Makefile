@@ -65,4 +65,4 @@ bench-load: $(STAMP)
 	$(BIN)/python -m simulator.loadgen --devices 2000 --backend postgres --replicas 2 $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache *.egg-info
