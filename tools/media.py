@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from tqdm import tqdm
 
+MAX_PIECE = 4096   # what the meta server takes (host_server/model/secure.py; a test checks both)
+
 CHUNK = 1 << 20
 DEFAULT_PIECE_OFFSET = 4096
 DEFAULT_PIECE_LENGTH = 4096
@@ -129,6 +131,9 @@ def cmd_prepare(args):
         raise PrepareError("--address and --directory go together")
     if args.piece_offset < 0 or args.piece_length < 0:
         raise PrepareError("--piece-offset and --piece-length must not be negative")
+    if args.piece_length > MAX_PIECE:
+        raise PrepareError(f"--piece-length over {MAX_PIECE}: no device could play it (a device"
+                           f" takes its key buffer less 96 bytes; {MAX_PIECE} with the default)")
     if not args.encrypt and args.piece_length == 0:
         raise PrepareError("--no-encrypt with --piece-length 0 would leave nothing secret")
     for src in args.files:
