@@ -40,8 +40,8 @@ class State:
             with _private(tmp) as f:
                 json.dump(self.d, f)
             os.rename(tmp, self.path)
-        except OSError as e:
-            log("W", "state not saved: %s" % e)
+        except (OSError, MemoryError) as e:   # a hint for a restart: the device plays on
+            log("W", "state not saved: %r" % (e,))
 
 
 def _private(path):
@@ -182,11 +182,22 @@ class Player:
                 emit("FAIL", (("id", item["id"]), ("src", "key"), ("why", why), ("at", 0)))
         if res is None:
             res = fetch(self.http, item, self.sink, self.buf, emit, resume, dec)
+        secure = 1 if dec else 0
+        dec = None   # the cipher state, before the line and the report need memory
+        gc.collect()
+        # the ITEM line first: an out-of-memory error while reporting leaves the report kept
+        # (delivered before the next item), and the line must not be lost with it
+        for _ in range(2):
+            try:
+                emit("ITEM", (("id", item["id"]), ("pos", item.get("pos")), ("status", res.status),
+                              ("title", item.get("title", "")), ("bytes", res.bytes),
+                              ("src", res.src), ("failovers", res.failovers),
+                              ("resumed", res.resumed), ("ms", res.ms),
+                              ("verified", res.verified), ("secure", secure)))
+                break
+            except MemoryError:
+                gc.collect()
         self.report(item, res)
-        emit("ITEM", (("id", item["id"]), ("pos", item.get("pos")), ("status", res.status),
-                      ("title", item.get("title", "")), ("bytes", res.bytes), ("src", res.src),
-                      ("failovers", res.failovers), ("resumed", res.resumed), ("ms", res.ms),
-                      ("verified", res.verified), ("secure", 1 if dec else 0)))
         return True
 
     def secure(self, item):
