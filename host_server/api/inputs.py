@@ -5,7 +5,7 @@ import functools
 import json
 
 from ..keys import AUTH, DEVICE
-from ..model.checks import MAX_DEPTH, id_from_text, is_int, text_problem
+from ..model.checks import MAX_DEPTH, id_from_text, is_int, is_number_text, text_problem
 from ..model.errors import Invalid
 
 _KIND_NAMES = {int: "an integer (64-bit)", str: "a string", list: "a list"}
@@ -48,6 +48,17 @@ def short_str(doc, key, limit=256, **kw):
     if value is not None and (not value or len(value) > limit):
         raise Invalid(f"field {key!r} must be 1-{limit} characters")
     return value
+
+
+def query_int(request, key, default, low, high):
+    """An integer query parameter (?key=N) between low and high, default when absent, else
+    Invalid naming it."""
+    text = request.query.get(key)
+    if text is None:
+        return default
+    if not is_number_text(text, 4) or not low <= int(text) <= high:
+        raise Invalid(f"query parameter {key!r} must be an integer from {low} to {high}")
+    return int(text)
 
 
 def bearer_token(request):
