@@ -16,14 +16,14 @@ from ..model.errors import Invalid
 from ..model.playback import MAX_DURATION
 from ..serving import client_address
 from .inputs import device_required, field, path_id, query_int, read_json, short_str
-from .middleware import json_response
+from .middleware import gzip_json_response, json_response
 
 REPORT_STATUSES = ("played", "failed")
 MAX_URL = 2048        # characters of a URL or a reason in a report
 MAX_REPORT_ERRORS = 32
 MAX_UNDERRUNS = 1_000_000   # times the sink ran dry during one item
 MAX_SEQ = 2 ** 62
-MAX_HORIZON = 8             # items in one horizon
+MAX_HORIZON = 16            # items in one horizon
 HORIZON_BYTES = 8192        # a horizon's body at most (the device's full-record buffer)
 MAX_BATCH = 32              # reports in one POST /reports
 
@@ -108,7 +108,7 @@ async def horizon(request):
         if doc["items"] and size > HORIZON_BYTES:
             break
         doc["items"].append(one)
-    return json_response(doc)
+    return gzip_json_response(request, doc)
 
 
 @device_required

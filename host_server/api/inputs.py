@@ -4,6 +4,8 @@ token, an id in the path; and the device a token belongs to."""
 import functools
 import json
 
+from aiohttp import web
+
 from ..keys import AUTH, DEVICE
 from ..model.checks import MAX_DEPTH, id_from_text, is_int, is_number_text, text_problem
 from ..model.errors import Invalid
@@ -12,8 +14,13 @@ _KIND_NAMES = {int: "an integer (64-bit)", str: "a string", list: "a list"}
 
 
 async def read_json(request):
-    """The body as a JSON object (aiohttp caches the bytes: a second call parses again)."""
-    body = await request.read()
+    """The body as a JSON object (aiohttp caches the bytes: a second call parses again). A body
+    may come compressed (Content-Encoding: gzip or deflate): aiohttp inflates it, within the
+    body limit; one that does not inflate is the caller's mistake, not the server's."""
+    try:
+        body = await request.read()
+    except web.RequestPayloadError:
+        raise Invalid("body cannot be decoded as its Content-Encoding says") from None
     try:
         doc = json.loads(body)
     except (UnicodeDecodeError, ValueError):

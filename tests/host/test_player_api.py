@@ -181,7 +181,7 @@ async def test_horizon_is_the_next_items_in_program_order_and_moves_nothing(clie
     assert sql(db_path, "SELECT media, pos FROM device_activity") == [(m[1], 1)]   # handed out
 
 
-@pytest.mark.parametrize("query", ["k=0", "k=9", "k=x", "k=-1", "k=1.5", "k=", "k=%C2%B9", "k=12345", "k=0001"])
+@pytest.mark.parametrize("query", ["k=0", "k=17", "k=x", "k=-1", "k=1.5", "k=", "k=%C2%B9", "k=12345", "k=0001"])
 async def test_horizon_k_out_of_bounds_is_400(client, query):
     token = await login(client)
     resp = await client.get("/api/v1/horizon?" + query, headers=bearer(token))
@@ -398,3 +398,49 @@ def test_the_simulators_catalog_carries_its_wavs_rate_and_duration(tmp_path):
     for m in doc["media"]:
         assert (m["rate"], m["dur"]) == (44100, seconds[m["ref"]] * 1000), m["ref"]
     catalog.validate_catalog(doc)
+
+
+async def test_a_horizon_is_gzipped_with_a_small_window_for_a_device_that_asks(client):
+    import zlib
+    token = await login(client)
+    plain = await client.get("/api/v1/horizon?k=3", headers=bearer(token),
+                             skip_auto_headers=("Accept-Encoding",))
+    assert "Content-Encoding" not in plain.headers
+    raw = await plain.read()
+    resp = await client.get("/api/v1/horizon?k=3", auto_decompress=False,
+                            headers={**bearer(token), "Accept-Encoding": "gzip"})
+    assert resp.headers["Content-Encoding"] == "gzip" and resp.headers["Vary"] == "Accept-Encoding"
+    packed = await resp.read()
+    assert len(packed) < len(raw)
+    # a device inflates it with a 1 KiB window
+    assert zlib.decompressobj(16 + 10).decompress(packed) == raw
+    refused = await client.get("/api/v1/horizon?k=3", auto_decompress=False,
+                               headers={**bearer(token), "Accept-Encoding": "gzip;q=0, deflate"})
+    assert "Content-Encoding" not in refused.headers and await refused.read() == raw
+
+
+async def test_a_gzipped_batch_is_taken_and_a_broken_one_is_400(client, db_path):
+    import gzip
+    import json
+    token = await login(client)
+    doc = await get(client, token, "/api/v1/next")
+    body = gzip.compress(json.dumps({"reports": [report_of(doc, seq=1)]}).encode())
+    resp = await client.post("/api/v1/reports", data=body, headers={
+        **bearer(token), "Content-Encoding": "gzip", "Content-Type": "application/json"})
+    assert resp.status == 200 and await resp.json() == {"applied": 1, "next_pos": 1}
+    resp = await client.post("/api/v1/reports", data=b"not gzip at all", headers={
+        **bearer(token), "Content-Encoding": "gzip", "Content-Type": "application/json"})
+    assert resp.status == 400 and "Content-Encoding" in (await resp.json())["error"]
+    assert count(db_path, "reports") == 1
+
+
+def test_the_bench_measures_meta_bytes_per_media_byte_of_each_way(tmp_path):
+    # real processes (a meta server, a file server), the bench's quick mode: what was measured,
+    # not how fast; each way delivered every item whole and checked
+    from bench import metabytes
+    (sec,) = metabytes.run(str(tmp_path), quick=True)
+    media = {name: sec.figures[name][1] for name, _ in metabytes.WAYS}
+    assert set(media.values()) == {4 * 64 * 1024}
+    meta = {name: sec.figures[name][0] for name, _ in metabytes.WAYS}
+    assert meta["one_by_one"] > meta["horizon"] > meta["horizon_gzip"] > meta["horizon_gzip_both"] > 0
+    assert sec.figures["login_bytes"] > 0 and len(sec.targets) == 1
