@@ -1,7 +1,9 @@
 """Devices, the programs they are entitled to, their positions, and their reports.
 
 A device's position in its program moves only on its report of the item it was handed: a
-device that crashes mid-item gets the same item again.
+device that crashes mid-item gets the same item again. A horizon (the next items at once) moves
+nothing; a batch of reports moves it as the same reports one by one would, and a report the
+device sends again (its answer was lost) is recognised and taken once.
 """
 
 import json
