@@ -1,0 +1,102 @@
+"""Figures for the operator's overview and the meta server's metrics, derived from what the device
+path writes already (reports, device_activity, key_requests): no table of their own.
+
+Grouping by file server (an address, from a source URL) is the dashboard's: this store groups by
+the URL as reported.
+"""
+
+import json
+
+ONLINE_WINDOW = 600    # s: a device that asked for or reported an item within this is online
+HOUR = 3600
+RETRYING_AFTER = 120   # s: asking again for an item handed out this long ago, not reported: stuck
+FAILURE_RUN = 50       # a device's latest reports looked at for its run of failures
+
+
+class Stats:
+    def __init__(self, db):
+        self.db = db
+
+    async def device_counts(self, window=ONLINE_WINDOW):
+        """{"devices": known, "online": seen within window}."""
+        row = await self.db.fetchone(
+            "SELECT (SELECT count(*) FROM devices),"
+            " (SELECT count(*) FROM device_activity a JOIN devices d ON d.id = a.device"
+            "  WHERE a.seen >= ?)", (self.db.clock() - window,))
+        return {"devices": row[0], "online": row[1]}
+
+    async def hourly(self, hours=24):
+        """[{hour, played, failed}] of the last `hours` whole hours and the one under way,
+        oldest first, an hour with no report included (hour: its start, Unix seconds)."""
+        now = self.db.clock()
+        last = int(now) // HOUR
+        first = last - hours
+        rows = await self.db.fetchall(
+            "SELECT CAST(at AS INTEGER) / 3600, status, count(*) FROM reports WHERE at >= ?"
+            " GROUP BY CAST(at AS INTEGER) / 3600, status", (first * HOUR,))
+        counts = {(h, status): n for h, status, n in rows}
+        return [{"hour": h * HOUR, "played": counts.get((h, "played"), 0),
+                 "failed": counts.get((h, "failed"), 0)} for h in range(first, last + 1)]
+
+    async def served(self, since):
+        """{source URL: (bytes, items)} of the items played in full since then."""
+        rows = await self.db.fetchall(
+            "SELECT source, sum(bytes), count(*) FROM reports WHERE at >= ? AND status = 'played'"
+            " AND source IS NOT NULL GROUP BY source", (since,))
+        return {src: (int(n_bytes or 0), items) for src, n_bytes, items in rows}
+
+    async def source_errors(self, since):
+        """{source URL: {reason: count}} of the sources devices left for the next one (a
+        failover) since then."""
+        out = {}
+        for text, n in await self.db.fetchall(
+                "SELECT errors, count(*) FROM reports WHERE at >= ? AND errors != '[]'"
+                " GROUP BY errors", (since,)):
+            for url, why in json.loads(text):
+                reasons = out.setdefault(url, {})
+                reasons[why] = reasons.get(why, 0) + n
+        return out
+
+    async def trouble(self, devices):
+        """{device id: {kind, why, since, media}} of the devices of activity.overview that are
+        stuck: "failing" (its latest reports are failures: since the first of them), or
+        "retrying" (it asks for an item it was handed RETRYING_AFTER or more ago and has not
+        reported: since it was first handed out; why from its key requests when it has any)."""
+        out = {}
+        for d in devices:
+            if d["error"]:
+                out[d["id"]] = await self._failing(d["id"])
+            playing = d["playing"]
+            if (playing and not playing["finished"] and d["seen"] is not None
+                    and d["seen"] - playing["since"] >= RETRYING_AFTER):
+                out[d["id"]] = await self._retrying(d["id"], playing)
+        return {k: v for k, v in out.items() if v}
+
+    async def _failing(self, device):
+        rows = await self.db.fetchall(
+            "SELECT status, at, errors, media FROM reports WHERE device = ? ORDER BY id DESC"
+            " LIMIT ?", (device, FAILURE_RUN))
+        run = []
+        for row in rows:
+            if row[0] != "failed":
+                break
+            run.append(row)
+        if not run:
+            return None
+        errors = json.loads(run[0][2])
+        why = "; ".join(f"{url} {reason}" for url, reason in errors) or "failed"
+        return {"kind": "failing", "why": f"{len(run)}{'+' if len(run) == FAILURE_RUN else ''}"
+                f" failed report(s) in a row, the last: {why}", "since": run[-1][1],
+                "media": run[0][3]}
+
+    async def _retrying(self, device, playing):
+        row = await self.db.fetchone(
+            "SELECT status, why, at FROM key_requests WHERE device = ? AND media = ? AND at >= ?"
+            " ORDER BY id DESC LIMIT 1", (device, playing["media"], playing["since"]))
+        why = "asks for it again and again without reporting it (see the device's log)"
+        if row is not None and row[0] != 200:
+            why = f"its key requests are refused: {row[0]} {row[1]}".rstrip()
+        elif row is not None:
+            why = "its keys are granted but it never reports the item (see the device's log)"
+        return {"kind": "retrying", "why": f"item {playing['pos'] + 1} (media {playing['media']}):"
+                f" {why}", "since": playing["since"], "media": playing["media"]}
