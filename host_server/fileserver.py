@@ -28,7 +28,7 @@ from aiohttp import web
 
 from . import settings
 from .keys import FILE_METRICS, FILE_ROOT
-from .metrics import CONTENT_TYPE, FileMetrics
+from .metrics import FileMetrics
 from .model.display import log_to_stderr
 from .serving import ConnectionLimits, add_limit_options, serve_until_stopped
 
@@ -78,7 +78,8 @@ async def metrics(request):
     m = request.app[FILE_METRICS]
     if not m.readers.allow(request.remote):
         raise web.HTTPForbidden(text="this address may not read the metrics (--metrics-net)\n")
-    return web.Response(body=m.text(), headers={"Content-Type": CONTENT_TYPE})
+    body, content_type = m.answer(request.headers.get("Accept"))
+    return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 def init_app(root, metrics_nets=()):

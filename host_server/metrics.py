@@ -14,13 +14,19 @@ fileserver.py. This module holds only the figures and the readers' check.
 import ipaddress
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 
 NO_ROUTE = "(no route)"
 # s: a device answer takes about a millisecond; an owner's registration, seconds of checking
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
                    30.0)
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+def exposition(registry, accept):
+    """(body, content type) of the registry, in the format the scraper's Accept header asks
+    for: Prometheus's text format, or OpenMetrics when asked."""
+    encoder, content_type = choose_encoder(accept or "")
+    return encoder(registry), content_type
 
 
 class Readers:
@@ -76,8 +82,8 @@ class MetaMetrics:
                                        "File servers the health probe or devices found down",
                                        registry=r)
 
-    def text(self):
-        return generate_latest(self.registry)
+    def answer(self, accept):
+        return exposition(self.registry, accept)
 
 
 class FileMetrics:
@@ -92,5 +98,5 @@ class FileMetrics:
                                     "Bytes of files sent in full answers' and ranges' bodies",
                                     registry=r)
 
-    def text(self):
-        return generate_latest(self.registry)
+    def answer(self, accept):
+        return exposition(self.registry, accept)

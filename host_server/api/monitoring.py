@@ -12,7 +12,7 @@ from aiohttp import web
 
 from ..db.stats import ONLINE_WINDOW
 from ..keys import DB, HEALTH, METRICS, SOURCE_CHECKS
-from ..metrics import CONTENT_TYPE, NO_ROUTE
+from ..metrics import NO_ROUTE
 from ..serving import client_address
 from .middleware import error_response
 
@@ -63,9 +63,17 @@ async def metrics(request):
         return error_response(404, "metrics are off: start the server with --metrics-net NETWORK")
     if not m.readers.allow(client_address(request)):
         return error_response(403, "this address may not read the metrics (--metrics-net)")
-    counts = await request.app[DB].stats.device_counts(ONLINE_WINDOW)
-    m.devices.set(counts["devices"])
-    m.devices_online.set(counts["online"])
+    db = request.app[DB]
+    try:
+        counts = await db.stats.device_counts(ONLINE_WINDOW)
+        m.devices.set(counts["devices"])
+        m.devices_online.set(counts["online"])
+    except (*db.engine.errors, *db.engine.unavailable) as exc:
+        # a scrape still answers, with the error counted: the database's trouble is what an
+        # operator wants to see then (the devices' gauges keep their last values)
+        m.database_errors.labels("unavailable" if isinstance(exc, db.engine.unavailable)
+                                 else "error").inc()
     m.checks_in_flight.set(request.app[SOURCE_CHECKS].running)
     m.file_servers_down.set(len(request.app[HEALTH].down))
-    return web.Response(body=m.text(), headers={"Content-Type": CONTENT_TYPE})
+    body, content_type = m.answer(request.headers.get("Accept"))
+    return web.Response(body=body, headers={"Content-Type": content_type})
