@@ -18,15 +18,15 @@ def _svg(width, height, label, body, css_class):
 def stacked_columns(columns, label, tick_every=6):
     """Columns [(tick text, played, failed)] side by side, failed stacked on played; a tick
     under every tick_every-th column and the scale's top at the left."""
-    width, height, left, bottom, top = 600, 180, 34, 20, 8
+    width, height, left, bottom, top = 480, 170, 30, 20, 10
     top_value = max([p + f for _, p, f in columns] + [1])
     plot_h = height - bottom - top
     step = (width - left) / max(len(columns), 1)
     body = [f'<line x1="{left}" y1="{top}" x2="{width}" y2="{top}" stroke="{GRID}"/>',
             f'<line x1="{left}" y1="{height - bottom}" x2="{width}" y2="{height - bottom}"'
             f' stroke="#999"/>',
-            f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" font-size="11">{top_value}</text>',
-            f'<text x="{left - 4}" y="{height - bottom}" text-anchor="end" font-size="11">0</text>']
+            f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" font-size="12">{top_value}</text>',
+            f'<text x="{left - 4}" y="{height - bottom}" text-anchor="end" font-size="12">0</text>']
     for i, (tick, played, failed) in enumerate(columns):
         x = left + i * step + step * 0.15
         w = step * 0.7
@@ -40,14 +40,14 @@ def stacked_columns(columns, label, tick_every=6):
                             f' {what}</title></rect>')
         if i % tick_every == 0:
             body.append(f'<text x="{x + w / 2:.1f}" y="{height - 5}" text-anchor="middle"'
-                        f' font-size="11">{escape(tick)}</text>')
+                        f' font-size="12">{escape(tick)}</text>')
     return _svg(width, height, label, body, "columns")
 
 
 def horizontal_bars(rows, label, colour=BAR):
     """Rows [(name, value, text)]: one bar each, its name and text above it (so that a long
     name fits a phone's width), the longest bar the largest value."""
-    width, row_h, bar_h = 600, 38, 14
+    width, row_h, bar_h = 400, 36, 12
     top_value = max([v for _, v, _ in rows] + [1])
     body = []
     for i, (name, value, text) in enumerate(rows):

@@ -116,7 +116,7 @@ async def device_state(request, form):
     raise Invalid("state must be enabled or disabled")
 
 
-@form("devices")
+@form("device")
 async def remove_device(request, form):
     device = request.match_info["id"]
     _confirmed(form, f"device {device}")
