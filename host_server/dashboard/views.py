@@ -56,12 +56,14 @@ async def login_page(request):
     return _login_form(request, "", 200)
 
 
-def _login_form(request, error, status, name=""):
+def _login_form(request, error, status, name="", target=None):
+    """The sign-in form; target: where a sign-in leads (the page asked for, kept through a
+    failed attempt)."""
     response = web.Response(status=status, content_type="text/html")
     token = sessions.new_login_csrf(request, response)
     response.text = aiohttp_jinja2.render_string("login.html", request, {
         "csrf": token, "error": error, "name": name,
-        "next": sessions.safe_next(request.query.get("next"))})
+        "next": sessions.safe_next(target or request.query.get("next"))})
     return response
 
 
@@ -79,14 +81,14 @@ async def login(request):
     wait = await limiter.begin(db, name, address, now)
     if wait:
         response = _login_form(request, f"too many failed sign-ins as {name!r}; try again in {wait} s",
-                               429, name)
+                               429, name, form.get("next"))
         response.headers["Retry-After"] = str(wait)
         return response
     token = None
     if name and password:
         token = await sessions.sign_in(request, name, password)
     if token is None:   # the attempt stays counted
-        return _login_form(request, "wrong name or password", 401, name)
+        return _login_form(request, "wrong name or password", 401, name, form.get("next"))
     await limiter.succeeded(db, name, address)
     response = web.HTTPSeeOther(sessions.safe_next(form.get("next")))
     sessions.set_session_cookie(request, response, token)
