@@ -70,7 +70,7 @@ async def serve_file(request):
 async def count_answer(request, response):
     """on_response_prepare: each answer by its status, known only here (a FileResponse decides
     on 206, 304 or 416 as it starts)."""
-    method = request.method if request.method in ("GET", "HEAD") else "other"
+    method = request.method if request.method in ("GET", "HEAD") else "other"   # bounded labels
     request.app[FILE_METRICS].requests.labels(method, str(response.status)).inc()
 
 

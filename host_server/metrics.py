@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
 
 NO_ROUTE = "(no route)"
+METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 # s: a device answer takes about a millisecond; an owner's registration, seconds of checking
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
                    30.0)
@@ -81,6 +82,22 @@ class MetaMetrics:
         self.file_servers_down = Gauge("meta_file_servers_down",
                                        "File servers the health probe or devices found down",
                                        registry=r)
+        self._series = {}
+
+    def answered(self, method, route, status, seconds, body_bytes):
+        """One request: its count, its latency and its body's bytes. Each series' children are
+        kept once looked up (labels() costs more than the counting: 12 us against 4 here)."""
+        if method not in METHODS:
+            method = "other"   # a stranger's made-up methods are one series, not one each
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = (self.requests.labels(method, route, str(status)),
+                                          self.latency.labels(method, route))
+        series[0].inc()
+        series[1].observe(seconds)
+        if body_bytes:
+            self.response_bytes.inc(body_bytes)
 
     def answer(self, accept):
         return exposition(self.registry, accept)

@@ -24,23 +24,21 @@ def route_of(request):
 
 @web.middleware
 async def measure(request, handler):
-    metrics = request.app[METRICS]
     start = time.perf_counter()
-    status = 500
+    status, size = 500, 0
     try:
         response = await handler(request)
         status = response.status
         body = getattr(response, "body", None)
         if isinstance(body, (bytes, bytearray)):
-            metrics.response_bytes.inc(len(body))
+            size = len(body)
         return response
     except web.HTTPException as exc:   # the dashboard's redirects are raised
         status = exc.status
         raise
     finally:
-        route = route_of(request)
-        metrics.requests.labels(request.method, route, str(status)).inc()
-        metrics.latency.labels(request.method, route).observe(time.perf_counter() - start)
+        request.app[METRICS].answered(request.method, route_of(request), status,
+                                      time.perf_counter() - start, size)
 
 
 @web.middleware

@@ -47,6 +47,8 @@ async def test_requests_are_counted_by_route_template_and_status_with_their_late
     assert (await metered.get("/api/v1/media/999", headers=bearer(token))).status == 404
     assert (await metered.get("/no/such/path/7f3a")).status == 404
     assert (await metered.get("/dashboard/devices", allow_redirects=False)).status == 303
+    for method in ("PROPFIND", "MKCOL", "LOCK"):   # methods of no route: one series
+        assert (await metered.request(method, "/api/v1/next")).status == 405
     found = await scrape(metered)
     assert value(found, "meta_http_requests_total", method="GET", route="/api/v1/next",
                  status="200") == 3
@@ -59,7 +61,9 @@ async def test_requests_are_counted_by_route_template_and_status_with_their_late
     assert value(found, "meta_http_requests_total", method="POST", route="/api/v1/login",
                  status="200") == 1
     # the path a stranger typed never becomes a label: the series cannot grow without bound
-    assert not any("7f3a" in v for _, labels in found for _, v in labels)
+    assert not any("7f3a" in v or "PROPFIND" in v for _, labels in found for _, v in labels)
+    assert value(found, "meta_http_requests_total", method="other", route="(no route)",
+                 status="405") == 3
     assert value(found, "meta_http_request_duration_seconds_count", method="GET",
                  route="/api/v1/next") == 3
     assert value(found, "meta_http_request_duration_seconds_bucket", method="GET",
