@@ -3,6 +3,10 @@ path writes already (reports, device_activity, key_requests): no table of their 
 
 Grouping by file server (an address, from a source URL) is the dashboard's: this store groups by
 the URL as reported.
+
+Reports have no index on their time (a migration could add one): the figures of the last hours
+read the reports from the first one of that time on, found by a binary search over report ids
+(which grow with time), so that a day's figures never scan 90 days of reports.
 """
 
 import json
@@ -25,33 +29,54 @@ class Stats:
             "  WHERE a.seen >= ?)", (self.db.clock() - window,))
         return {"devices": row[0], "online": row[1]}
 
+    async def first_since(self, since):
+        """The lowest id of a report made at or after `since` (None: none is)."""
+        lo, hi = await self.db.fetchone("SELECT min(id), max(id) FROM reports")
+        if hi is None:
+            return None
+        found = None
+        while lo <= hi:   # about 25 point queries for 30 million reports
+            mid = (lo + hi) // 2
+            row = await self.db.fetchone(
+                "SELECT id, at FROM reports WHERE id >= ? ORDER BY id LIMIT 1", (mid,))
+            if row is None:
+                hi = mid - 1
+            elif row[1] >= since:
+                found, hi = row[0], mid - 1
+            else:
+                lo = row[0] + 1
+        return found
+
     async def hourly(self, hours=24):
         """[{hour, played, failed}] of the last `hours` whole hours and the one under way,
         oldest first, an hour with no report included (hour: its start, Unix seconds)."""
         now = self.db.clock()
         last = int(now) // HOUR
         first = last - hours
-        rows = await self.db.fetchall(
-            "SELECT CAST(at AS INTEGER) / 3600, status, count(*) FROM reports WHERE at >= ?"
-            " GROUP BY CAST(at AS INTEGER) / 3600, status", (first * HOUR,))
+        start = await self.first_since(first * HOUR)
+        rows = [] if start is None else await self.db.fetchall(
+            "SELECT CAST(at AS INTEGER) / 3600, status, count(*) FROM reports WHERE id >= ?"
+            " AND at >= ? GROUP BY CAST(at AS INTEGER) / 3600, status", (start, first * HOUR))
         counts = {(h, status): n for h, status, n in rows}
         return [{"hour": h * HOUR, "played": counts.get((h, "played"), 0),
                  "failed": counts.get((h, "failed"), 0)} for h in range(first, last + 1)]
 
     async def served(self, since):
         """{source URL: (bytes, items)} of the items played in full since then."""
-        rows = await self.db.fetchall(
-            "SELECT source, sum(bytes), count(*) FROM reports WHERE at >= ? AND status = 'played'"
-            " AND source IS NOT NULL GROUP BY source", (since,))
+        start = await self.first_since(since)
+        rows = [] if start is None else await self.db.fetchall(
+            "SELECT source, sum(bytes), count(*) FROM reports WHERE id >= ? AND at >= ?"
+            " AND status = 'played' AND source IS NOT NULL GROUP BY source", (start, since))
         return {src: (int(n_bytes or 0), items) for src, n_bytes, items in rows}
 
     async def source_errors(self, since):
         """{source URL: {reason: count}} of the sources devices left for the next one (a
         failover) since then."""
         out = {}
-        for text, n in await self.db.fetchall(
-                "SELECT errors, count(*) FROM reports WHERE at >= ? AND errors != '[]'"
-                " GROUP BY errors", (since,)):
+        start = await self.first_since(since)
+        for text, n in [] if start is None else await self.db.fetchall(
+                "SELECT errors, count(*) FROM reports WHERE id >= ? AND at >= ? AND errors != '[]'"
+                " GROUP BY errors", (start, since)):
             for url, why in json.loads(text):
                 reasons = out.setdefault(url, {})
                 reasons[why] = reasons.get(why, 0) + n
@@ -63,8 +88,12 @@ class Stats:
         "retrying" (it asks for an item it was handed RETRYING_AFTER or more ago and has not
         reported: since it was first handed out; why from its key requests when it has any)."""
         out = {}
+        # each device's last report: one indexed look-up a device, in one query
+        failed_last = {r[0] for r in await self.db.fetchall(
+            "SELECT d.id, (SELECT status FROM reports WHERE device = d.id ORDER BY id DESC"
+            " LIMIT 1) FROM devices d") if r[1] == "failed"}
         for d in devices:
-            if d["error"]:
+            if d["id"] in failed_last:
                 out[d["id"]] = await self._failing(d["id"])
             playing = d["playing"]
             if (playing and not playing["finished"] and d["seen"] is not None

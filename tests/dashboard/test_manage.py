@@ -398,3 +398,22 @@ async def test_a_device_retrying_an_item_it_never_reports_shows_why_and_since_wh
     assert "since 10 min ago" in page
     s, page, _ = await api.call("GET", "/dashboard/overview")
     assert re.search(r'id="n-failing"[^>]*>1<', page) and 'id="trouble"' in page
+
+
+async def test_the_first_report_of_a_time_is_found_by_id_across_gaps(db_path, clock, seeded):
+    await add_reports(db_path, clock, [("dev1", {"id": 1, "status": "played", "bytes": n})
+                                       for n in range(40)])
+    await q(db_path, "DELETE FROM reports WHERE id % 3 = 0 OR id < 5")   # gaps, as pruning leaves
+    rows = await q(db_path, "SELECT id, at FROM reports ORDER BY id")
+    db = await Database(db_path, clock=clock).connect()
+    try:
+        for _, at in rows:
+            want = min(i for i, t in rows if t >= at)
+            assert await db.stats.first_since(at) == want
+            assert await db.stats.first_since(at - 0.5) == want
+        assert await db.stats.first_since(rows[-1][1] + 1) is None
+        assert await db.stats.first_since(0) == rows[0][0]
+        await q(db_path, "DELETE FROM reports")
+        assert await db.stats.first_since(0) is None
+    finally:
+        await db.close()
