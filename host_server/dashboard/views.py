@@ -231,9 +231,10 @@ async def _device(request):
         raise NotFound(f"no device {device!r}")
     activity = next(d for d in await _devices_with_trouble(db) if d["id"] == device)
     programs = await db.list_of("programs")
+    reports = await db.devices.reports(device=device, limit=10)
     return _context(request, device=row, activity=activity, programs=programs,
                     names={p["id"]: p["name"] for p in programs},
-                    reports=await db.devices.reports(device=device, limit=10))
+                    reports=reports, underruns=any("underruns" in r for r in reports))
 
 
 @sessions.page

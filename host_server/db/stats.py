@@ -54,9 +54,11 @@ class Stats:
         last = int(now) // HOUR
         first = last - hours
         start = await self.first_since(first * HOUR)
+        # BIGINT: both engines' 64-bit integer (an int4 ends in 2038); PostgreSQL rounds where
+        # SQLite truncates, which moves a report at most half a second across an hour's edge
         rows = [] if start is None else await self.db.fetchall(
-            "SELECT CAST(at AS INTEGER) / 3600, status, count(*) FROM reports WHERE id >= ?"
-            " AND at >= ? GROUP BY CAST(at AS INTEGER) / 3600, status", (start, first * HOUR))
+            "SELECT CAST(at AS BIGINT) / 3600, status, count(*) FROM reports WHERE id >= ?"
+            " AND at >= ? GROUP BY CAST(at AS BIGINT) / 3600, status", (start, first * HOUR))
         counts = {(h, status): n for h, status, n in rows}
         return [{"hour": h * HOUR, "played": counts.get((h, "played"), 0),
                  "failed": counts.get((h, "failed"), 0)} for h in range(first, last + 1)]
