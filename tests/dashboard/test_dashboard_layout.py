@@ -83,7 +83,8 @@ async def meta(tmp_path):
     path = str(tmp_path / "meta.db")
     await busy_day(path)
     server = await asyncio.to_thread(Server, "host_server", "--db", path, "serve", "--port", "0",
-                                     "--probe-interval", "0", "--no-access-log")
+                                     "--probe-interval", "0", "--no-access-log",
+                                     "--metrics-net", "127.0.0.0/8")
     try:
         yield f"http://127.0.0.1:{server.port}"
     finally:
@@ -183,6 +184,14 @@ async def test_the_overview_draws_its_charts_and_names_the_stuck_devices(meta, b
         await expect(bytes_chart).to_contain_text("meta server")
         await expect(page.locator("#failovers")).to_contain_text(B)
         assert problems == []
+        # the same figures for Prometheus, from `serve --metrics-net`
+        scraped = await page.request.get(meta + "/metrics")
+        assert scraped.status == 200
+        text = await scraped.text()
+        assert re.search(r"^meta_devices_online 3\.0$", text, re.M)
+        assert re.search(r"^meta_devices 5\.0$", text, re.M)
+        assert re.search(r'^meta_http_requests_total\{method="GET",route="/dashboard/overview",'
+                         r'status="200"\} 1\.0$', text, re.M)
     finally:
         await context.close()
 
