@@ -40,8 +40,8 @@ class State:
             with _private(tmp) as f:
                 json.dump(self.d, f)
             os.rename(tmp, self.path)
-        except OSError as e:
-            log("W", "state not saved: %s" % e)
+        except (OSError, MemoryError) as e:   # a hint for a restart: the device plays on
+            log("W", "state not saved: %r" % (e,))
 
 
 def _private(path):
@@ -68,6 +68,7 @@ class Player:
         self.state = State(cfg["state"])
         self.meta.token = self.state.get("token")
         self.failures = 0  # consecutive, for the backoff
+        self.pending = None  # the report of the item just played, until it is delivered
 
     def backoff(self, why, at_least=0.0):
         cap = min(self.cfg["backoff_cap"], self.cfg["backoff_base"] * (1 << min(self.failures, 16)))
@@ -115,17 +116,17 @@ class Player:
                 self.backoff(_why(e))
 
     def report(self, item, res):
-        """Keep the item's report in the state (a power cut or an out-of-memory error before
-        it is delivered must not make the device play the item again), then deliver it."""
-        self.state.save(report={"id": item["id"], "pos": item.get("pos"), "status": res.status,
-                                "src": res.src, "bytes": res.bytes, "ms": res.ms,
-                                "errors": res.errors})
+        """Deliver the item's report. It is kept until the meta server takes it: a power cut
+        or an out-of-memory error before then must not make the device play the item again."""
+        self.pending = {"id": item["id"], "pos": item.get("pos"), "status": res.status,
+                        "src": res.src, "bytes": res.bytes, "ms": res.ms, "errors": res.errors}
         return self.deliver()
 
     def deliver(self):
         """Send the kept report, backing off while the meta server is away, until it is taken
-        or refused: asking for the next item before would hand out the same item again."""
-        doc = self.state.get("report")
+        or refused: asking for the next item before would hand out the same item again. It is
+        written to the state file (flash on a board) only when the first try fails."""
+        doc = self.pending or self.state.get("report")
         if doc is None:
             return False
         delivered = False
@@ -139,17 +140,26 @@ class Player:
                 break
             except Unauthorized:
                 self.meta.token = None
+                continue
             except TooMany as e:
+                self.keep(doc)
                 self.backoff("report 429", e.retry_after)
             except MetaError as e:
                 if e.status < 500:
                     log("W", "report of item %s refused: %s" % (doc.get("id"), e))
                     break
+                self.keep(doc)
                 self.backoff("report %d" % e.status)
             except httpclient.HTTPError as e:
+                self.keep(doc)
                 self.backoff("report " + _why(e))
+        self.pending = None
         self.state.save(report=None, id=None, pos=None)
         return delivered
+
+    def keep(self, doc):
+        if self.state.get("report") is None:
+            self.state.save(report=doc)
 
     def play_one(self):
         """Next, fetch, report. False when there was nothing to play."""
@@ -172,11 +182,22 @@ class Player:
                 emit("FAIL", (("id", item["id"]), ("src", "key"), ("why", why), ("at", 0)))
         if res is None:
             res = fetch(self.http, item, self.sink, self.buf, emit, resume, dec)
+        secure = 1 if dec else 0
+        dec = None   # the cipher state, before the line and the report need memory
+        gc.collect()
+        # the ITEM line first: an out-of-memory error while reporting leaves the report kept
+        # (delivered before the next item), and the line must not be lost with it
+        for _ in range(2):
+            try:
+                emit("ITEM", (("id", item["id"]), ("pos", item.get("pos")), ("status", res.status),
+                              ("title", item.get("title", "")), ("bytes", res.bytes),
+                              ("src", res.src), ("failovers", res.failovers),
+                              ("resumed", res.resumed), ("ms", res.ms),
+                              ("verified", res.verified), ("secure", secure)))
+                break
+            except MemoryError:
+                gc.collect()
         self.report(item, res)
-        emit("ITEM", (("id", item["id"]), ("pos", item.get("pos")), ("status", res.status),
-                      ("title", item.get("title", "")), ("bytes", res.bytes), ("src", res.src),
-                      ("failovers", res.failovers), ("resumed", res.resumed), ("ms", res.ms),
-                      ("verified", res.verified), ("secure", 1 if dec else 0)))
         return True
 
     def secure(self, item):

@@ -13,7 +13,7 @@ from .api.routes import setup_routes
 from .db import Database
 from .keys import AUTH, DB, METRICS, SETTINGS, SOURCE_CHECKS, SOURCE_POLICY
 from .metrics import MetaMetrics
-from .model.sealing import Sealer, load_master_key
+from .model.sealing import ENV_FILE, Sealer, load_master_key
 from .outbound.policy import SourcePolicy
 from .outbound.probe import health_context
 from .outbound.sourcecheck import CheckSlots
@@ -28,6 +28,10 @@ async def _database(app):
     key = load_master_key(settings.master_key_file)   # before the database: fail early
     db = await Database(settings.db, clock=settings.clock,
                         sealer=Sealer(key) if key else None).connect()
+    if db.sealed_without_key:
+        log.error("this database holds sealed %s but the server was given no master key:"
+                  " until it is (--master-key-file or $%s), those devices' logins and key"
+                  " requests answer 503", " and ".join(db.sealed_without_key), ENV_FILE)
     app[DB] = db
     app[AUTH] = Auth(db, settings)
     yield

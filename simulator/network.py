@@ -18,6 +18,7 @@ from simulator.media import write_demo_media
 from simulator.nginxproc import start_balancer
 from simulator.procs import ServerProcess, refusing_port, run_cli
 from tools.media import prepare_file
+from tools.playback import playback_fields
 
 # Which primary holds which demo file (the alternate holds them all).
 PRIMARY_OF = {
@@ -219,6 +220,7 @@ class Network:
                 "title": m["title"], "work": m["work"],
                 "performers": [m["performer"]], "composers": [m["composer"]],
                 "creators": ["simulator/media.py"],
+                **playback_fields(m["path"]),   # the original's, for secure items too
             })
             if m.get("stored"):
                 media[-1].update(size=m["stored"]["size"], sha256=m["stored"]["sha256"],

@@ -8,7 +8,9 @@ original instead). Files stream through in 1 MiB chunks, never held whole.
 
   --out DIR       what goes on the file servers (same file names)
   --records DIR   one <name>.json per file for the meta server: its size and sha256 (of the stored
-                  bytes), type, title, and "secure" (key, IV, piece, original size and sha256).
+                  bytes), type, title, playback rate and duration (of the original: "rate",
+                  "dur", when they can be read), and "secure" (key, IV, piece, original size
+                  and sha256).
                   These are secrets: written with mode 0600; never put them on a file server.
   --address URL --directory DIR   where the stored file will be served (primary_address and
                   primary_directory of the record; both or neither)
@@ -28,6 +30,10 @@ import sys
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from tqdm import tqdm
+
+from tools.playback import playback_fields
+
+MAX_PIECE = 4096   # what the meta server takes (host_server/model/secure.py; a test checks both)
 
 CHUNK = 1 << 20
 DEFAULT_PIECE_OFFSET = 4096
@@ -106,10 +112,13 @@ def prepare_file(src, out_path, encrypted=True, piece_offset=DEFAULT_PIECE_OFFSE
 
 
 def record_for(src, facts, address=None, directory=None):
+    """The record of a prepared file: its playback rate and duration are the original's (what
+    the device's sink gets once it has decrypted it)."""
     name = os.path.basename(src)
     rec = {"size": facts["size"], "sha256": facts["sha256"],
            "type": mimetypes.guess_type(name)[0] or "application/octet-stream",
-           "file_name": name, "title": os.path.splitext(name)[0], "secure": facts["secure"]}
+           "file_name": name, "title": os.path.splitext(name)[0], "secure": facts["secure"],
+           **playback_fields(src)}
     if address is not None:
         rec["primary_address"], rec["primary_directory"] = address, directory
     return rec
@@ -129,6 +138,9 @@ def cmd_prepare(args):
         raise PrepareError("--address and --directory go together")
     if args.piece_offset < 0 or args.piece_length < 0:
         raise PrepareError("--piece-offset and --piece-length must not be negative")
+    if args.piece_length > MAX_PIECE:
+        raise PrepareError(f"--piece-length over {MAX_PIECE}: no device could play it (a device"
+                           f" takes its key buffer less 96 bytes; {MAX_PIECE} with the default)")
     if not args.encrypt and args.piece_length == 0:
         raise PrepareError("--no-encrypt with --piece-length 0 would leave nothing secret")
     for src in args.files:

@@ -8,7 +8,8 @@
 
 register: every media file under FOLDER (by extension; sub-folders become sub-directories) is
 hashed (streamed), its tags read (tinytag: RIFF INFO, ID3, Vorbis, MP4) into the record's
-descriptive fields, and registered through the owner API, which checks that the owner's server
+descriptive fields, its playback rate and duration read (tools/playback.py; the meta server
+measures a WAV file's itself), and registered through the owner API, which checks that the owner's server
 serves exactly those bytes. A file registered already is skipped, so a re-run adds only new files.
 
 mirror: copies onto DEST (the directory an alternate server serves) only the files that are
@@ -31,6 +32,7 @@ import urllib.request
 from tqdm import tqdm
 
 from tools.filehash import size_and_sha256
+from tools.playback import playback_fields
 
 TYPES = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".flac": "audio/flac", ".ogg": "audio/ogg",
          ".opus": "audio/opus", ".m4a": "audio/mp4", ".aac": "audio/aac", ".aif": "audio/aiff",
@@ -157,6 +159,7 @@ def cmd_register(api, args):
                "alternates": [{"address": a["address"], "directory": join_dir(a["directory"], rel)}
                               for a in alternates]}
         doc.update(tag_fields(path))
+        doc.update(playback_fields(path))
         status, answer = api.call("POST", "/media", doc)
         shown = f"{rel}/{name}" if rel else name
         if status == 201:

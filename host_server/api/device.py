@@ -1,24 +1,31 @@
-"""The device API: login (challenge, proof), programs, next item, full record, report.
+"""The device API: login (challenge, proof), programs, next item, horizon, full record, reports.
 
 GET /next answers the compact document of the device's current item, its sources ordered by
-file servers' health (services/health.py); a report is stored, advances the position when it is
-of the current item, and is folded into health. Health does nothing while it is off
+file servers' health (services/health.py); GET /horizon the same for its next k items. A report
+is stored, advances the position when it is of the current item, and is folded into health;
+POST /reports takes a batch of them in order, exactly once. Health does nothing while it is off
 (settings.probe_interval == 0).
 """
 
 from aiohttp import web
 
 from ..keys import AUTH, DB, DEVICE, HEALTH, SETTINGS
-from ..model.catalog import next_doc
+from ..model.catalog import dumps, next_doc
 from ..model.checks import check_device_id
 from ..model.errors import Invalid
+from ..model.playback import MAX_DURATION
 from ..serving import client_address
-from .inputs import device_required, field, path_id, read_json, short_str
-from .middleware import json_response
+from .inputs import device_required, field, path_id, query_int, read_json, short_str
+from .middleware import gzip_json_response, json_response
 
 REPORT_STATUSES = ("played", "failed")
 MAX_URL = 2048        # characters of a URL or a reason in a report
 MAX_REPORT_ERRORS = 32
+MAX_UNDERRUNS = 1_000_000   # times the sink ran dry during one item
+MAX_SEQ = 2 ** 62
+MAX_HORIZON = 16            # items in one horizon
+HORIZON_BYTES = 8192        # a horizon's body at most (the device's full-record buffer)
+MAX_BATCH = 32              # reports in one POST /reports
 
 
 # -- login -------------------------------------------------------------------------------
@@ -82,6 +89,29 @@ async def next_item(request):
 
 
 @device_required
+async def horizon(request):
+    """The next k items of the device's program, in order, as GET /next would hand them out one
+    by one; as many as fit in HORIZON_BYTES (always the first)."""
+    k = query_int(request, "k", 4, 1, MAX_HORIZON)
+    found = await request.app[DB].devices.horizon(request[DEVICE], k)
+    if found is None:
+        return web.Response(status=204)
+    program, n, items = found
+    health = request.app[HEALTH] if _health_on(request) else None
+    doc = {"program": program, "n": n, "items": []}
+    size = len(dumps(doc).encode())
+    for item in items:
+        one = next_doc(*item)
+        if health is not None:
+            one = health.order(one)
+        size += len(dumps(one).encode()) + 1
+        if doc["items"] and size > HORIZON_BYTES:
+            break
+        doc["items"].append(one)
+    return gzip_json_response(request, doc)
+
+
+@device_required
 async def media(request):
     return json_response(await request.app[DB].catalog.media_record(path_id(request)))
 
@@ -95,12 +125,19 @@ def parse_report(doc):
         "bytes": field(doc, "bytes", int, required=False, default=0),
         "ms": field(doc, "ms", int, required=False, default=0),
         "errors": field(doc, "errors", list, required=False, default=[]),
+        "underruns": field(doc, "underruns", int, required=False, default=0),
+        "underrun_ms": field(doc, "underrun_ms", int, required=False, default=0),
+        "seq": field(doc, "seq", int, required=False, nullable=True),
     }
     if rep["status"] not in REPORT_STATUSES:
         raise Invalid(f"field 'status' must be one of {', '.join(REPORT_STATUSES)}")
     for key in ("id", "pos", "bytes", "ms"):
         if rep[key] < 0:
             raise Invalid(f"field {key!r} must not be negative")
+    for key, limit in (("underruns", MAX_UNDERRUNS), ("underrun_ms", MAX_DURATION),
+                       ("seq", MAX_SEQ)):
+        if rep[key] is not None and not 0 <= rep[key] <= limit:
+            raise Invalid(f"field {key!r} must be an integer from 0 to {limit}")
     if rep["src"] is not None and len(rep["src"]) > MAX_URL:
         raise Invalid("field 'src' is too long")
     if len(rep["errors"]) > MAX_REPORT_ERRORS:
@@ -120,3 +157,33 @@ async def report(request):
     if _health_on(request):
         await request.app[HEALTH].fold_report(request[DEVICE], rep)
     return json_response({"next_pos": next_pos})
+
+
+def parse_batch(doc):
+    """The reports of a batch, each checked as a single report is (all or none stored)."""
+    reps = field(doc, "reports", list)
+    if not 1 <= len(reps) <= MAX_BATCH:
+        raise Invalid(f"field 'reports' must hold 1 to {MAX_BATCH} reports")
+    out = []
+    for i, one in enumerate(reps):
+        if not isinstance(one, dict):
+            raise Invalid(f"reports[{i}] must be a JSON object")
+        try:
+            out.append(parse_report(one))
+        except Invalid as exc:
+            raise Invalid(f"reports[{i}]: {exc}") from None
+        if out[-1]["seq"] is None:
+            raise Invalid(f"reports[{i}]: missing field 'seq' (every report of a batch has one)")
+    return out
+
+
+@device_required
+async def reports(request):
+    """A batch of reports (a device that played on while it could not report), in order."""
+    reps = parse_batch(await read_json(request))
+    applied, stored, next_pos = await request.app[DB].devices.add_reports(
+        request[DEVICE], reps, request.app[SETTINGS].max_device_reports)
+    if _health_on(request):
+        for rep in stored:
+            await request.app[HEALTH].fold_report(request[DEVICE], rep)
+    return json_response({"applied": applied, "next_pos": next_pos})

@@ -4,16 +4,23 @@ token, an id in the path; and the device a token belongs to."""
 import functools
 import json
 
+from aiohttp import web
+
 from ..keys import AUTH, DEVICE
-from ..model.checks import MAX_DEPTH, id_from_text, is_int, text_problem
+from ..model.checks import MAX_DEPTH, id_from_text, is_int, is_number_text, text_problem
 from ..model.errors import Invalid
 
 _KIND_NAMES = {int: "an integer (64-bit)", str: "a string", list: "a list"}
 
 
 async def read_json(request):
-    """The body as a JSON object (aiohttp caches the bytes: a second call parses again)."""
-    body = await request.read()
+    """The body as a JSON object (aiohttp caches the bytes: a second call parses again). A body
+    may come compressed (Content-Encoding: gzip or deflate): aiohttp inflates it, within the
+    body limit; one that does not inflate is the caller's mistake, not the server's."""
+    try:
+        body = await request.read()
+    except web.RequestPayloadError:
+        raise Invalid("body cannot be decoded as its Content-Encoding says") from None
     try:
         doc = json.loads(body)
     except (UnicodeDecodeError, ValueError):
@@ -48,6 +55,17 @@ def short_str(doc, key, limit=256, **kw):
     if value is not None and (not value or len(value) > limit):
         raise Invalid(f"field {key!r} must be 1-{limit} characters")
     return value
+
+
+def query_int(request, key, default, low, high):
+    """An integer query parameter (?key=N) between low and high, default when absent, else
+    Invalid naming it."""
+    text = request.query.get(key)
+    if text is None:
+        return default
+    if not is_number_text(text, 4) or not low <= int(text) <= high:
+        raise Invalid(f"query parameter {key!r} must be an integer from {low} to {high}")
+    return int(text)
 
 
 def bearer_token(request):

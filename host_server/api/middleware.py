@@ -2,6 +2,7 @@
 own, a database that is unavailable, and crashes (logged, never shown)."""
 
 import logging
+import zlib
 
 from aiohttp import web
 
@@ -24,6 +25,35 @@ def status_of(exc):
 
 def json_response(doc, status=200, headers=None):
     return web.json_response(doc, status=status, headers=headers, dumps=dumps)
+
+
+GZIP_WINDOW_BITS = 10   # a 1 KiB window: a device inflates the answer with 1 KiB of heap
+
+
+def accepts_gzip(request):
+    """Does the request's Accept-Encoding take gzip (and not with q=0)?"""
+    for part in request.headers.get("Accept-Encoding", "").split(","):
+        name, _, params = part.partition(";")
+        if name.strip().lower() == "gzip":
+            q = params.replace(" ", "").lower()
+            if not q.startswith("q="):
+                return True
+            try:
+                return float(q[2:]) > 0
+            except ValueError:
+                return False
+    return False
+
+
+def gzip_json_response(request, doc):
+    """A JSON answer, gzipped when the request takes gzip: for the answers that are worth it
+    (several compact documents repeat their keys and their servers' addresses)."""
+    if not accepts_gzip(request):
+        return json_response(doc)
+    packer = zlib.compressobj(6, zlib.DEFLATED, 16 + GZIP_WINDOW_BITS)
+    body = packer.compress(dumps(doc).encode()) + packer.flush()
+    return web.Response(body=body, content_type="application/json", charset="utf-8",
+                        headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
 
 
 def error_response(status, message, headers=None):

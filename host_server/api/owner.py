@@ -11,6 +11,7 @@ import math
 from ..keys import DB, OWNER, SETTINGS, SOURCE_CHECKS, SOURCE_POLICY
 from ..model import catalog
 from ..model.errors import Invalid, QuotaExceeded, RateLimited
+from ..model.playback import wav_facts
 from ..outbound.sourcecheck import check_sources
 from ..services import owners
 from .inputs import bearer_token, path_id, read_json
@@ -32,8 +33,9 @@ def owner_required(handler):
     return wrapper
 
 
-async def _check(request, urls, rec):
-    """The sources' checks, within the owner's and the server's limits."""
+async def _check(request, urls, rec, head=None):
+    """The sources' checks, within the owner's and the server's limits (head: see
+    check_sources)."""
     if not urls:
         return []
     settings, owner = request.app[SETTINGS], request[OWNER][0]
@@ -47,7 +49,7 @@ async def _check(request, urls, rec):
                           " may make; try again later", retry)
     async with request.app[SOURCE_CHECKS].slot(owner):
         return await check_sources(urls, rec["size"], rec["sha256"], request.app[SOURCE_POLICY],
-                                   settings.source_timeout, settings.source_deadline)
+                                   settings.source_timeout, settings.source_deadline, head)
 
 
 def _key(alternate):
@@ -73,13 +75,25 @@ async def register(request):
     db, limit = request.app[DB], request.app[SETTINGS].max_owner_media
     if await db.owners.media_count(owner_id) >= limit:
         raise QuotaExceeded(f"you hold {limit} media records, the most an owner may; remove some first")
-    sources = await _check(request, catalog.source_urls(rec), rec)
+    head = bytearray()
+    sources = await _check(request, catalog.source_urls(rec), rec, head)
     if not sources[0]["ok"]:
         return json_response({"error": f"primary source failed its check: {sources[0]['why']}",
                               "sources": sources}, status=422)
+    rec = _measured(rec, head)
     rec["alternates"] = [a for a, s in zip(rec["alternates"], sources[1:]) if s["ok"]]
     media_id = await db.owners.add_media(owner_id, rec)
     return json_response({"id": media_id, "sources": sources}, status=201)
+
+
+def _measured(rec, head):
+    """rec with the rate and duration its stored bytes show (a WAV header at the primary's
+    start), over what the owner said; as the owner said for other formats and secure items
+    (whose stored bytes are not what plays)."""
+    facts = None if rec["secure"] else wav_facts(head, rec["size"])
+    if facts is None:
+        return rec
+    return catalog.validate_media({**rec, "rate": facts[0], "dur": facts[1]})
 
 
 @owner_required

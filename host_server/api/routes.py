@@ -14,9 +14,11 @@ def setup_routes(app):
     r.add_get("/api/v1/programs", device.programs)
     r.add_post("/api/v1/programs/select", device.select_program)
     r.add_get("/api/v1/next", device.next_item)
+    r.add_get("/api/v1/horizon", device.horizon)
     r.add_get("/api/v1/media/{id}", device.media)
     r.add_post("/api/v1/media/{id}/key", secure.media_key)
     r.add_post("/api/v1/report", device.report)
+    r.add_post("/api/v1/reports", device.reports)
     # owners
     r.add_get("/api/v1/owner", owner.whoami)
     r.add_get("/api/v1/owner/media", owner.list_media)

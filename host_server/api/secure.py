@@ -10,7 +10,7 @@ from aiohttp import web
 from ..keys import AUTH, DB, SETTINGS
 from ..model.checks import is_hex
 from ..model.errors import DomainError, Invalid, Unauthorized
-from ..model.sealing import key_proof, wrap_for_device
+from ..model.sealing import MasterKeyError, key_proof, wrap_for_device
 from ..serving import client_address
 from .inputs import bearer_token, path_id, read_json
 from .middleware import status_of
@@ -40,7 +40,12 @@ async def media_key(request):
             await db.secure.log_key_request(device, media_id, address, 503, "no master key")
             log.error("key request for media %s: the server has no master key", media_id)
             raise web.HTTPServiceUnavailable(reason="the server has no master key for secure items")
-        key, iv, piece = db.sealer.unseal(sha256, sealed)
+        try:
+            key, iv, piece = db.sealer.unseal(sha256, sealed)
+        except Exception:   # sealed under another master key (the start-up canary passed)
+            await db.secure.log_key_request(device, media_id, address, 503, "master key mismatch")
+            raise MasterKeyError(f"media {media_id}'s key does not open with this server's master"
+                                 " key: is it the right --master-key-file?") from None
         body = wrap_for_device(secret, nonce, key, iv, piece)
     except DomainError as exc:
         status = status_of(exc)

@@ -119,5 +119,6 @@ async def reports(db, args):
     for r in rows:
         r["errors"] = "; ".join(f"{u} {why}" for u, why in r["errors"])
         r["time"] = r["at"]
-    table(rows, ("id", "time", "device", "media", "pos", "status", "src", "bytes", "ms", "errors"),
+    table(rows, ("id", "time", "device", "media", "pos", "status", "src", "bytes", "ms", "underruns",
+                 "underrun_ms", "errors"),
           times=("time",))

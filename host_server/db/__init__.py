@@ -26,6 +26,7 @@ import pathlib
 import re
 import time
 
+from ..model import sealing
 from .activity import Activity
 from .catalog import Catalog
 from .devices import Devices
@@ -72,6 +73,7 @@ class Database:
         self.engine = engine_for(target)
         self.clock = clock
         self.sealer = sealer
+        self.sealed_without_key = []   # what is sealed that this server cannot open (no key)
         self.activity = Activity(self)
         self.logins = Logins(self)
         self.secure = Secure(self)
@@ -96,11 +98,37 @@ class Database:
         self.fetchall = engine.fetchall
         self.execute = engine.execute
         self.transaction = engine.transaction
+        self.sealed_without_key = await self.check_master_key()
         if self.sealer is not None:
             sealed = await self.devices.seal_clear_secrets()
             if sealed:
                 log.info("sealed %d device secrets kept in clear under the master key", sealed)
         return self
+
+    async def check_master_key(self):
+        """Open one sealed item key and one sealed device secret as canaries, so that a wrong
+        master key stops the server (or the CLI) at once, rather than every key request failing
+        and new secrets being sealed under a second key. Without a key: what is sealed, e.g.
+        ["secure items"], that cannot be opened until one is given (the app logs it)."""
+        item = await self.fetchone("SELECT m.id, m.sha256, s.sealed FROM media m"
+                                   " JOIN media_secrets s ON s.media = m.id LIMIT 1")
+        device = await self.fetchone("SELECT id, secret FROM devices WHERE secret LIKE ? LIMIT 1",
+                                     (sealing.SEALED + "%",))
+        if self.sealer is None:
+            return [what for what, row in (("secure items", item), ("device secrets", device))
+                    if row]
+        for what, row, unseal in (("media %d" % item[0] if item else "", item,
+                                   lambda: self.sealer.unseal(item[1], item[2])),
+                                  ("device %s" % device[0] if device else "", device,
+                                   lambda: self.sealer.unseal_secret(device[0], device[1]))):
+            try:
+                if row:
+                    unseal()
+            except Exception:
+                raise sealing.MasterKeyError(
+                    f"the master key does not open the secrets this database holds ({what}):"
+                    " is it the right --master-key-file? Nothing was changed") from None
+        return []
 
     async def close(self):
         await self.engine.close()

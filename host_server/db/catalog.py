@@ -44,6 +44,8 @@ class Catalog:
         """
         sets = ", ".join(f"{k} = ?" for k in catalog.MEDIA_COLUMNS)
         old = json.loads((await c.fetchone("SELECT compact FROM media WHERE id = ?", (media_id,)))[0])
+        for key in catalog.PLAYBACK_FIELDS:   # rec's own: an update may make them unknown
+            old.pop(key, None)
         old.update(json.loads(catalog.compact_json(rec)))
         await c.execute(f"UPDATE media SET {sets}, compact = ? WHERE id = ?",
                         _column_values(rec) + [catalog.dumps(old), media_id])

@@ -1,7 +1,9 @@
 """Devices, the programs they are entitled to, their positions, and their reports.
 
 A device's position in its program moves only on its report of the item it was handed: a
-device that crashes mid-item gets the same item again.
+device that crashes mid-item gets the same item again. A horizon (the next items at once) moves
+nothing; a batch of reports moves it as the same reports one by one would, and a report the
+device sends again (its answer was lost) is recognised and taken once.
 """
 
 import json
@@ -11,6 +13,8 @@ from ..model.sealing import store_secret
 from ..model.errors import Conflict, Forbidden, NotFound, RateLimited
 
 REPORT_REPEAT_WINDOW = 600.0   # s: an identical report within this time is a retry
+SEQ_REPEAT_WINDOW = 86400.0    # s: the same for a report with a sequence number (a device may
+                               # send its batch again after an hour offline)
 REPORTS_SHOWN = 50             # reports listed when no limit is given
 
 _CURRENT = (
@@ -22,7 +26,7 @@ _CURRENT = (
     " LEFT JOIN media m ON m.id = pi.media"
     " WHERE d.id = ?")
 _REPORT_KEYS = ("id", "device", "program", "media", "title", "pos", "status", "src", "bytes", "ms",
-                "errors", "advanced", "at")
+                "underruns", "underrun_ms", "errors", "advanced", "at")
 
 
 class Devices:
@@ -178,40 +182,94 @@ class Devices:
         await self.db.activity.handed_out(device, cur[0], cur[3], cur[1])
         return cur[3], cur[1], cur[4]
 
+    async def horizon(self, device, k):
+        """(program, n_items, [(media id, pos, compact JSON text)]) of the device's next k items
+        in program order from its current one (wrapping, at most the whole program once), or
+        None when there is nothing to play. Hands out the first, as next_item does; positions
+        move only on reports."""
+        cur = await self.current(device)
+        if cur is None:
+            return None
+        program, pos, n = cur[0], cur[1], cur[2]
+        await self.db.activity.handed_out(device, program, cur[3], pos)
+        wanted = [(pos + i) % n for i in range(min(k, n))]
+        rows = await self.db.fetchall(
+            "SELECT pi.pos, m.id, m.compact FROM program_items pi JOIN media m ON m.id = pi.media"
+            " WHERE pi.program = ? AND pi.pos IN (%s)" % ", ".join("?" * len(wanted)),
+            [program] + wanted)
+        at = {r[0]: (r[1], r[0], r[2]) for r in rows}
+        return program, n, [at[p] for p in wanted if p in at]
+
     async def add_report(self, device, rep, per_minute=None):
         """Store a report; advance when it matches the current item. Returns the next pos.
-        A device that sent per_minute reports within the last minute is RateLimited (a retry
-        of its last report is not counted)."""
-        now = self.db.clock()
-        errors = json.dumps(rep["errors"], separators=(",", ":"))
+        A device that sent per_minute reports within the last minute is RateLimited (a repeat
+        of a report it made is not counted)."""
         async with self.db.transaction(device) as c:   # this device's rows only
-            cur = await self.current(device)
-            pos = cur[1] if cur else 0
-            last = await c.fetchone(
-                "SELECT media, pos, status, source, bytes, ms, errors, at FROM reports"
-                " WHERE device = ? ORDER BY id DESC LIMIT 1", (device,))
-            if last is not None and now - last[7] < REPORT_REPEAT_WINDOW and last[:7] == (
-                    rep["id"], rep["pos"], rep["status"], rep["src"], rep["bytes"], rep["ms"],
-                    errors):
-                return pos   # the device retrying after a lost answer
-            if per_minute:
-                row = await c.fetchone("SELECT at FROM reports WHERE device = ? ORDER BY id DESC"
-                                       " LIMIT 1 OFFSET ?", (device, per_minute - 1))
-                if row is not None and now - row[0] < 60:
-                    raise RateLimited(f"more than {per_minute} reports in a minute; slow down",
-                                      max(1, math.ceil(row[0] + 60 - now)))
-            advanced = cur is not None and rep["id"] == cur[3] and rep["pos"] == pos
-            await c.execute(
-                "INSERT INTO reports (device, program, media, pos, status, source, bytes, ms,"
-                " errors, advanced, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (device, cur[0] if cur else None, rep["id"], rep["pos"], rep["status"],
-                 rep["src"], rep["bytes"], rep["ms"], errors, int(advanced), now))
-            await self.db.activity.reported(c, device, rep, now)
-            if advanced:
-                pos = (pos + 1) % cur[2]
-                await c.execute("UPDATE entitlements SET pos = ? WHERE device = ? AND program = ?",
-                                (pos, device, cur[0]))
+            _, pos = await self._take(c, device, rep, self.db.clock(), per_minute)
         return pos
+
+    async def add_reports(self, device, reps, per_minute=None):
+        """Store reports in order, in one transaction, each as add_report would. Returns (how
+        many of them the server now holds, the reports stored now (not repeats), the next pos).
+        When per_minute stops the batch after some were taken, the rest are left for the
+        device to send again; RateLimited only when it stops the first."""
+        now, stored = self.db.clock(), []
+        async with self.db.transaction(device) as c:
+            for i, rep in enumerate(reps):
+                try:
+                    new, pos = await self._take(c, device, rep, now, per_minute)
+                except RateLimited:
+                    if i == 0:
+                        raise
+                    return i, stored, pos
+                if new:
+                    stored.append(rep)
+        return len(reps), stored, pos
+
+    async def _is_repeat(self, c, device, rep, errors, now):
+        """Has the device made this report before (it is sending it again after a lost answer)?
+        With a sequence number: a report of that number identical in every field within
+        SEQ_REPEAT_WINDOW; without: its previous report, identical, within REPORT_REPEAT_WINDOW."""
+        cols = ("SELECT media, pos, status, source, bytes, ms, errors, underruns, underrun_ms, seq,"
+                " at FROM reports WHERE device = ?")
+        if rep.get("seq") is None:
+            last = await c.fetchone(cols + " ORDER BY id DESC LIMIT 1", (device,))
+            window = REPORT_REPEAT_WINDOW
+        else:
+            last = await c.fetchone(cols + " AND seq = ? ORDER BY id DESC LIMIT 1",
+                                    (device, rep["seq"]))
+            window = SEQ_REPEAT_WINDOW
+        return last is not None and now - last[10] < window and last[:10] == (
+            rep["id"], rep["pos"], rep["status"], rep["src"], rep["bytes"], rep["ms"], errors,
+            rep.get("underruns", 0), rep.get("underrun_ms", 0), rep.get("seq"))
+
+    async def _take(self, c, device, rep, now, per_minute):
+        """One report inside c: (stored now, not a repeat?, the next pos)."""
+        errors = json.dumps(rep["errors"], separators=(",", ":"))
+        cur = await self.current(device)
+        pos = cur[1] if cur else 0
+        if await self._is_repeat(c, device, rep, errors, now):
+            return False, pos
+        if per_minute:
+            row = await c.fetchone("SELECT at FROM reports WHERE device = ? ORDER BY id DESC"
+                                   " LIMIT 1 OFFSET ?", (device, per_minute - 1))
+            if row is not None and now - row[0] < 60:
+                raise RateLimited(f"more than {per_minute} reports in a minute; slow down",
+                                  max(1, math.ceil(row[0] + 60 - now)))
+        advanced = cur is not None and rep["id"] == cur[3] and rep["pos"] == pos
+        await c.execute(
+            "INSERT INTO reports (device, program, media, pos, status, source, bytes, ms,"
+            " errors, underruns, underrun_ms, seq, advanced, at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (device, cur[0] if cur else None, rep["id"], rep["pos"], rep["status"],
+             rep["src"], rep["bytes"], rep["ms"], errors, rep.get("underruns", 0),
+             rep.get("underrun_ms", 0), rep.get("seq"), int(advanced), now))
+        await self.db.activity.reported(c, device, rep, now)
+        if advanced:
+            pos = (pos + 1) % cur[2]
+            await c.execute("UPDATE entitlements SET pos = ? WHERE device = ? AND program = ?",
+                            (pos, device, cur[0]))
+        return True, pos
 
     async def prune_reports(self, before):
         """Delete reports made before that time; returns how many."""
@@ -221,11 +279,11 @@ class Devices:
     async def reports(self, device=None, failed_only=False, limit=REPORTS_SHOWN, offset=0,
                       media=None):
         """The latest reports, newest first: [{id, device, program, media, title, pos, status,
-        src, bytes, ms, errors, advanced, at}]; of one device, of one media, or only those that
-        failed or met a failing source; offset skips that many of the newest (a page).
-        What the CLI and the dashboard both list."""
+        src, bytes, ms, underruns, underrun_ms, errors, advanced, at}]; of one device, of one
+        media, or only those that failed or met a failing source; offset skips that many of the
+        newest (a page). What the CLI and the dashboard both list."""
         sql = ("SELECT r.id, r.device, r.program, r.media, m.title, r.pos, r.status, r.source,"
-               " r.bytes, r.ms, r.errors, r.advanced, r.at"
+               " r.bytes, r.ms, r.underruns, r.underrun_ms, r.errors, r.advanced, r.at"
                " FROM reports r LEFT JOIN media m ON m.id = r.media")
         where, args = [], []
         if device is not None:

@@ -11,6 +11,7 @@ from urllib.parse import quote, urlsplit
 from .checks import (MAX_DEVICE_NAME, check_device_id, check_program_name, check_secret, has_control,
                      is_hex, is_int)
 from .errors import Invalid
+from .playback import check_playback
 from .secure import compact_sec, validate_secure
 
 # Seed fields 6-25 that are plain text, in the order of the seed.
@@ -24,8 +25,10 @@ TEXT_FIELDS = (
 )
 LIST_FIELDS = ("performers", "composers", "creators")
 REQUIRED_FIELDS = ("size", "sha256", "type", "primary_address", "primary_directory", "file_name")
+# The file's playback rate (bytes/s) and duration (ms), when known (model/playback.py).
+PLAYBACK_FIELDS = ("rate", "dur")
 # Column order of the media table (without id, compact, created).
-MEDIA_COLUMNS = REQUIRED_FIELDS + TEXT_FIELDS[:8] + LIST_FIELDS + TEXT_FIELDS[8:]
+MEDIA_COLUMNS = REQUIRED_FIELDS + TEXT_FIELDS[:8] + LIST_FIELDS + TEXT_FIELDS[8:] + PLAYBACK_FIELDS
 KNOWN_FIELDS = frozenset(MEDIA_COLUMNS) | {"alternates", "secure"}
 
 MAX_TEXT = 1024          # any one text field, in characters
@@ -110,6 +113,7 @@ def validate_media(obj, where="media", warn=None):
     if "/" not in ctype:
         raise Invalid(f"{where}: field 'type' must be a content type like audio/wav")
     rec["type"] = ctype
+    rec.update(check_playback(obj, where))
     rec["primary_address"] = check_address(obj["primary_address"], f"{where}: field 'primary_address'")
     rec["primary_directory"] = _check_directory(obj["primary_directory"], f"{where}: field 'primary_directory'")
     name = _check_text(obj["file_name"], f"{where}: field 'file_name'", required=True)
@@ -164,10 +168,15 @@ def compact_json(rec):
         "size": rec["size"],
         "sha256": rec["sha256"],
         "type": rec["type"],
+    }
+    for key in PLAYBACK_FIELDS:
+        if rec.get(key) is not None:
+            doc[key] = rec[key]
+    doc.update({
         "title": rec["title"][:DISPLAY_CHARS],
         "by": (performers[0] if performers else "")[:DISPLAY_CHARS],
         "src": source_urls(rec),
-    }
+    })
     if rec.get("secure"):
         doc["sec"] = compact_sec(rec["secure"])
     return dumps(doc)

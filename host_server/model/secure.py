@@ -15,7 +15,7 @@ import binascii
 from .checks import is_hex, is_int
 from .errors import Invalid
 
-MAX_PIECE = 16 * 1024     # a withheld piece; a device takes key_buffer - 96 bytes (4096 by default)
+MAX_PIECE = 4096   # a withheld piece: a device takes key_buffer - 96 bytes, 4096 with the default
 
 
 def validate_secure(obj, size, where):
@@ -58,7 +58,8 @@ def validate_secure(obj, size, where):
     except (binascii.Error, ValueError):
         raise Invalid(f"{w}.piece is not valid base64") from None
     if len(piece) > MAX_PIECE:
-        raise Invalid(f"{w}.piece is over {MAX_PIECE} bytes")
+        raise Invalid(f"{w}.piece is over {MAX_PIECE} bytes: no device with the default key"
+                      f" buffer could play it (it takes key_buffer - 96 bytes)")
     offset = obj.get("piece_offset", 0)
     if not is_int(offset) or offset < 0 or offset + len(piece) > size:
         raise Invalid(f"{w}.piece_offset must place the piece inside the stored file")

@@ -18,9 +18,11 @@ import hashlib
 import aiohttp
 
 from ..model.errors import Busy, RateLimited
+from ..model.playback import WAV_HEAD
 from .policy import SourceRefused
 
 CHUNK = 64 * 1024
+HEAD = WAV_HEAD   # bytes of the primary kept while it is checked: its format's header
 MAX_REDIRECTS = 3
 
 
@@ -36,8 +38,9 @@ def connect_error(exc):
     return "connection failed"
 
 
-async def _check(session, url, size, sha256):
-    """None when the source serves exactly the claimed bytes, else why not (a short string)."""
+async def _check(session, url, size, sha256, head=None):
+    """None when the source serves exactly the claimed bytes, else why not (a short string).
+    head (a bytearray) receives the body's first bytes, up to HEAD bytes."""
     try:
         async with session.get(url, headers={"Accept-Encoding": "identity"},
                                allow_redirects=True, max_redirects=MAX_REDIRECTS) as resp:
@@ -55,6 +58,8 @@ async def _check(session, url, size, sha256):
                 if got > size:
                     return "more bytes than the claimed size"
                 digest.update(chunk)
+                if head is not None and len(head) < HEAD:
+                    head += chunk[:HEAD - len(head)]
             if got != size:
                 return "size differs from the claimed one"
             if digest.hexdigest() != sha256:
@@ -72,16 +77,18 @@ async def _check(session, url, size, sha256):
         return f"failed: {exc.__class__.__name__}"
 
 
-async def check_sources(urls, size, sha256, policy, timeout=5.0, deadline=60.0):
+async def check_sources(urls, size, sha256, policy, timeout=5.0, deadline=60.0, head=None):
     """[{"url", "ok", "why"}] for each URL, in order; why is "" when ok.
 
     timeout bounds connecting and each wait for data; deadline the whole check of each source
-    (a trickling source cannot hold the meta server longer).
+    (a trickling source cannot hold the meta server longer). head, a bytearray, receives the
+    first HEAD bytes of the first URL's body (the primary's: where a WAV header is read).
     """
     timeout = aiohttp.ClientTimeout(total=deadline, sock_connect=timeout, sock_read=timeout)
     async with aiohttp.ClientSession(timeout=timeout, auto_decompress=False,
                                      connector=policy.connector()) as session:
-        whys = await asyncio.gather(*(_check(session, u, size, sha256) for u in urls))
+        whys = await asyncio.gather(*(_check(session, u, size, sha256, head if i == 0 else None)
+                                      for i, u in enumerate(urls)))
     return [{"url": u, "ok": why is None, "why": why or ""} for u, why in zip(urls, whys)]
 
 

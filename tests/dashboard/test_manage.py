@@ -419,20 +419,13 @@ async def test_the_first_report_of_a_time_is_found_by_id_across_gaps(db_path, cl
         await db.close()
 
 
-async def test_reports_show_underruns_once_the_reports_carry_them(api, db_path, clock, monkeypatch):
-    """Reports gain underruns and underrun_ms (the player's work): the pages show them when the
-    rows have them, and nothing breaks before."""
-    await add_reports(db_path, clock, [("dev1", {"id": 1, "status": "played"})])
+async def test_reports_and_a_devices_page_show_underruns(api, db_path, clock):
+    await add_reports(db_path, clock, [
+        ("dev1", {"id": 1, "status": "played"}),
+        ("dev1", {"id": 2, "pos": 1, "status": "played", "underruns": 3, "underrun_ms": 420})])
     await sign_in(api.client)
-    page = await get_page(api, "/dashboard/reports")
-    assert "underruns" not in page
-    from host_server.db.devices import Devices
-    plain = Devices.reports
-
-    async def with_underruns(self, *args, **kw):
-        return [dict(r, underruns=3, underrun_ms=420) for r in await plain(self, *args, **kw)]
-    monkeypatch.setattr(Devices, "reports", with_underruns)
     for path in ("/dashboard/reports", "/dashboard/devices/dev1"):
         page = await get_page(api, path)
         assert '<th class="num">underruns</th>' in page, path
-        assert re.search(r'<td class="num">3 <span class="dim">420 ms</span></td>', page), path
+        assert '<td class="num"><span class="bad">3 (420 ms)</span></td>' in page, path
+        assert '<td class="num">0</td>' in page, path

@@ -80,7 +80,7 @@ class Server:
         self.port = int(match.group(1))
 
     def stop(self):
-        stop_process(self.proc, signal.SIGTERM, 10)
+        stop_process(self.proc, signal.SIGTERM, 60)   # a loaded machine: it exits, given time
         self.stderr = self.proc.stderr.read()
         self.proc.stdout.close()
         self.proc.stderr.close()

@@ -105,11 +105,11 @@ class Api:
         self.client = client
         self.checker = checker
 
-    async def call(self, method, template, params=None, **kw):
+    async def call(self, method, template, params=None, query=None, **kw):
         path = template
         for name, value in (params or {}).items():
             path = path.replace("{" + name + "}", str(value))
-        resp = await self.client.request(method, path, allow_redirects=False, **kw)
+        resp = await self.client.request(method, path, allow_redirects=False, params=query, **kw)
         body = await resp.read()
         ctype = resp.content_type if body or resp.headers.get("Content-Type") else None
         self.checker.check(method, template, resp.status, ctype, resp.headers, body)

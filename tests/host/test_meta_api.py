@@ -279,7 +279,8 @@ async def test_full_record_has_all_fields(aiohttp_client, db_path, seeded):
            "primary_address": "http://10.0.0.1:81/", "primary_directory": "/a b",
            "file_name": "x y.mp3",
            "alternates": [{"address": "http://10.0.0.2", "directory": "/m1"},
-                          {"address": "https://10.0.0.3:8443", "directory": "m2/deep"}], **full}
+                          {"address": "https://10.0.0.3:8443", "directory": "m2/deep"}],
+           "rate": 16000, "dur": 180250, **full}
     media_id = await db.catalog.add_media(catalog.validate_media(doc))
     await db.close()
     client = await aiohttp_client(init_app(probe_interval=0, db=db_path))
@@ -291,7 +292,8 @@ async def test_full_record_has_all_fields(aiohttp_client, db_path, seeded):
                     alternates=[{"address": "http://10.0.0.2", "directory": "/m1"},
                                 {"address": "https://10.0.0.3:8443", "directory": "m2/deep"}])
     assert body == expected
-    assert len(body) == 24 + 4   # 25 seed fields (4 and 5 in alternates) + id, size, sha256, type
+    # 25 seed fields (4 and 5 in alternates) + id, size, sha256, type + playback rate, duration
+    assert len(body) == 24 + 4 + 2
     assert list(body)[:8] == ["id", "size", "sha256", "type", "primary_address",
                               "primary_directory", "file_name", "alternates"]
 

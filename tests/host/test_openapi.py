@@ -148,6 +148,26 @@ async def test_device_api_answers_match_the_document(api, seeded):
     s, body, _ = await api.call("POST", "/api/v1/report", headers=auth,
                                 json={"id": 1, "pos": 0, "status": "lost"})
     assert s == 400
+    s, body, _ = await api.call("GET", "/api/v1/horizon", headers=auth, query={"k": 8})
+    assert s == 200 and [i["pos"] for i in body["items"]] == [1, 2, 0] and body["n"] == 3
+    s, body, _ = await api.call("GET", "/api/v1/horizon", headers=auth, query={"k": 17})
+    assert s == 400
+    s, body, _ = await api.call("GET", "/api/v1/horizon")
+    assert s == 401
+    s, body, _ = await api.call("GET", "/api/v1/horizon", headers=auth)
+    assert s == 200
+    first = body["items"][0]
+    batch = [{"seq": 1, "id": first["id"], "pos": first["pos"], "status": "played",
+              "src": first["src"][0], "bytes": first["size"], "ms": 5, "underruns": 2,
+              "underrun_ms": 40}]
+    s, body, _ = await api.call("POST", "/api/v1/reports", headers=auth, json={"reports": batch})
+    assert s == 200 and body == {"applied": 1, "next_pos": 2}
+    s, body, _ = await api.call("POST", "/api/v1/reports", headers=auth, json={"reports": []})
+    assert s == 400
+    s, body, _ = await api.call("POST", "/api/v1/reports", json={"reports": batch})
+    assert s == 401
+    s, body, _ = await api.call("POST", "/api/v1/reports", headers=auth, data=b"x" * (65 * 1024))
+    assert s == 413
     s, body, _ = await api.call("POST", "/api/v1/report", headers=auth, data=b"x" * (65 * 1024))
     assert s == 413
     s, body, _ = await api.call("POST", "/api/v1/report", json={"id": 1, "pos": 0, "status": "played"})

@@ -222,6 +222,56 @@ async def test_without_the_master_key_the_server_answers_503(aiohttp_client, db_
     assert resp.status == 503 and "master key" in (await resp.json())["error"]
 
 
+async def test_without_the_master_key_the_start_says_what_is_sealed(aiohttp_client, db_path, clock,
+                                                                     secure_seeded, monkeypatch, caplog):
+    monkeypatch.delenv(sealing.ENV_FILE, raising=False)
+    await aiohttp_client(init_app(probe_interval=0, db=db_path, clock=clock))
+    assert "holds sealed secure items but the server was given no master key" in caplog.text
+
+
+async def test_a_wrong_master_key_stops_the_start_and_changes_nothing(db_path, clock, secure_seeded,
+                                                                      tmp_path):
+    other = str(tmp_path / "other.key")
+    sealing.new_master_key_file(other)
+    before = dump(db_path)
+    db = Database(db_path, clock=clock, sealer=sealing.Sealer(sealing.load_master_key(other)))
+    with pytest.raises(sealing.MasterKeyError, match="does not open the secrets .*media 2.*right --master-key-file"):
+        await db.connect()
+    await db.close()
+    assert dump(db_path) == before          # the devices' clear secrets were not sealed under it
+    from hostutil import run_cli
+    from simulator.procs import free_port
+    proc = run_cli("--master-key-file", other, "serve", "--port", str(free_port()), db=db_path)
+    assert proc.returncode != 0 and "right --master-key-file" in proc.stderr
+
+
+async def test_an_item_sealed_under_another_key_gets_a_clear_503_not_a_500(
+        aiohttp_client, db_path, clock, secure_seeded, master_file, tmp_path, caplog):
+    other = sealing.Sealer(bytes(32))
+    sec = secure_seeded["secure"]
+    sha = sql(db_path, f"SELECT sha256 FROM media WHERE id = {sec}")[0][0]
+    blob = other.seal(sha, KEY, IV, PIECE)
+    db = await Database(db_path, clock=clock).connect()
+    third = await db.catalog.add_media(catalog.validate_media(media_doc(3)))
+    async with db.transaction() as c:       # a second secure item, as if sealed elsewhere
+        await c.execute("INSERT INTO media_secrets (media, encrypted, plain_size, plain_sha256,"
+                        " piece_offset, piece_length, sealed) SELECT ?, encrypted, plain_size,"
+                        " plain_sha256, piece_offset, piece_length, ? FROM media_secrets"
+                        " WHERE media = ?", (third, blob, sec))
+        await c.execute("UPDATE media SET sha256 = ? WHERE id = ?", (sha, third))
+        await c.execute("INSERT INTO program_items (program, pos, media) SELECT program, 2, ?"
+                        " FROM program_items WHERE media = ? LIMIT 1", (third, sec))
+    await db.close()
+    client = await aiohttp_client(init_app(probe_interval=0, db=db_path, clock=clock,
+                                           master_key_file=master_file))
+    token = await login(client)
+    resp = await client.post(f"/api/v1/media/{third}/key", json=key_request(SECRET, "dev1", third),
+                             headers=bearer(token))
+    assert resp.status == 503 and "sealed secrets" in (await resp.json())["error"]
+    assert "right --master-key-file" in caplog.text
+    assert requests_log(db_path)[-1] == ("dev1", third, 503, "master key mismatch")
+
+
 async def test_nothing_secret_reaches_the_log(sclient, secure_seeded, caplog):
     caplog.set_level(logging.DEBUG)
     sec = secure_seeded["secure"]

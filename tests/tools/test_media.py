@@ -126,3 +126,14 @@ def test_the_piece_is_moved_inside_a_small_file():
     assert media.piece_place(100_000, 4096, 4096) == (4096, 4096)
     assert media.piece_place(5000, 4096, 4096) == (904, 4096)
     assert media.piece_place(112, 4096, 4096) == (0, 112)
+
+
+def test_a_piece_no_device_could_take_is_refused_before_anything_is_written(tmp_path, originals):
+    from host_server.model import secure
+    from tools import media
+    assert media.MAX_PIECE == secure.MAX_PIECE   # the tool and the meta server agree
+    src, files = originals
+    r = prepare(tmp_path, str(src / "song.wav"), "--piece-length", str(media.MAX_PIECE + 16),
+                "--address", "http://127.0.0.1:8101", "--directory", "/music")
+    assert r.returncode != 0 and "no device could play it" in r.stderr
+    assert not (tmp_path / "out").exists() or not os.listdir(tmp_path / "out")
