@@ -189,6 +189,7 @@ async def _overview(request):
             f"Failovers away from each file server, the last {OVERVIEW_HOURS} hours",
             charts.FAILED) if failover_rows else None,
         servers_down=[s for s in servers if s["up"] is False], servers=servers,
+        underruns=await db.stats.underruns(since),
         file_bytes=sum(b for b, _ in served.values()), meta_bytes=int(meta_bytes or 0))
 
 

@@ -71,6 +71,14 @@ class Stats:
             " AND status = 'played' AND source IS NOT NULL GROUP BY source", (start, since))
         return {src: (int(n_bytes or 0), items) for src, n_bytes, items in rows}
 
+    async def underruns(self, since):
+        """(underruns, their milliseconds, items with any) reported since then."""
+        start = await self.first_since(since)
+        row = None if start is None else await self.db.fetchone(
+            "SELECT sum(underruns), sum(underrun_ms), count(*) FROM reports WHERE id >= ?"
+            " AND at >= ? AND underruns > 0", (start, since))
+        return (int(row[0] or 0), int(row[1] or 0), row[2]) if row else (0, 0, 0)
+
     async def source_errors(self, since):
         """{source URL: {reason: count}} of the sources devices left for the next one (a
         failover) since then."""

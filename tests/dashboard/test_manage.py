@@ -321,7 +321,8 @@ A, B = "http://127.0.0.1:8101", "http://127.0.0.1:8104"
 async def test_overview_counts_plays_bytes_per_file_server_and_failovers(api, db_path, clock):
     await add_reports(db_path, clock, [
         ("dev1", {"id": 1, "status": "played", "src": A + "/music/1/tone-1.wav", "bytes": 1001}),
-        ("dev1", {"id": 2, "status": "played", "src": A + "/music/2/tone-2.wav", "bytes": 1002}),
+        ("dev1", {"id": 2, "status": "played", "src": A + "/music/2/tone-2.wav", "bytes": 1002,
+                  "underruns": 2, "underrun_ms": 150}),
         ("dev1", {"id": 3, "status": "played", "src": B + "/mirror/3/tone-3.wav", "bytes": 5000,
                   "errors": [[A + "/music/3/tone-3.wav", "refused"]]}),
         ("dev2", {"id": 1, "status": "failed", "errors": [[A + "/music/1/tone-1.wav", "timeout"],
@@ -334,8 +335,10 @@ async def test_overview_counts_plays_bytes_per_file_server_and_failovers(api, db
     s, page, _ = await api.call("GET", "/dashboard/overview")
     assert s == 200
     figure = {k: re.search(rf'id="n-{k}"[^>]*>(\d+)<', page).group(1)
-              for k in ("online", "playing", "failing", "plays", "failures")}
-    assert figure == {"online": "1", "playing": "0", "failing": "1", "plays": "4", "failures": "1"}
+              for k in ("online", "playing", "failing", "plays", "failures", "underruns")}
+    assert figure == {"online": "1", "playing": "0", "failing": "1", "plays": "4", "failures": "1",
+                      "underruns": "2"}
+    assert "150 ms in 1 item(s)" in page
     # bytes per file server, from the reports: A served 3 items, B one
     assert "http://127.0.0.1:8101 <tspan" in page and "2.9 KiB in 3 item(s)" in page
     assert "http://127.0.0.1:8104 <tspan" in page and "4.9 KiB in 1 item(s)" in page
