@@ -8,9 +8,11 @@ import logging
 from aiohttp import web
 
 from .api.middleware import json_errors
+from .api.monitoring import count_database_errors, measure
 from .api.routes import setup_routes
 from .db import Database
-from .keys import AUTH, DB, SETTINGS, SOURCE_CHECKS, SOURCE_POLICY
+from .keys import AUTH, DB, METRICS, SETTINGS, SOURCE_CHECKS, SOURCE_POLICY
+from .metrics import MetaMetrics
 from .model.sealing import ENV_FILE, Sealer, load_master_key
 from .outbound.policy import SourcePolicy
 from .outbound.probe import health_context
@@ -71,8 +73,11 @@ async def _retention(app):
 def init_app(settings=None, **overrides):
     """The aiohttp application; the database opens (and migrates) when the app starts."""
     settings = dataclasses.replace(settings or Settings(), **overrides)
-    app = web.Application(client_max_size=settings.max_body, middlewares=[json_errors])
+    # measure outermost (the status sent), database errors innermost (before json_errors)
+    app = web.Application(client_max_size=settings.max_body,
+                          middlewares=[measure, json_errors, count_database_errors])
     app[SETTINGS] = settings
+    app[METRICS] = MetaMetrics(settings.metrics_nets)   # a bad network fails here
     app[SOURCE_POLICY] = SourcePolicy(settings.allow_source_nets)   # a bad network fails here
     app[SOURCE_CHECKS] = CheckSlots(settings.max_checks, settings.max_owner_checks)
     app.cleanup_ctx.append(_database)

@@ -11,10 +11,15 @@ percent-encoded), backslashes, NULs and symlinks that resolve outside the root g
 directories (no listings). One log line per request on stderr. Slow clients and floods are
 bounded as on the meta server (serving.py: header, body and keep-alive deadlines, caps of
 connections per address and in all; the options --header-timeout and the like).
+
+With --metrics-net NETWORK, GET /metrics answers Prometheus's text format (metrics.FileMetrics:
+requests by status, bytes served) to that network's addresses, 403 to others; a file named
+"metrics" at the root is then not served.
 """
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import os
 import socket
@@ -22,7 +27,9 @@ import sys
 
 from aiohttp import web
 
-from .keys import FILE_ROOT
+from . import settings
+from .keys import FILE_METRICS, FILE_ROOT
+from .metrics import FileMetrics
 from .model.display import log_to_stderr
 from .serving import ConnectionLimits, add_limit_options, serve_until_stopped
 from .settings import port_number
@@ -37,6 +44,11 @@ class PlainFileResponse(web.FileResponse):
 
     def _get_file_path_stat_encoding(self, accept_encoding):
         return super()._get_file_path_stat_encoding("")
+
+    async def _sendfile(self, request, fobj, offset, count):
+        writer = await super()._sendfile(request, fobj, offset, count)
+        request.app[FILE_METRICS].bytes_served.inc(count)   # sent in full: a dropped one is not
+        return writer
 
 
 def resolve(root, rel):
@@ -57,18 +69,38 @@ async def serve_file(request):
     return PlainFileResponse(path)
 
 
-def init_app(root):
+async def count_answer(request, response):
+    """on_response_prepare: each answer by its status, known only here (a FileResponse decides
+    on 206, 304 or 416 as it starts)."""
+    method = request.method if request.method in ("GET", "HEAD") else "other"   # bounded labels
+    request.app[FILE_METRICS].requests.labels(method, str(response.status)).inc()
+
+
+async def metrics(request):
+    m = request.app[FILE_METRICS]
+    if not m.readers.allow(request.remote):
+        raise web.HTTPForbidden(text="this address may not read the metrics (--metrics-net)\n")
+    body, content_type = m.answer(request.headers.get("Accept"))
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+def init_app(root, metrics_nets=()):
     root = os.path.realpath(root)
     if not os.path.isdir(root):
         raise ValueError(f"root {root} is not a directory")
     app = web.Application()
+    app.on_response_prepare.append(count_answer)
     app[FILE_ROOT] = root
+    app[FILE_METRICS] = FileMetrics(metrics_nets)   # a bad network fails here
+    if app[FILE_METRICS].readers.on:
+        app.router.add_get("/metrics", metrics)
     app.router.add_get("/{path:.*}", serve_file)
     return app
 
 
-async def serve(root, host, port, limits=None):
-    runner = web.AppRunner(init_app(root), access_log=logging.getLogger("aiohttp.access"))
+async def serve(root, host, port, limits=None, metrics_nets=()):
+    runner = web.AppRunner(init_app(root, metrics_nets),
+                           access_log=logging.getLogger("aiohttp.access"))
     await serve_until_stopped(runner, host, port, limits)
 
 
@@ -80,10 +112,14 @@ def main(argv=None):
                    help="the address to listen on (default 127.0.0.1; 0.0.0.0: every interface)")
     p.add_argument("--port", type=port_number, default=0, help="0 (default) binds a free port")
     add_limit_options(p)   # the meta server's settings of the same names, same defaults
+    settings.add_option(p, dataclasses.replace(
+        settings.BY_NAME["metrics_nets"], help="a network whose addresses may read the Prometheus"
+        " metrics at GET /metrics (repeatable, e.g. 127.0.0.0/8; none: /metrics is off)"))
     args = p.parse_args(argv)
     log_to_stderr("%(asctime)s %(message)s")
     try:
-        asyncio.run(serve(args.root, args.host, args.port, ConnectionLimits.of(args)))
+        asyncio.run(serve(args.root, args.host, args.port, ConnectionLimits.of(args),
+                          args.metrics_nets))
     except (ValueError, OSError) as exc:
         print(f"error: {_why(exc, args)}", file=sys.stderr)
         return 1

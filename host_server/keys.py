@@ -3,6 +3,7 @@
 from aiohttp import web
 
 from .db import Database
+from .metrics import FileMetrics, MetaMetrics
 from .outbound.policy import SourcePolicy
 from .outbound.sourcecheck import CheckSlots
 from .services.auth import Auth
@@ -19,6 +20,8 @@ SOURCE_POLICY = web.AppKey("source_policy", SourcePolicy)   # where owners' URLs
 SOURCE_CHECKS = web.AppKey("source_checks", CheckSlots)     # owners' checks in flight
 SIGN_IN_LIMITER = web.AppKey("sign_in_limiter", SignInLimiter)   # the dashboard's
 FILE_ROOT = web.AppKey("file_root", str)                  # fileserver: the folder it serves
+METRICS = web.AppKey("metrics", MetaMetrics)              # Prometheus figures (metrics.py)
+FILE_METRICS = web.AppKey("file_metrics", FileMetrics)    # fileserver: its figures
 
 # a request's
 DEVICE = web.RequestKey("device", str)         # the device a bearer token belongs to

@@ -62,6 +62,10 @@ TABLE = (
             "registrations and updates one owner may make in an hour"),
     Setting("max_device_reports", 120, "int", "reports one device may send in a minute"),
     Setting("retention_days", 90, "int", "days reports and key requests are kept"),
+    Setting("metrics_nets", (), "list", "a network whose addresses may read the Prometheus"
+            " metrics at GET /metrics (repeatable, e.g. 127.0.0.0/8; none: /metrics is off; behind"
+            " a load balancer, name it with --trusted-proxy so that the reader's own address"
+            " counts)", option="--metrics-net"),
     # what one connection may cost (the file server takes these as its own options too)
     Setting("header_timeout", 10.0, "seconds", "seconds a request's headers may take to arrive,"
             " from the connection's start or, on a keep-alive connection, the request's first"

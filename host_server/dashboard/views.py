@@ -1,24 +1,27 @@
-"""Dashboard pages and forms: each parses its form, calls the database, renders or redirects.
-
-A form that changes something answers with a redirect to its page (so a reload does not
-repeat it) carrying a short message; a form with bad input renders its page again with the
-error and status 400, and nothing is stored.
+"""Dashboard pages: sign-in, the overview, and a page per list (devices, programs, media, owners,
+file servers, reports) with its search, filters and paging. The forms that change things are in
+manage.py; each renders its page again through `render` when its input is bad.
 """
 
+import json
 import urllib.parse
 
 import aiohttp_jinja2
 from aiohttp import web
 
-from ..keys import CSRF, DB, FORM, OPERATOR, SETTINGS, SIGN_IN_LIMITER
-from ..model.checks import (ID_DIGITS, MAX_PROGRAM_NAME, check_program_name, contains_nul,
-                            id_from_text, is_number_text)
-from ..model.errors import DomainError, Invalid, NotFound
+from ..db.stats import HOUR, ONLINE_WINDOW
+from ..keys import CSRF, DB, METRICS, OPERATOR, SETTINGS, SIGN_IN_LIMITER
+from ..model.checks import MAX_PROGRAM_NAME, contains_nul, id_from_text, is_number_text
+from ..model.display import when
+from ..model.errors import NotFound
 from ..serving import client_address
-from . import sessions
+from ..services.health import address_of
+from . import charts, sessions
 
-ONLINE_WINDOW = 600   # s: a device that asked for or reported an item within this is online
-REPORTS_PAGE = 100    # reports on the reports page
+REPORTS_PAGE = 50     # reports on a page of the reports page
+MEDIA_PAGE = 50       # media on a page of the media page
+MAX_PAGE = 1000       # pages further back are not offered (the newest are what matters)
+OVERVIEW_HOURS = 24   # the overview's figures cover this many hours
 
 
 def _context(request, **extra):
@@ -29,12 +32,20 @@ def _context(request, **extra):
     return ctx
 
 
-def _done(path, message):
-    return web.HTTPSeeOther(path + "?" + urllib.parse.urlencode({"msg": message}))
-
-
 def _int(form, key, what):
     return id_from_text((form.get(key) or "").strip(), what)
+
+
+def _page_number(request):
+    text = request.query.get("page", "1")
+    return min(int(text), MAX_PAGE) if is_number_text(text, 4) and int(text) > 0 else 1
+
+
+def _query(request, **changes):
+    """The request's query string with changes (None drops a key), for links to other pages."""
+    args = {k: v for k, v in request.query.items() if k != "msg"}
+    args.update(changes)
+    return "?" + urllib.parse.urlencode({k: v for k, v in args.items() if v not in (None, "")})
 
 
 # -- sign-in -------------------------------------------------------------------------------
@@ -45,12 +56,14 @@ async def login_page(request):
     return _login_form(request, "", 200)
 
 
-def _login_form(request, error, status, name=""):
+def _login_form(request, error, status, name="", target=None):
+    """The sign-in form; target: where a sign-in leads (the page asked for, kept through a
+    failed attempt)."""
     response = web.Response(status=status, content_type="text/html")
     token = sessions.new_login_csrf(request, response)
     response.text = aiohttp_jinja2.render_string("login.html", request, {
         "csrf": token, "error": error, "name": name,
-        "next": sessions.safe_next(request.query.get("next"))})
+        "next": sessions.safe_next(target or request.query.get("next"))})
     return response
 
 
@@ -68,14 +81,14 @@ async def login(request):
     wait = await limiter.begin(db, name, address, now)
     if wait:
         response = _login_form(request, f"too many failed sign-ins as {name!r}; try again in {wait} s",
-                               429, name)
+                               429, name, form.get("next"))
         response.headers["Retry-After"] = str(wait)
         return response
     token = None
     if name and password:
         token = await sessions.sign_in(request, name, password)
     if token is None:   # the attempt stays counted
-        return _login_form(request, "wrong name or password", 401, name)
+        return _login_form(request, "wrong name or password", 401, name, form.get("next"))
     await limiter.succeeded(db, name, address)
     response = web.HTTPSeeOther(sessions.safe_next(form.get("next")))
     sessions.set_session_cookie(request, response, token)
@@ -89,17 +102,117 @@ async def logout(request):
     raise response
 
 
+async def root(request):
+    """/: the dashboard (which asks a stranger to sign in)."""
+    raise web.HTTPSeeOther("/dashboard/")
+
+
 @sessions.page
 async def home(request):
-    raise web.HTTPSeeOther("/dashboard/devices")
+    raise web.HTTPSeeOther("/dashboard/overview")
+
+
+async def render(request, name, error="", status=200, **extra):
+    """A page by its name in PAGES, with an error above it (a form's bad input: status 400)."""
+    ctx = await PAGES[name](request)
+    ctx.update(extra, error=error)
+    return aiohttp_jinja2.render_template(f"{name}.html", request, ctx, status=status)
+
+
+def _page(name):
+    @sessions.page
+    async def handler(request):
+        return await render(request, name)
+    handler.__name__ = name
+    return handler
+
+
+# -- the overview -----------------------------------------------------------------------------
+
+def _device_state(d, trouble):
+    """offline, failing (stuck: see db.stats.trouble), playing, or idle (online, nothing to play)."""
+    if d["id"] in trouble:
+        return "failing"
+    if not d["online"]:
+        return "offline"
+    return "playing" if d["playing"] else "idle"
+
+
+async def _devices_with_trouble(db):
+    devices = await db.activity.overview(ONLINE_WINDOW)
+    trouble = await db.stats.trouble(devices)
+    for d in devices:
+        d["trouble"] = trouble.get(d["id"])
+        d["state"] = _device_state(d, trouble)
+    return devices
+
+
+def _by_server(per_url, merge):
+    """{address: merged} of a {source URL: value} mapping."""
+    out = {}
+    for url, value in per_url.items():
+        address = address_of(url)
+        out[address] = merge(out.get(address), value)
+    return out
+
+
+async def _overview(request):
+    db, now = request.app[DB], request.app[SETTINGS].clock()
+    since = now - OVERVIEW_HOURS * HOUR
+    devices = await _devices_with_trouble(db)
+    states = {s: sum(1 for d in devices if d["state"] == s)
+              for s in ("playing", "idle", "failing", "offline")}
+    hourly = await db.stats.hourly(OVERVIEW_HOURS)
+    served = _by_server(await db.stats.served(since),
+                        lambda a, b: (a[0] + b[0], a[1] + b[1]) if a else b)
+    meta_bytes = request.app[METRICS].registry.get_sample_value("meta_http_response_bytes_total")
+    failovers = _by_server(await db.stats.source_errors(since), _merge_reasons)
+    servers = await db.list_of("servers")
+    served_rows = sorted(served.items(), key=lambda kv: -kv[1][0])
+    bytes_chart = [(a, b, f"{_human_size(b)} in {n} item(s)") for a, (b, n) in served_rows]
+    bytes_chart.append(("meta server (answers since it started)", int(meta_bytes or 0),
+                        _human_size(int(meta_bytes or 0))))
+    failover_rows = sorted(((a, sum(r.values()), r) for a, r in failovers.items()),
+                           key=lambda row: -row[1])
+    return _context(
+        request, devices=devices, states=states,
+        online=sum(1 for d in devices if d["online"]), hours=OVERVIEW_HOURS,
+        plays=sum(h["played"] for h in hourly), failures=sum(h["failed"] for h in hourly),
+        hourly_chart=charts.stacked_columns(
+            [(when(h["hour"])[11:16], h["played"], h["failed"]) for h in hourly],
+            f"Plays (green) and failures (red) per hour, the last {OVERVIEW_HOURS} hours, UTC"),
+        bytes_chart=charts.horizontal_bars(
+            bytes_chart, f"Bytes served per file server, the last {OVERVIEW_HOURS} hours"),
+        failover_rows=failover_rows,
+        failover_chart=charts.horizontal_bars(
+            [(a, n, f"{n} failover(s)") for a, n, _ in failover_rows],
+            f"Failovers away from each file server, the last {OVERVIEW_HOURS} hours",
+            charts.FAILED) if failover_rows else None,
+        servers_down=[s for s in servers if s["up"] is False], servers=servers,
+        underruns=await db.stats.underruns(since),
+        file_bytes=sum(b for b, _ in served.values()), meta_bytes=int(meta_bytes or 0))
+
+
+def _merge_reasons(a, b):
+    out = dict(a or {})
+    for why, n in b.items():
+        out[why] = out.get(why, 0) + n
+    return out
+
+
+def _human_size(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:,} B" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
 
 
 # -- devices ----------------------------------------------------------------------------------
 
-@sessions.page
-@aiohttp_jinja2.template("devices.html")
-async def devices(request):
-    return _context(request, devices=await request.app[DB].activity.overview(ONLINE_WINDOW))
+async def _devices(request):
+    db = request.app[DB]
+    return _context(request, devices=await _devices_with_trouble(db),
+                    programs=await db.list_of("programs"), form={}, secret=None)
 
 
 @sessions.operator_api
@@ -108,7 +221,34 @@ async def devices_json(request):
     settings = request.app[SETTINGS]
     return web.json_response({
         "now": settings.clock(), "online_window": ONLINE_WINDOW,
-        "devices": await request.app[DB].activity.overview(ONLINE_WINDOW)})
+        "devices": await _devices_with_trouble(request.app[DB])})
+
+
+async def _device(request):
+    db = request.app[DB]
+    device = request.match_info["id"]
+    row = next((d for d in await db.list_of("devices") if d["id"] == device), None)
+    if row is None:
+        raise NotFound(f"no device {device!r}")
+    activity = next(d for d in await _devices_with_trouble(db) if d["id"] == device)
+    programs = await db.list_of("programs")
+    reports = await db.devices.reports(device=device, limit=10)
+    return _context(request, device=row, activity=activity, programs=programs,
+                    names={p["id"]: p["name"] for p in programs},
+                    reports=reports, underruns=any("underruns" in r for r in reports))
+
+
+@sessions.page
+async def device(request):
+    try:
+        return await render(request, "device")
+    except NotFound as exc:
+        return await not_found(request, str(exc))
+
+
+async def not_found(request, error, status=404):
+    return aiohttp_jinja2.render_template("missing.html", request, _context(request, error=error),
+                                          status=status)
 
 
 @sessions.operator_api
@@ -124,90 +264,101 @@ async def list_json(request):
 
 # -- programs ---------------------------------------------------------------------------------
 
-async def _programs_page(request, error="", status=200, form=None):
+async def _programs(request):
     db = request.app[DB]
-    ctx = _context(request, programs=await db.list_of("programs"),
-                   media=await db.list_of("media"), devices=await db.list_of("devices"),
-                   form=form or {}, error=error)
-    return aiohttp_jinja2.render_template("programs.html", request, ctx, status=status)
+    return _context(request, programs=await db.list_of("programs"),
+                    media=await db.list_of("media"), devices=await db.list_of("devices"), form={})
+
+
+# -- media: search, filters, paging ----------------------------------------------------------
+
+def _matches(m, q, kind, server):
+    if kind and m["type"] != kind:
+        return False
+    if server and address_of(m["src"]) != server:
+        return False
+    if q:
+        return any(q in str(m[k]).casefold() for k in ("id", "title", "file_name", "src", "type"))
+    return True
+
+
+async def _media(request):
+    rows = await request.app[DB].list_of("media")
+    q = request.query.get("q", "").strip()[:200]
+    kind = request.query.get("type", "")
+    server = request.query.get("server", "")
+    found = [m for m in rows if _matches(m, q.casefold(), kind, server)]
+    page = _page_number(request)
+    pages = max(1, -(-len(found) // MEDIA_PAGE))
+    page = min(page, pages)
+    return _context(request, media=found[(page - 1) * MEDIA_PAGE:page * MEDIA_PAGE],
+                    total=len(rows), found=len(found), q=q, kind=kind, server=server,
+                    types=sorted({m["type"] for m in rows}),
+                    servers=sorted({address_of(m["src"]) for m in rows}),
+                    page=page, pages=pages, query=lambda **kw: _query(request, **kw),
+                    form={}, template=json.dumps(MEDIA_TEMPLATE, indent=1))
+
+
+MEDIA_TEMPLATE = {"size": 0, "sha256": "", "type": "audio/mpeg",
+                  "primary_address": "http://files.example.org:8101", "primary_directory": "/music",
+                  "file_name": "", "alternates": [], "title": "", "performers": []}
+
+
+async def _media_item(request):
+    db = request.app[DB]
+    media_id = id_from_text(request.match_info["id"], "media")
+    record = await db.catalog.media_record(media_id)
+    shown = {k: v for k, v in record.items() if k != "id"}
+    programs = [p for p in await db.list_of("programs") if media_id in p["items"]]
+    return _context(request, record=record, text=json.dumps(shown, indent=1, ensure_ascii=False),
+                    programs=programs, reports=await db.devices.reports(media=media_id, limit=10),
+                    form={})
 
 
 @sessions.page
-async def programs(request):
-    return await _programs_page(request)
-
-
-@sessions.page
-async def create_program(request):
-    form = request[FORM]
-    name = (form.get("name") or "").strip()
+async def media_item(request):
     try:
-        check_program_name(name, "a program name")
-        items = []
-        for part in (form.get("items") or "").replace(" ", ",").split(","):
-            if part and not is_number_text(part, ID_DIGITS):
-                raise Invalid(f"items: {part!r} is not a media id")
-            if part:
-                items.append(int(part))
-        program = await request.app[DB].catalog.add_program(name, items)
-    except DomainError as exc:
-        return await _programs_page(request, str(exc), 400, form)
-    raise _done("/dashboard/programs", f"program {program} ({name}) created with {len(items)} items")
+        return await render(request, "media_item")
+    except NotFound as exc:
+        return await not_found(request, str(exc))
 
 
-@sessions.page
-async def move_item(request):
-    form = request[FORM]
-    try:
-        program = _int({"p": request.match_info["id"]}, "p", "program")
-        pos = _int(form, "pos", "position")
-        direction = form.get("dir")
-        if direction not in ("up", "down"):
-            raise Invalid("dir must be up or down")
-        await request.app[DB].catalog.move_item(program, pos, -1 if direction == "up" else 1)
-    except DomainError as exc:
-        return await _programs_page(request, str(exc), 400)
-    raise _done("/dashboard/programs", f"program {program}: item {pos + 1} moved {direction}")
+# -- owners, file servers, reports --------------------------------------------------------------
+
+async def _owners(request):
+    return _context(request, owners=await request.app[DB].list_of("owners"), token=None, form={})
 
 
-@sessions.page
-async def assign(request):
-    form = request[FORM]
-    device = (form.get("device") or "").strip()
-    default = form.get("default") == "1"
-    try:
-        if not device:
-            raise Invalid("choose a device")
-        program = await request.app[DB].devices.assign(device, request.match_info["id"], default)
-    except DomainError as exc:
-        return await _programs_page(request, str(exc), 400)
-    what = " as its default (it plays it unless it chose another)" if default else ""
-    raise _done("/dashboard/programs", f"device {device} entitled to program {program}{what}")
-
-
-# -- media, owners, file servers, reports -----------------------------------------------------
-
-@sessions.page
-@aiohttp_jinja2.template("media.html")
-async def media(request):
-    return _context(request, media=await request.app[DB].list_of("media"))
-
-
-@sessions.page
-@aiohttp_jinja2.template("owners.html")
-async def owners(request):
-    return _context(request, owners=await request.app[DB].list_of("owners"))
-
-
-@sessions.page
-@aiohttp_jinja2.template("servers.html")
-async def servers(request):
+async def _servers(request):
     return _context(request, servers=await request.app[DB].list_of("servers"))
 
 
-@sessions.page
-@aiohttp_jinja2.template("reports.html")
-async def reports(request):
+async def _reports(request):
+    db = request.app[DB]
     failed_only = request.query.get("failed") == "1"
-    rows = await request.app[DB].devices.reports(failed_only=failed_only, limit=REPORTS_PAGE)
-    return _context(request, reports=rows, failed_only=failed_only, page_size=REPORTS_PAGE)
+    device = request.query.get("device", "") or None
+    media_text = request.query.get("media", "").strip()
+    media = int(media_text) if is_number_text(media_text, 12) else None
+    page = _page_number(request)
+    rows = await db.devices.reports(device=device, failed_only=failed_only, media=media,
+                                    limit=REPORTS_PAGE + 1, offset=(page - 1) * REPORTS_PAGE)
+    more = len(rows) > REPORTS_PAGE
+    rows = rows[:REPORTS_PAGE]
+    return _context(request, reports=rows, failed_only=failed_only, page_size=REPORTS_PAGE,
+                    device=device or "", media_filter=media_text if media is not None else "",
+                    devices=await db.list_of("devices"), page=page, more=more,
+                    query=lambda **kw: _query(request, **kw),
+                    # another helper adds underruns to reports: shown when they are there
+                    underruns=any("underruns" in r for r in rows))
+
+
+PAGES = {"overview": _overview, "devices": _devices, "device": _device, "programs": _programs,
+         "media": _media, "media_item": _media_item, "owners": _owners, "servers": _servers,
+         "reports": _reports}
+overview = _page("overview")
+devices = _page("devices")
+programs = _page("programs")
+media = _page("media")
+owners = _page("owners")
+servers = _page("servers")
+reports = _page("reports")

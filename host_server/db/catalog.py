@@ -88,6 +88,45 @@ class Catalog:
                  "src": catalog.source_url(r[5], r[6], r[7]), "file_name": r[7],
                  "alternates": r[8]} for r in rows]
 
+    async def remove_media(self, media_id):
+        """The operator's removal of any media (delete_media); returns the programs that held it."""
+        async with self.db.transaction() as c:
+            if await c.fetchone("SELECT 1 FROM media WHERE id = ?", (media_id,)) is None:
+                raise NotFound(f"no media {media_id}")
+            return await self.delete_media(c, media_id)
+
+    async def delete_media(self, c, media_id):
+        """Delete the media inside c and take it out of every program without moving any device
+        off course (drop_positions). Returns the ids of the programs that held it. Reports keep
+        the media id they recorded."""
+        programs = [r[0] for r in await c.fetchall(
+            "SELECT DISTINCT program FROM program_items WHERE media = ? ORDER BY program",
+            (media_id,))]
+        for program in programs:
+            items = await c.fetchall(
+                "SELECT pos, media FROM program_items WHERE program = ? ORDER BY pos", (program,))
+            await self.drop_positions(c, program, items, {pos for pos, m in items if m == media_id})
+        await c.execute("DELETE FROM media WHERE id = ?", (media_id,))
+        return programs
+
+    async def drop_positions(self, c, program, items, removed):
+        """Rewrite the program's items [(pos, media)] without the positions removed. A device
+        whose position was after a removed one moves back by one per removed position before it,
+        so it still gets the item it would have got next; a device at a removed item gets the
+        one that followed it."""
+        kept = [m for pos, m in items if pos not in removed]
+        await c.execute("DELETE FROM program_items WHERE program = ?", (program,))
+        await self.write_items(c, program, kept)
+        await c.execute("UPDATE programs SET n_items = ? WHERE id = ?", (len(kept), program))
+        for device, pos in await c.fetchall(
+                "SELECT device, pos FROM entitlements WHERE program = ?", (program,)):
+            new = pos - sum(1 for r in removed if r < pos)
+            if new >= len(kept):
+                new = 0
+            if new != pos:
+                await c.execute("UPDATE entitlements SET pos = ? WHERE device = ? AND program = ?",
+                                (new, device, program))
+
     # -- programs --------------------------------------------------------------------------
 
     async def insert_program(self, c, name, media_ids):
@@ -154,6 +193,54 @@ class Catalog:
             put = "UPDATE program_items SET media = ? WHERE program = ? AND pos = ?"
             await c.execute(put, (b, program, pos))
             await c.execute(put, (a, program, other))
+
+    async def _items(self, c, program):
+        if await c.fetchone("SELECT 1 FROM programs WHERE id = ?", (program,)) is None:
+            raise NotFound(f"no program {program}")
+        return await c.fetchall(
+            "SELECT pos, media FROM program_items WHERE program = ? ORDER BY pos", (program,))
+
+    async def add_item(self, program, media_id, pos=None):
+        """Put the media in the program at pos (0: first; None or past the end: last); returns
+        the position it got. Devices keep their stored positions, as when items move."""
+        async with self.db.transaction() as c:
+            items = await self._items(c, program)
+            if await c.fetchone("SELECT 1 FROM media WHERE id = ?", (media_id,)) is None:
+                raise NotFound(f"no media {media_id}")
+            media = [m for _, m in items]
+            pos = len(media) if pos is None or pos > len(media) else pos
+            media.insert(pos, media_id)
+            await c.execute("DELETE FROM program_items WHERE program = ?", (program,))
+            await self.write_items(c, program, media)
+            await c.execute("UPDATE programs SET n_items = ? WHERE id = ?", (len(media), program))
+        return pos
+
+    async def remove_item(self, program, pos):
+        """Take the item at pos out of the program (drop_positions); returns its media id."""
+        async with self.db.transaction() as c:
+            items = await self._items(c, program)
+            if not 0 <= pos < len(items):
+                raise Invalid(f"program {program} has no item {pos + 1}")
+            await self.drop_positions(c, program, items, {pos})
+        return items[pos][1]
+
+    async def rename_program(self, program, name):
+        async with self.db.transaction() as c:
+            if await c.fetchone("SELECT 1 FROM programs WHERE name = ? AND id != ?", (name, program)):
+                raise Conflict(f"program {name!r} already exists")
+            if await c.execute("UPDATE programs SET name = ? WHERE id = ?", (name, program)) == 0:
+                raise NotFound(f"no program {program}")
+
+    async def remove_program(self, program):
+        """The program, its items and entitlements; a device that played it plays none (its
+        default or choice falls back to none). Reports keep the program id they recorded."""
+        async with self.db.transaction() as c:
+            for column in ("default_program", "selected_program"):
+                await c.execute(f"UPDATE devices SET {column} = NULL WHERE {column} = ?", (program,))
+            await c.execute("DELETE FROM entitlements WHERE program = ?", (program,))
+            await c.execute("DELETE FROM program_items WHERE program = ?", (program,))
+            if await c.execute("DELETE FROM programs WHERE id = ?", (program,)) == 0:
+                raise NotFound(f"no program {program}")
 
     # -- a whole catalog -------------------------------------------------------------------
 

@@ -65,6 +65,22 @@ class Devices:
             await self.entitle(c, device, program, default)
         return program
 
+    async def unassign(self, device, program):
+        """The device may no longer play the program (its position in it is forgotten; a
+        default or choice of it falls back to none)."""
+        async with self.db.transaction() as c:
+            if await c.execute("DELETE FROM entitlements WHERE device = ? AND program = ?",
+                               (device, program)) == 0:
+                raise NotFound(f"device {device!r} is not entitled to program {program}")
+            for column in ("default_program", "selected_program"):
+                await c.execute(f"UPDATE devices SET {column} = NULL WHERE id = ? AND {column} = ?",
+                                (device, program))
+
+    async def rename(self, device, name):
+        async with self.db.transaction() as c:
+            if await c.execute("UPDATE devices SET name = ? WHERE id = ?", (name, device)) == 0:
+                raise NotFound(f"no device {device!r}")
+
     async def _change(self, device, sql, args):
         """One UPDATE/DELETE of the device's row and its tokens, or NotFound."""
         async with self.db.transaction() as c:
@@ -260,10 +276,12 @@ class Devices:
         async with self.db.transaction() as c:
             return await c.execute("DELETE FROM reports WHERE at < ?", (before,))
 
-    async def reports(self, device=None, failed_only=False, limit=REPORTS_SHOWN):
+    async def reports(self, device=None, failed_only=False, limit=REPORTS_SHOWN, offset=0,
+                      media=None):
         """The latest reports, newest first: [{id, device, program, media, title, pos, status,
-        src, bytes, ms, underruns, underrun_ms, errors, advanced, at}]; of one device, or only those that failed or
-        met a failing source. What the CLI and the dashboard both list."""
+        src, bytes, ms, underruns, underrun_ms, errors, advanced, at}]; of one device, of one
+        media, or only those that failed or met a failing source; offset skips that many of the
+        newest (a page). What the CLI and the dashboard both list."""
         sql = ("SELECT r.id, r.device, r.program, r.media, m.title, r.pos, r.status, r.source,"
                " r.bytes, r.ms, r.underruns, r.underrun_ms, r.errors, r.advanced, r.at"
                " FROM reports r LEFT JOIN media m ON m.id = r.media")
@@ -273,10 +291,13 @@ class Devices:
             args.append(device)
         if failed_only:
             where.append("(r.status = 'failed' OR r.errors != '[]')")
+        if media is not None:
+            where.append("r.media = ?")
+            args.append(media)
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY r.id DESC LIMIT ?"
-        args.append(limit)
+        sql += " ORDER BY r.id DESC LIMIT ? OFFSET ?"
+        args += [limit, offset]
         out = []
         for row in await self.db.fetchall(sql, args):
             rep = dict(zip(_REPORT_KEYS, row))

@@ -45,6 +45,27 @@ class Owners:
             await c.execute("UPDATE owners SET revoked = ? WHERE id = ?", (self.db.clock(), owner))
         return n
 
+    async def rename(self, name, new_name):
+        async with self.db.transaction() as c:
+            owner = await self._id(c, name)
+            if await c.fetchone("SELECT 1 FROM owners WHERE name = ?", (new_name,)):
+                raise Conflict(f"owner {new_name!r} already exists")
+            await c.execute("UPDATE owners SET name = ? WHERE id = ?", (new_name, owner))
+
+    async def remove(self, name):
+        """The account and its tokens, once it holds no media (its media are its own to remove,
+        or the operator's, first)."""
+        async with self.db.transaction() as c:
+            owner = await self._id(c, name)
+            held = (await c.fetchone("SELECT count(*) FROM media WHERE owner_account = ?",
+                                     (owner,)))[0]
+            if held:
+                raise Conflict(f"owner {name!r} holds {held} media; remove them first, or revoke"
+                               " the owner's tokens instead")
+            await c.execute("DELETE FROM owner_checks WHERE owner = ?", (owner,))
+            await c.execute("DELETE FROM owner_tokens WHERE owner = ?", (owner,))
+            await c.execute("DELETE FROM owners WHERE id = ?", (owner,))
+
     async def for_token(self, token_sha256):
         """(owner id, name) for a live token, or None."""
         return await self.db.fetchone(
@@ -112,33 +133,7 @@ class Owners:
             await self.db.catalog.update_media(c, media_id, rec)
 
     async def remove_media(self, owner, media_id):
-        """Delete the media and take it out of every program without moving any device off course.
-
-        Each program loses the item's positions; a device whose position was after a removed one
-        moves back by one per removed position before it, so it still gets the item it would have
-        got next; a device at the removed item gets the one that followed it. Returns the ids of
-        the programs that held it. Reports keep the media id they recorded.
-        """
+        """Delete the owner's media (catalog.delete_media); returns the programs that held it."""
         async with self.db.transaction() as c:
             await self.check_own(owner, media_id, c)
-            programs = [r[0] for r in await c.fetchall(
-                "SELECT DISTINCT program FROM program_items WHERE media = ? ORDER BY program",
-                (media_id,))]
-            for program in programs:
-                items = await c.fetchall(
-                    "SELECT pos, media FROM program_items WHERE program = ? ORDER BY pos", (program,))
-                removed = [pos for pos, m in items if m == media_id]
-                kept = [m for pos, m in items if m != media_id]
-                await c.execute("DELETE FROM program_items WHERE program = ?", (program,))
-                await self.db.catalog.write_items(c, program, kept)
-                await c.execute("UPDATE programs SET n_items = ? WHERE id = ?", (len(kept), program))
-                for device, pos in await c.fetchall(
-                        "SELECT device, pos FROM entitlements WHERE program = ?", (program,)):
-                    new = pos - sum(1 for r in removed if r < pos)
-                    if new >= len(kept):
-                        new = 0
-                    if new != pos:
-                        await c.execute("UPDATE entitlements SET pos = ? WHERE device = ? AND program = ?",
-                                        (new, device, program))
-            await c.execute("DELETE FROM media WHERE id = ?", (media_id,))
-        return programs
+            return await self.db.catalog.delete_media(c, media_id)

@@ -14,6 +14,24 @@ from hostutil import SECRET, FakeClock, media_doc  # noqa: E402
 from dashutil import PASSWORD  # noqa: E402
 
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+async def browser():
+    """Debian's headless Chromium, driven by Playwright."""
+    from playwright.async_api import async_playwright
+    assert os.path.exists(CHROMIUM), "Debian's chromium is missing: `make test` installs it"
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
 @pytest.fixture
 def clock():
     return FakeClock()

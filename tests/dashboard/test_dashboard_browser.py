@@ -10,15 +10,12 @@ import subprocess
 import sys
 
 import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 
 from simulator.devices import DeviceProcess, compile_firmware
 from simulator.network import Network
 from simulator.procs import ROOT
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "browser test password"
 WAIT_MS = 60_000   # how long the page may take to show a change (a bound, not a measurement)
 
@@ -58,17 +55,6 @@ async def playing_device(network):
     dev.kill()
     await dev.wait()
     await task
-
-
-@pytest.fixture
-async def browser():
-    assert os.path.exists(CHROMIUM), "Debian's chromium is missing: `make test` installs it"
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 async def test_operator_assigns_a_new_program_and_sees_now_playing_change(network, playing_device,

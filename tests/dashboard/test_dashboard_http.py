@@ -73,7 +73,7 @@ async def test_sign_in_then_every_page_renders(client):
 async def test_form_without_or_with_a_wrong_csrf_token_is_refused(client, db_path):
     token = await sign_in(client)
     for data in ({"name": "NoToken", "items": "1"},
-                 {"name": "BadToken", "items": "1", "csrf": token[:-1] + "A"},
+                 {"name": "BadToken", "items": "1", "csrf": token[:-1] + ("B" if token.endswith("A") else "A")},
                  {"name": "Empty", "items": "1", "csrf": ""}):
         resp = await client.post("/dashboard/programs", data=data, allow_redirects=False)
         assert resp.status == 403, data
@@ -320,3 +320,25 @@ async def test_a_thirty_digit_number_in_a_form_is_a_clear_400(client):
                        ("/dashboard/programs", {"name": "Big", "items": big})):
         resp = await client.post(path, data={**data, "csrf": token})
         assert resp.status == 400, (path, resp.status)
+
+
+async def test_a_failed_sign_in_keeps_the_page_asked_for(client):
+    resp = await client.get("/dashboard/login?next=/dashboard/reports")
+    token = csrf_of(await resp.text())
+    resp = await client.post("/dashboard/login", data={
+        "csrf": token, "name": "ops", "password": "wrong", "next": "/dashboard/reports"})
+    assert resp.status == 401
+    assert 'name="next" value="/dashboard/reports"' in await resp.text()
+    resp = await client.post("/dashboard/login", data={
+        "csrf": token, "name": "ops", "password": PASSWORD, "next": "/dashboard/reports"},
+        allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/dashboard/reports"
+
+
+async def test_root_leads_to_the_dashboard_and_the_dashboard_to_its_overview(client):
+    resp = await client.get("/", allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/dashboard/"
+    await sign_in(client)
+    resp = await client.get("/")
+    assert resp.status == 200 and str(resp.url).endswith("/dashboard/overview")
+    assert "<h1>Overview</h1>" in await resp.text()

@@ -213,7 +213,7 @@ async def test_operator_and_dashboard_answers_match_the_document(api, db_path, c
     for path in pages:
         s, page, resp = await api.call("GET", path)
         if path in ("/dashboard", "/dashboard/"):
-            assert s == 303 and resp.headers["Location"] == "/dashboard/devices"
+            assert s == 303 and resp.headers["Location"] == "/dashboard/overview"
         else:
             assert s == 200, path
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
