@@ -136,3 +136,13 @@ async def remove(request):
     media_id = path_id(request)
     programs = await request.app[DB].owners.remove_media(request[OWNER][0], media_id)
     return json_response({"removed": media_id, "programs": programs})
+
+
+@owner_required
+async def usage(request):
+    """The owner's usage statement: only their own media, over ?since=..&until= (UTC days)."""
+    since, until = request.query.get("since"), request.query.get("until")
+    doc = await request.app[DB].usage.statement(request[OWNER][0], since, until)
+    for row in doc["rows"]:
+        del row["owner"]
+    return json_response({"since": since, "until": until, **doc})

@@ -1,8 +1,8 @@
 """Operator command line: python -m host_server [--db PATH|URL] <command> ...
 
-Commands live by domain (devices, catalog, owners, secure, operators; serve alone imports the
-web stack); each module adds its subcommands to the parser and names the function that runs
-each. Errors are one line on stderr and exit status 1 (2 for usage errors, from argparse).
+Commands live by domain (devices, catalog, owners, secure, operators, usage; serve alone
+imports the web stack); each module adds its subcommands to the parser and names the function
+that runs each. Errors are one line on stderr and exit status 1 (2 for usage errors, from argparse).
 """
 
 import argparse
@@ -13,7 +13,7 @@ from .. import settings
 from ..db import Database, engine_for
 from ..model import sealing
 from ..model.errors import DomainError
-from . import catalog, devices, operators, owners, secure, serve
+from . import catalog, devices, operators, owners, secure, serve, usage
 from .output import CliError
 
 
@@ -25,7 +25,7 @@ def _parser():
                        help=f"{s.help} (default: ${s.env}" + (f" or {s.default})" if s.default else ")"))
     sub = p.add_subparsers(dest="command", required=True, metavar="command")
     commands = {}
-    for module in (catalog, devices, owners, secure, operators):
+    for module in (catalog, devices, owners, secure, operators, usage):
         commands.update(module.add_commands(sub))
     serve.add_commands(sub)
     return p, commands

@@ -18,6 +18,7 @@ an exception rolls one back.
     db.health     file servers' health                                 (health.py)
     db.operators  dashboard operators, sessions, failed sign-ins       (operators.py)
     db.activity   what each device is doing ("now playing")            (activity.py)
+    db.usage      usage statements: live reports and their daily rollup (usage.py)
 """
 
 import logging
@@ -34,6 +35,7 @@ from .logins import Logins
 from .operators import Operators
 from .owners import Owners
 from .secure import Secure
+from .usage import Usage
 
 log = logging.getLogger("host_server.db")
 MIGRATIONS = pathlib.Path(__file__).with_name("migrations")
@@ -80,6 +82,7 @@ class Database:
         self.owners = Owners(self)
         self.health = FileServerHealth(self)
         self.operators = Operators(self)
+        self.usage = Usage(self)
 
     def describe(self):
         """Which database this is, fit for a log line (no password)."""

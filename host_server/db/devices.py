@@ -243,11 +243,12 @@ class Devices:
         advanced = cur is not None and rep["id"] == cur[3] and rep["pos"] == pos
         await c.execute(
             "INSERT INTO reports (device, program, media, pos, status, source, bytes, ms,"
-            " errors, underruns, underrun_ms, seq, advanced, at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " errors, underruns, underrun_ms, seq, advanced, at, owner_account)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " (SELECT owner_account FROM media WHERE id = ?))",
             (device, cur[0] if cur else None, rep["id"], rep["pos"], rep["status"],
              rep["src"], rep["bytes"], rep["ms"], errors, rep.get("underruns", 0),
-             rep.get("underrun_ms", 0), rep.get("seq"), int(advanced), now))
+             rep.get("underrun_ms", 0), rep.get("seq"), int(advanced), now, rep["id"]))
         await self.db.activity.reported(c, device, rep, now)
         if advanced:
             pos = (pos + 1) % cur[2]
@@ -256,8 +257,10 @@ class Devices:
         return True, pos
 
     async def prune_reports(self, before):
-        """Delete reports made before that time; returns how many."""
+        """Delete reports made before that time, rolled up first into the daily usage figures
+        in the same transaction (db/usage.py); returns how many."""
         async with self.db.transaction() as c:
+            await self.db.usage.roll_up(c, before)
             return await c.execute("DELETE FROM reports WHERE at < ?", (before,))
 
     async def reports(self, device=None, failed_only=False, limit=REPORTS_SHOWN):

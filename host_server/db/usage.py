@@ -1,0 +1,86 @@
+"""Usage statements (tables usage_daily, usage_devices, migration 0012): what devices' reports
+say per day, owner, media item and file server, from the live reports and the daily rollup of
+those pruned (model/usage.py counts them).
+
+A report is rolled up in the transaction that deletes it (Devices.prune_reports), so at every
+moment the rollup and the live reports together hold each report exactly once.
+"""
+
+from ..model import usage
+
+_REPORTS = ("SELECT at, device, owner_account, media, status, source, bytes, errors FROM reports")
+_COUNTS = ", ".join(usage.COUNTS)
+_KEY = "day, owner_account, media, server"
+_NONE = dict.fromkeys(usage.COUNTS, 0)
+
+
+def _where(owner, since, until, day_column=None):
+    """SQL conditions and args for an owner and a range of days (inclusive), on the reports
+    (by time) or on the rollup (by day_column)."""
+    where, args = [], []
+    if owner is not None and (day_column or owner != usage.NO_OWNER):
+        where.append("owner_account = ?")
+        args.append(owner)
+    elif owner is not None:
+        where.append("owner_account IS NULL")
+    if since is not None:
+        where.append(f"{day_column} >= ?" if day_column else "at >= ?")
+        args.append(since if day_column else usage.day_start(since))
+    if until is not None:
+        where.append(f"{day_column} <= ?" if day_column else "at < ?")
+        args.append(until if day_column else usage.day_start(until) + 86400)
+    return (" WHERE " + " AND ".join(where)) if where else "", args
+
+
+class Usage:
+    def __init__(self, db):
+        self.db = db
+
+    async def roll_up(self, c, before):
+        """Add what the reports made before that time say to the daily rollup, inside c (the
+        transaction that then deletes them). Returns how many reports it read."""
+        reports = await c.fetchall(_REPORTS + " WHERE at < ?", (before,))
+        figures = usage.tally(reports)
+        await c.executemany(
+            f"INSERT INTO usage_daily ({_KEY}, {_COUNTS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f" ON CONFLICT ({_KEY}) DO UPDATE SET "
+            + ", ".join(f"{n} = usage_daily.{n} + excluded.{n}" for n in usage.COUNTS),
+            [key + tuple(one[n] for n in usage.COUNTS) for key, one in figures.items()])
+        await c.executemany(
+            f"INSERT INTO usage_devices ({_KEY}, device) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            [key + (device,) for key, one in figures.items() for device in sorted(one["devices"])])
+        return len(reports)
+
+    async def statement(self, owner=None, since=None, until=None):
+        """{"rows": [{day, owner, media, server, plays, failed, bytes, source_errors,
+        failovers_away, failovers_onto, devices}], "totals": {...}} over the days since..until
+        (inclusive, 'YYYY-MM-DD' UTC; None: no bound) of one owner account (None: every one),
+        the rollup and the live reports together (model.usage.statement)."""
+        since, until = usage.check_day(since, "since"), usage.check_day(until, "until")
+        figures = {}
+        where, args = _where(owner, since, until, "day")
+        for row in await self.db.fetchall(
+                f"SELECT {_KEY}, {_COUNTS} FROM usage_daily{where}", args):
+            usage.add(figures, tuple(row[:4]), dict(zip(usage.COUNTS, row[4:])))
+        for row in await self.db.fetchall(f"SELECT {_KEY}, device FROM usage_devices{where}", args):
+            usage.add(figures, tuple(row[:4]), _NONE, (row[4],))
+        where, args = _where(owner, since, until)
+        usage.tally(await self.db.fetchall(_REPORTS + where, args), figures)
+        doc = usage.statement(figures)
+        await self._titles(doc["rows"])
+        return doc
+
+    async def _titles(self, rows):
+        """Each row's media title, "" once the item is removed (or its id is now another
+        owner's: an id SQLite gives again must not show another owner's title)."""
+        ids = sorted({r["media"] for r in rows})
+        titles = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            for media, title, owner in await self.db.fetchall(
+                    "SELECT id, title, owner_account FROM media WHERE id IN (%s)"
+                    % ", ".join("?" * len(part)), part):
+                titles[media, owner] = title
+        for r in rows:
+            r["title"] = titles.get((r["media"], r["owner"]), "")
