@@ -60,7 +60,8 @@ TABLE = (
     Setting("max_owner_registrations", 600, "int",
             "registrations and updates one owner may make in an hour"),
     Setting("max_device_reports", 120, "int", "reports one device may send in a minute"),
-    Setting("retention_days", 90, "int", "days reports and key requests are kept"),
+    Setting("retention_days", 90, "int", "days reports and key requests are kept (reports are"
+            " first rolled up into the daily usage figures, kept without end)"),
     # what one connection may cost (the file server takes these as its own options too)
     Setting("header_timeout", 10.0, "seconds", "seconds a request's headers may take to arrive,"
             " from the connection's start or, on a keep-alive connection, the request's first"
