@@ -23,7 +23,8 @@ def add_commands(sub):
     s.add_argument("id")
     for name, what in (("disable-device", "stop a device at once: no login, no next item, no key"),
                        ("enable-device", "let a disabled device log in again"),
-                       ("remove-device", "remove a device with its entitlements, positions and reports"),
+                       ("remove-device", "remove a device with its entitlements, positions and reports"
+                                         " (its plays stay in the usage figures)"),
                        ("rotate-secret", "give a device a new secret (printed once); the old one"
                                          " stops working")):
         s = sub.add_parser(name, help=what)

@@ -96,8 +96,11 @@ class Devices:
         return len(rows)
 
     async def remove(self, device):
-        """The device and everything of it: entitlements, positions, tokens, reports, activity."""
+        """The device and everything of it: entitlements, positions, tokens, reports, activity.
+        Its reports are rolled up into the usage figures first: the plays it made stay in the
+        owners' statements."""
         async with self.db.transaction() as c:
+            await self.db.usage.roll_up(c, "device = ?", (device,))
             for table in ("login_failures", "login_known", "login_nonces", "key_nonces"):
                 await c.execute(f"DELETE FROM {table} WHERE device = ?", (device,))
             if await c.execute("DELETE FROM devices WHERE id = ?", (device,)) == 0:
@@ -260,7 +263,7 @@ class Devices:
         """Delete reports made before that time, rolled up first into the daily usage figures
         in the same transaction (db/usage.py); returns how many."""
         async with self.db.transaction() as c:
-            await self.db.usage.roll_up(c, before)
+            await self.db.usage.roll_up(c, "at < ?", (before,))
             return await c.execute("DELETE FROM reports WHERE at < ?", (before,))
 
     async def reports(self, device=None, failed_only=False, limit=REPORTS_SHOWN):

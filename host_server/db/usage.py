@@ -2,8 +2,9 @@
 say per day, owner, media item and file server, from the live reports and the daily rollup of
 those pruned (model/usage.py counts them).
 
-A report is rolled up in the transaction that deletes it (Devices.prune_reports), so at every
-moment the rollup and the live reports together hold each report exactly once.
+A report is rolled up in the transaction that deletes it (Devices.prune_reports, and
+Devices.remove: a removed device's plays stay in its owners' statements), so at every moment
+the rollup and the live reports together hold each report exactly once.
 """
 
 from ..model import usage
@@ -36,10 +37,11 @@ class Usage:
     def __init__(self, db):
         self.db = db
 
-    async def roll_up(self, c, before):
-        """Add what the reports made before that time say to the daily rollup, inside c (the
-        transaction that then deletes them). Returns how many reports it read."""
-        reports = await c.fetchall(_REPORTS + " WHERE at < ?", (before,))
+    async def roll_up(self, c, where, args):
+        """Add what the reports WHERE <where> say to the daily rollup, inside c (the
+        transaction that then deletes them: a prune, a device's removal). Returns how many
+        reports it read."""
+        reports = await c.fetchall(_REPORTS + " WHERE " + where, args)
         figures = usage.tally(reports)
         await c.executemany(
             f"INSERT INTO usage_daily ({_KEY}, {_COUNTS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"

@@ -114,8 +114,10 @@ async def _check_totals(db_path, reports, cuts):
         whole = usage.statement(usage.tally(
             (START + r[0], *r[1:7], [list(e) for e in r[7]]) for r in reports))
         every_day = sorted({usage.day_of(START + r[0]) for r in reports})
-        for cut in [None] + sorted(cuts):
-            if cut is not None:
+        for cut in [None] + sorted(cuts) + ["remove dev3"]:
+            if cut == "remove dev3":   # its plays stay in the statement
+                await db.devices.remove("dev3")
+            elif cut is not None:
                 await db.devices.prune_reports(START + cut)
             doc = await db.usage.statement()
             strip = [{k: v for k, v in r.items() if k != "title"} for r in doc["rows"]]
@@ -144,7 +146,8 @@ def _key(row):
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(reports=reports_strategy, cuts=st.lists(st.floats(0, 5 * DAY, allow_nan=False), max_size=3))
-def test_rollup_and_live_reports_together_equal_what_the_reports_said(db_path, reports, cuts):
+def test_rollup_and_live_reports_together_equal_what_the_reports_said_across_prunes_and_removals(
+        db_path, reports, cuts):
     asyncio.run(_check_totals(db_path, reports, cuts))
 
 
