@@ -60,15 +60,29 @@ class Usage:
         (inclusive, 'YYYY-MM-DD' UTC; None: no bound) of one owner account (None: every one),
         the rollup and the live reports together (model.usage.statement)."""
         since, until = usage.check_day(since, "since"), usage.check_day(until, "until")
-        figures = {}
-        where, args = _where(owner, since, until, "day")
-        for row in await self.db.fetchall(
-                f"SELECT {_KEY}, {_COUNTS} FROM usage_daily{where}", args):
-            usage.add(figures, tuple(row[:4]), dict(zip(usage.COUNTS, row[4:])))
-        for row in await self.db.fetchall(f"SELECT {_KEY}, device FROM usage_devices{where}", args):
-            usage.add(figures, tuple(row[:4]), _NONE, (row[4],))
-        where, args = _where(owner, since, until)
-        usage.tally(await self.db.fetchall(_REPORTS + where, args), figures)
+        # one statement, so one snapshot on either engine: a prune that commits meanwhile
+        # cannot make a report count twice (live and rolled up) or not at all
+        rollup, rollup_args = _where(owner, since, until, "day")
+        live, live_args = _where(owner, since, until)
+        # columns: kind, day, owner, media, server, device, at, status, errors, the counts
+        # (PostgreSQL types a UNION's columns branch by branch: the first NULL of at is typed)
+        rows = await self.db.fetchall(
+            f"SELECT 'd', {_KEY}, NULL, CAST(NULL AS DOUBLE PRECISION), NULL, NULL, {_COUNTS}"
+            f" FROM usage_daily{rollup}"
+            f" UNION ALL SELECT 'v', {_KEY}, device, NULL, NULL, NULL,"
+            f" NULL, NULL, NULL, NULL, NULL, NULL FROM usage_devices{rollup}"
+            f" UNION ALL SELECT 'r', NULL, owner_account, media, source, device, at, status,"
+            f" errors, NULL, NULL, bytes, NULL, NULL, NULL FROM reports{live}",
+            rollup_args + rollup_args + live_args)
+        figures, reports = {}, []
+        for row in rows:
+            if row[0] == "d":
+                usage.add(figures, tuple(row[1:5]), dict(zip(usage.COUNTS, row[9:])))
+            elif row[0] == "v":
+                usage.add(figures, tuple(row[1:5]), _NONE, (row[5],))
+            else:
+                reports.append((row[6], row[5], row[2], row[3], row[7], row[4], row[11], row[8]))
+        usage.tally(reports, figures)
         doc = usage.statement(figures)
         await self._titles(doc["rows"])
         return doc
