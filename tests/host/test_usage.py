@@ -205,3 +205,33 @@ def test_the_operator_exports_everyones_usage_as_csv(db_path, tmp_path):
                                              "failed", "bytes", "source_errors", "failovers_away",
                                              "failovers_onto", "devices"))]
     assert run_cli("usage", "--owner", "Nobody", db=db_path).returncode == 1
+
+
+def test_migration_0012_gives_the_reports_made_before_it_their_items_owner(tmp_path):
+    import sqlite3
+    from host_server.db import migrations
+    path = str(tmp_path / "meta.db")
+    conn = sqlite3.connect(path)
+    for version, script in migrations():
+        if version < 12:
+            conn.executescript(script.read_text() + f"\nPRAGMA user_version = {version};")
+    conn.executescript(
+        "INSERT INTO owners (id, name, created) VALUES (4, 'Label', 0);"
+        "INSERT INTO media (id, size, sha256, type, primary_address, primary_directory, file_name,"
+        " compact, created, owner_account) VALUES (9, 1, '" + "ab" * 32 + "', 'audio/wav',"
+        " 'http://a', '/m', 'x.wav', '{}', 0, 4);"
+        "INSERT INTO devices (id, secret, created) VALUES ('dev1', 'x', 0);"
+        "INSERT INTO reports (device, media, pos, status, source, bytes, ms, advanced, at)"
+        " VALUES ('dev1', 9, 0, 'played', 'http://a/m/x.wav', 5, 0, 0, 1800000000),"
+        " ('dev1', 3, 0, 'played', 'http://a/m/y.wav', 7, 0, 0, 1800000000);")
+    conn.close()
+
+    async def statement():
+        db = await Database(path).connect()
+        try:
+            return await db.usage.statement(4), await db.usage.statement()
+        finally:
+            await db.close()
+    mine, everyone = asyncio.run(statement())
+    assert [(r["media"], r["bytes"], r["server"]) for r in mine["rows"]] == [(9, 5, "http://a")]
+    assert [(r["owner"], r["media"]) for r in everyone["rows"]] == [(None, 3), (4, 9)]
