@@ -16,6 +16,7 @@ REPORT_REPEAT_WINDOW = 600.0   # s: an identical report within this time is a re
 SEQ_REPEAT_WINDOW = 86400.0    # s: the same for a report with a sequence number (a device may
                                # send its batch again after an hour offline)
 REPORTS_SHOWN = 50             # reports listed when no limit is given
+PRUNE_BATCH = 5000             # reports rolled up and deleted in one transaction
 
 _CURRENT = (
     "SELECT e.program, e.pos, p.n_items, pi.media, m.compact FROM devices d"
@@ -260,11 +261,18 @@ class Devices:
         return True, pos
 
     async def prune_reports(self, before):
-        """Delete reports made before that time, rolled up first into the daily usage figures
-        in the same transaction (db/usage.py); returns how many."""
-        async with self.db.transaction() as c:
-            await self.db.usage.roll_up(c, "at < ?", (before,))
-            return await c.execute("DELETE FROM reports WHERE at < ?", (before,))
+        """Delete reports made before that time, each rolled up first into the daily usage
+        figures in the transaction that deletes it (db/usage.py), PRUNE_BATCH at a time (a
+        first prune of a long history holds neither the write lock nor much memory for long);
+        returns how many."""
+        deleted = 0
+        while True:
+            async with self.db.transaction() as c:
+                last = await self.db.usage.roll_up(c, "at < ?", (before,), PRUNE_BATCH)
+                if last is None:
+                    return deleted
+                deleted += await c.execute("DELETE FROM reports WHERE at < ? AND id <= ?",
+                                           (before, last))
 
     async def reports(self, device=None, failed_only=False, limit=REPORTS_SHOWN):
         """The latest reports, newest first: [{id, device, program, media, title, pos, status,

@@ -9,7 +9,7 @@ the rollup and the live reports together hold each report exactly once.
 
 from ..model import usage
 
-_REPORTS = ("SELECT at, device, owner_account, media, status, source, bytes, errors FROM reports")
+_ROLL_UP = "SELECT id, at, device, owner_account, media, status, source, bytes, errors FROM reports"
 _COUNTS = ", ".join(usage.COUNTS)
 _KEY = "day, owner_account, media, server"
 _NONE = dict.fromkeys(usage.COUNTS, 0)
@@ -37,12 +37,15 @@ class Usage:
     def __init__(self, db):
         self.db = db
 
-    async def roll_up(self, c, where, args):
-        """Add what the reports WHERE <where> say to the daily rollup, inside c (the
-        transaction that then deletes them: a prune, a device's removal). Returns how many
-        reports it read."""
-        reports = await c.fetchall(_REPORTS + " WHERE " + where, args)
-        figures = usage.tally(reports)
+    async def roll_up(self, c, where, args, limit=None):
+        """Add what the reports WHERE <where> say (the first limit of them by id) to the daily
+        rollup, inside c (the transaction that then deletes them: a prune, a device's
+        removal). Returns the highest report id read, or None when there was none."""
+        sql = _ROLL_UP + " WHERE " + where
+        if limit is not None:
+            sql, args = sql + " ORDER BY id LIMIT ?", tuple(args) + (limit,)
+        rows = await c.fetchall(sql, args)
+        figures = usage.tally(row[1:] for row in rows)
         await c.executemany(
             f"INSERT INTO usage_daily ({_KEY}, {_COUNTS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             f" ON CONFLICT ({_KEY}) DO UPDATE SET "
@@ -52,7 +55,7 @@ class Usage:
             f"INSERT INTO usage_devices ({_KEY}, device) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT DO NOTHING",
             [key + (device,) for key, one in figures.items() for device in sorted(one["devices"])])
-        return len(reports)
+        return max((row[0] for row in rows), default=None)
 
     async def statement(self, owner=None, since=None, until=None):
         """{"rows": [{day, owner, media, server, plays, failed, bytes, source_errors,
