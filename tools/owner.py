@@ -5,7 +5,7 @@
     python -m tools.owner mirror FOLDER DEST --address http://mirror.example.org --directory /m
     python -m tools.owner list
     python -m tools.owner remove ID
-    python -m tools.owner usage [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--json]
+    python -m tools.owner usage [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--by media] [--json]
 
 register: every media file under FOLDER (by extension; sub-folders become sub-directories) is
 hashed (streamed), its tags read (tinytag: RIFF INFO, ID3, Vorbis, MP4) into the record's
@@ -20,7 +20,7 @@ record with the same sha256 (the meta server checks the alternate before it uses
 
 usage: your usage statement (only your own media): per UTC day, media item and file server,
 the plays, failed plays, bytes served, source errors, failovers away from and onto the server,
-and distinct devices; then the totals.
+and distinct devices (or a row per item, per server, per day: --by); then the totals.
 
 Exit status 0 when everything was done, 1 when any file failed (each failure says why).
 """
@@ -245,24 +245,26 @@ USAGE_COLUMNS = (("day", "day"), ("media", "media"), ("title", "title"), ("serve
                  ("plays", "plays"), ("failed", "failed"), ("bytes", "bytes"),
                  ("source_errors", "errors"), ("failovers_away", "away"),
                  ("failovers_onto", "onto"), ("devices", "devices"))
+TEXT_COLUMNS = ("day", "media", "title", "server")
 
 
 def cmd_usage(api, args):
-    query = urllib.parse.urlencode({k: v for k, v in (("since", args.since),
-                                                      ("until", args.until)) if v})
+    query = urllib.parse.urlencode({k: v for k, v in (("since", args.since), ("until", args.until),
+                                                      ("by", args.by)) if v})
     status, answer = api.call("GET", "/usage" + ("?" + query if query else ""))
     if status != 200:
         raise ToolError(answer.get("error", f"status {status}"))
     if args.json:
         print(json.dumps(answer, indent=2))
         return 0
-    cells = [[head for _, head in USAGE_COLUMNS]] + [
-        [str(row[key]) if row[key] != "" else "-" for key, _ in USAGE_COLUMNS]
-        for row in answer["rows"]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(USAGE_COLUMNS))]
+    keys = set(answer["by"]) | ({"title"} if "media" in answer["by"] else set())
+    shown = [(key, head) for key, head in USAGE_COLUMNS if key not in TEXT_COLUMNS or key in keys]
+    cells = [[head for _, head in shown]] + [
+        [str(row[key]) if row[key] != "" else "-" for key, _ in shown] for row in answer["rows"]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(shown))]
     for r in cells:
-        print("  ".join(c.rjust(w) if i > 3 else c.ljust(w)
-                        for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+        print("  ".join(c.ljust(w) if key in TEXT_COLUMNS else c.rjust(w)
+                        for c, w, (key, _) in zip(r, widths, shown)).rstrip())
     t = answer["totals"]
     print(f"total: {t['plays']} plays, {t['failed']} failed, {t['bytes']:,} bytes,"
           f" {t['source_errors']} source errors, {t['failovers_away']} failovers,"
@@ -296,6 +298,8 @@ def _parser():
     s = sub.add_parser("usage", help="plays, failures, bytes, devices and failovers of your media")
     s.add_argument("--since", metavar="YYYY-MM-DD", help="from this UTC day on")
     s.add_argument("--until", metavar="YYYY-MM-DD", help="up to and with this UTC day")
+    s.add_argument("--by", metavar="FIELDS", help="a row per value of these, e.g. media or"
+                   " media,server (some of day, media, server; default all three)")
     s.add_argument("--json", action="store_true", help="the meta server's answer as it is")
     return p
 

@@ -4,6 +4,7 @@ table, JSON or CSV (db.usage.statement: the live reports and the daily rollup to
 import csv
 import sys
 
+from ..model import usage
 from ..model.display import plain
 from ..model.errors import NotFound
 from .output import CliError, print_json, table
@@ -18,17 +19,19 @@ def add_commands(sub):
     s.add_argument("--owner", metavar="NAME", help="only this owner account's media")
     s.add_argument("--since", metavar="YYYY-MM-DD", help="from this UTC day on")
     s.add_argument("--until", metavar="YYYY-MM-DD", help="up to and with this UTC day")
+    s.add_argument("--by", metavar="FIELDS", help="a row per value of these, e.g. owner,media"
+                   " (some of day, owner, media, server; default all four)")
     out = s.add_mutually_exclusive_group()
     out.add_argument("--csv", metavar="FILE", help="write the rows as CSV to FILE ('-': stdout)")
     out.add_argument("--json", action="store_true")
-    return {"usage": usage}
+    return {"usage": show_usage}
 
 
 async def _owner_names(db):
     return {o["id"]: o["name"] for o in await db.owners.list()}
 
 
-async def usage(db, args):
+async def show_usage(db, args):
     names = await _owner_names(db)
     owner = None
     if args.owner is not None:
@@ -36,15 +39,19 @@ async def usage(db, args):
         if not ids:
             raise NotFound(f"no owner {args.owner!r}")
         owner = ids[0]
-    doc = await db.usage.statement(owner, args.since, args.until)
+    by = usage.check_by(args.by)
+    doc = await db.usage.statement(owner, args.since, args.until, by)
     for row in doc["rows"]:
-        row["owner"] = names.get(row["owner"], "") if row["owner"] is not None else ""
+        if "owner" in row:
+            row["owner"] = names.get(row["owner"], "") if row["owner"] is not None else ""
+    columns = [c for c in COLUMNS if c in by or c not in usage.KEY + ("title",)
+               or (c == "title" and "media" in by)]
     if args.json:
         print_json(doc)
     elif args.csv:
-        _write_csv(doc["rows"], args.csv)
+        _write_csv(doc["rows"], columns, args.csv)
     else:
-        table(doc["rows"], COLUMNS)
+        table(doc["rows"], columns)
         t = doc["totals"]
         print(f"total: {t['plays']} plays, {t['failed']} failed, {t['bytes']} bytes,"
               f" {t['source_errors']} source errors, {t['failovers_away']} failovers,"
@@ -58,7 +65,7 @@ def _cell(value):
     return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
-def _write_csv(rows, path):
+def _write_csv(rows, columns, path):
     """The rows with a header line, one row a line; control characters escaped, and a text a
     spreadsheet would take for a formula (an owner's title "=HYPERLINK(...)") quoted."""
     try:
@@ -67,9 +74,9 @@ def _write_csv(rows, path):
         raise CliError(f"cannot write {path}: {exc.strerror}") from None
     try:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(COLUMNS)
+        w.writerow(columns)
         for r in rows:
-            w.writerow([_cell(r[c]) for c in COLUMNS])
+            w.writerow([_cell(r[c]) for c in columns])
     finally:
         if f is not sys.stdout:
             f.close()

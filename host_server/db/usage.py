@@ -57,11 +57,12 @@ class Usage:
             [key + (device,) for key, one in figures.items() for device in sorted(one["devices"])])
         return max((row[0] for row in rows), default=None)
 
-    async def statement(self, owner=None, since=None, until=None):
-        """{"rows": [{day, owner, media, server, plays, failed, bytes, source_errors,
+    async def statement(self, owner=None, since=None, until=None, by=usage.KEY):
+        """{"rows": [{day, owner, media, title, server, plays, failed, bytes, source_errors,
         failovers_away, failovers_onto, devices}], "totals": {...}} over the days since..until
         (inclusive, 'YYYY-MM-DD' UTC; None: no bound) of one owner account (None: every one),
-        the rollup and the live reports together (model.usage.statement)."""
+        the rollup and the live reports together; a row for each value of the key fields in by
+        (model.usage.statement; title comes with media)."""
         since, until = usage.check_day(since, "since"), usage.check_day(until, "until")
         # one statement, so one snapshot on either engine: a prune that commits meanwhile
         # cannot make a report count twice (live and rolled up) or not at all
@@ -86,20 +87,27 @@ class Usage:
             else:
                 reports.append((row[6], row[5], row[2], row[3], row[7], row[4], row[11], row[8]))
         usage.tally(reports, figures)
-        doc = usage.statement(figures)
-        await self._titles(doc["rows"])
+        doc = usage.statement(figures, by)
+        if "media" in by:
+            await self._titles(doc["rows"], owner)
         return doc
 
-    async def _titles(self, rows):
-        """Each row's media title, "" once the item is removed (or its id is now another
-        owner's: an id SQLite gives again must not show another owner's title)."""
+    async def _titles(self, rows, owner):
+        """Each row's media title, "" once the item is removed or its id is now another
+        owner's (an id SQLite gives again must not show another owner's title): the row's
+        owner, else the statement's (owner, None for every one: the operator sees all)."""
         ids = sorted({r["media"] for r in rows})
         titles = {}
         for start in range(0, len(ids), 500):
             part = ids[start:start + 500]
-            for media, title, owner in await self.db.fetchall(
+            for media, title, account in await self.db.fetchall(
                     "SELECT id, title, owner_account FROM media WHERE id IN (%s)"
                     % ", ".join("?" * len(part)), part):
-                titles[media, owner] = title
+                titles[media] = (title, usage.NO_OWNER if account is None else account)
         for r in rows:
-            r["title"] = titles.get((r["media"], r["owner"]), "")
+            title, account = titles.get(r["media"], ("", None))
+            if "owner" in r:
+                whose = usage.NO_OWNER if r["owner"] is None else r["owner"]
+            else:
+                whose = owner   # None: every owner's, all in one row: any title
+            r["title"] = title if whose is None or whose == account else ""

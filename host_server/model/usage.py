@@ -107,15 +107,33 @@ def add(figures, key, counts, devices=()):
     return one
 
 
-def statement(figures):
-    """{"rows": [...], "totals": {...}}: one row per (day, owner, media, server) in that order,
-    each with its counts and its number of distinct devices; totals over every row, devices
-    counted once however many rows they appear in. owner is None for no owner account."""
+def check_by(text, allowed=KEY):
+    """The key fields a statement is grouped by, from "media,server" (None: all allowed), in
+    KEY's order; else Invalid."""
+    if text is None:
+        return tuple(allowed)
+    names = text.split(",") if isinstance(text, str) and text else [""]
+    bad = [n for n in names if n not in allowed]
+    if bad:
+        raise Invalid(f"by must name some of {', '.join(allowed)}, separated by commas")
+    return tuple(k for k in KEY if k in names)
+
+
+def statement(figures, by=KEY):
+    """{"rows": [...], "totals": {...}}: one row per value of the key fields named in by (of
+    day, owner, media, server), in that order, each with its counts and its number of distinct
+    devices; totals over every row. Distinct devices are counted from the devices themselves,
+    never summed: a device in two rows counts once in a row that holds both. owner is None for
+    no owner account."""
+    at = [KEY.index(k) for k in by]
+    grouped = {}
+    for key, one in figures.items():
+        add(grouped, tuple(key[i] for i in at), one, one["devices"])
     rows, everyone, totals = [], set(), _blank()
-    for key in sorted(figures):
-        one = figures[key]
-        row = dict(zip(KEY, key))
-        if row["owner"] == NO_OWNER:
+    for key in sorted(grouped):
+        one = grouped[key]
+        row = dict(zip(by, key))
+        if row.get("owner") == NO_OWNER:
             row["owner"] = None
         row.update({name: one[name] for name in COUNTS})
         row["devices"] = len(one["devices"])

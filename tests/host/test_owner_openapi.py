@@ -62,7 +62,10 @@ async def test_owner_api_answers_match_the_document(aiohttp_client, aiohttp_serv
     s, body, _ = await api.call("GET", usage, query={"since": "2000-01-01", "until": "2000-01-31"},
                                 headers=me)
     assert s == 200 and body["rows"] == []
+    s, body, _ = await api.call("GET", usage, query={"by": "media"}, headers=me)
+    assert s == 200 and [set(r) - set(body["totals"]) for r in body["rows"]] == [{"media", "title"}]
     assert (await api.call("GET", usage, query={"since": "1.1.2026"}, headers=me))[0] == 400
+    assert (await api.call("GET", usage, query={"by": "owner"}, headers=me))[0] == 400
     assert (await api.call("GET", usage, headers=them))[1]["rows"] == []
     assert (await api.call("GET", usage))[0] == 401
     s, body, _ = await api.call("DELETE", one, {"id": mid}, headers=me)

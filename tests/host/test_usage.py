@@ -135,6 +135,14 @@ async def _check_totals(db_path, reports, cuts):
             by_owner = [r for o in (usage.NO_OWNER, 1, 2)
                         for r in (await db.usage.statement(o))["rows"]]
             assert sorted(by_owner, key=_key) == doc["rows"]
+            per_media = await db.usage.statement(by=("media",))
+            assert per_media["totals"] == t
+            assert [(r["media"], r["plays"], r["devices"]) for r in per_media["rows"]] == [
+                (m, sum(r[3] == m and r[4] == "played" for r in reports),
+                 len({r[1] for r in reports if r[3] == m})) for m in sorted({r[3] for r in reports})]
+            per_day_server = await db.usage.statement(by=("day", "server"))
+            assert per_day_server["totals"] == t
+            assert sum(r["devices"] for r in per_day_server["rows"]) >= t["devices"]
             if every_day:
                 day = every_day[len(every_day) // 2]
                 one_day = await db.usage.statement(since=day, until=day)
@@ -210,7 +218,12 @@ def test_the_operator_exports_everyones_usage_as_csv(db_path, tmp_path):
     assert stdout.splitlines() == [",".join(("day", "owner", "media", "title", "server", "plays",
                                              "failed", "bytes", "source_errors", "failovers_away",
                                              "failovers_onto", "devices"))]
+    per_owner = run_cli("usage", "--by", "owner", "--csv", "-", db=db_path, check=0).stdout
+    assert per_owner.splitlines() == [
+        "owner,plays,failed,bytes,source_errors,failovers_away,failovers_onto,devices",
+        ",0,1,0,0,0,0,1", "Label,1,0,100,0,0,0,1"]
     assert run_cli("usage", "--owner", "Nobody", db=db_path).returncode == 1
+    assert "by must name some of" in run_cli("usage", "--by", "week", db=db_path).stderr
 
 
 def test_migration_0012_gives_the_reports_made_before_it_their_items_owner(tmp_path):

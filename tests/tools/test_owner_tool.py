@@ -187,6 +187,11 @@ def test_usage_shows_the_plays_and_failovers_devices_reported(world):
                     world["mirror"]: ["1", "0", str(one["size"]), "0", "0", "1", "1"]}
     assert lines[3] == (f"total: 1 plays, 0 failed, {one['size']:,} bytes, 1 source errors,"
                         " 1 failovers, 1 devices")
+    per_item = tool(world, "usage", "--by", "media").stdout.splitlines()
+    assert per_item[0].split() == ["media", "title", "plays", "failed", "bytes", "errors", "away",
+                                   "onto", "devices"]
+    assert per_item[1].split() == [str(one["id"]), "First", "Light", "1", "0", str(one["size"]),
+                                   "1", "1", "1", "1"]
     later = tool(world, "usage", "--since", "2099-01-01")
     assert later.returncode == 0 and "total: 0 plays" in later.stdout
     bad = tool(world, "usage", "--until", "tomorrow")
