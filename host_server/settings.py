@@ -61,7 +61,8 @@ TABLE = (
     Setting("max_owner_registrations", 600, "int",
             "registrations and updates one owner may make in an hour"),
     Setting("max_device_reports", 120, "int", "reports one device may send in a minute"),
-    Setting("retention_days", 90, "int", "days reports and key requests are kept"),
+    Setting("retention_days", 90, "int", "days reports and key requests are kept (reports are"
+            " first rolled up into the daily usage figures, kept without end)"),
     Setting("metrics_nets", (), "list", "a network whose addresses may read the Prometheus"
             " metrics at GET /metrics (repeatable, e.g. 127.0.0.0/8; none: /metrics is off; behind"
             " a load balancer, name it with --trusted-proxy so that the reader's own address"

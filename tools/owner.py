@@ -5,6 +5,7 @@
     python -m tools.owner mirror FOLDER DEST --address http://mirror.example.org --directory /m
     python -m tools.owner list
     python -m tools.owner remove ID
+    python -m tools.owner usage [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--by media] [--json]
 
 register: every media file under FOLDER (by extension; sub-folders become sub-directories) is
 hashed (streamed), its tags read (tinytag: RIFF INFO, ID3, Vorbis, MP4) into the record's
@@ -17,6 +18,10 @@ missing there or differ, each through a temporary file that is hashed and rename
 only when its sha256 matches the original; then adds the alternate to every registered media
 record with the same sha256 (the meta server checks the alternate before it uses it).
 
+usage: your usage statement (only your own media): per UTC day, media item and file server,
+the plays, failed plays, bytes served, source errors, failovers away from and onto the server,
+and distinct devices (or a row per item, per server, per day: --by); then the totals.
+
 Exit status 0 when everything was done, 1 when any file failed (each failure says why).
 """
 
@@ -27,6 +32,7 @@ import shutil
 import sys
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from tqdm import tqdm
@@ -235,6 +241,37 @@ def cmd_remove(api, args):
     return 0
 
 
+USAGE_COLUMNS = (("day", "day"), ("media", "media"), ("title", "title"), ("server", "server"),
+                 ("plays", "plays"), ("failed", "failed"), ("bytes", "bytes"),
+                 ("source_errors", "errors"), ("failovers_away", "away"),
+                 ("failovers_onto", "onto"), ("devices", "devices"))
+TEXT_COLUMNS = ("day", "media", "title", "server")
+
+
+def cmd_usage(api, args):
+    query = urllib.parse.urlencode({k: v for k, v in (("since", args.since), ("until", args.until),
+                                                      ("by", args.by)) if v})
+    status, answer = api.call("GET", "/usage" + ("?" + query if query else ""))
+    if status != 200:
+        raise ToolError(answer.get("error", f"status {status}"))
+    if args.json:
+        print(json.dumps(answer, indent=2))
+        return 0
+    keys = set(answer["by"]) | ({"title"} if "media" in answer["by"] else set())
+    shown = [(key, head) for key, head in USAGE_COLUMNS if key not in TEXT_COLUMNS or key in keys]
+    cells = [[head for _, head in shown]] + [
+        [str(row[key]) if row[key] != "" else "-" for key, _ in shown] for row in answer["rows"]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(shown))]
+    for r in cells:
+        print("  ".join(c.ljust(w) if key in TEXT_COLUMNS else c.rjust(w)
+                        for c, w, (key, _) in zip(r, widths, shown)).rstrip())
+    t = answer["totals"]
+    print(f"total: {t['plays']} plays, {t['failed']} failed, {t['bytes']:,} bytes,"
+          f" {t['source_errors']} source errors, {t['failovers_away']} failovers,"
+          f" {t['devices']} devices")
+    return 0
+
+
 def _parser():
     p = argparse.ArgumentParser(prog="python -m tools.owner", description=__doc__.split("\n")[0])
     p.add_argument("--server", default=os.environ.get("META_SERVER", "http://127.0.0.1:8000"),
@@ -258,10 +295,17 @@ def _parser():
     sub.add_parser("list", help="your registered media")
     s = sub.add_parser("remove", help="remove one of your media (devices stop getting it)")
     s.add_argument("id", type=int)
+    s = sub.add_parser("usage", help="plays, failures, bytes, devices and failovers of your media")
+    s.add_argument("--since", metavar="YYYY-MM-DD", help="from this UTC day on")
+    s.add_argument("--until", metavar="YYYY-MM-DD", help="up to and with this UTC day")
+    s.add_argument("--by", metavar="FIELDS", help="a row per value of these, e.g. media or"
+                   " media,server (some of day, media, server; default all three)")
+    s.add_argument("--json", action="store_true", help="the meta server's answer as it is")
     return p
 
 
-COMMANDS = {"register": cmd_register, "mirror": cmd_mirror, "list": cmd_list, "remove": cmd_remove}
+COMMANDS = {"register": cmd_register, "mirror": cmd_mirror, "list": cmd_list, "remove": cmd_remove,
+            "usage": cmd_usage}
 
 
 def main(argv=None):

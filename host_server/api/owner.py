@@ -10,6 +10,7 @@ import math
 
 from ..keys import DB, OWNER, SETTINGS, SOURCE_CHECKS, SOURCE_POLICY
 from ..model import catalog
+from ..model import usage as usage_model
 from ..model.errors import Invalid, QuotaExceeded, RateLimited
 from ..model.playback import wav_facts
 from ..outbound.sourcecheck import check_sources
@@ -22,6 +23,7 @@ FIXED_FIELDS = ("size", "sha256", "primary_address", "primary_directory", "file_
 
 
 CHECK_WINDOW = 3600.0   # s: max_owner_registrations counts within this
+OWNER_USAGE_BY = ("day", "media", "server")   # an owner's statement is all theirs
 
 
 def owner_required(handler):
@@ -136,3 +138,13 @@ async def remove(request):
     media_id = path_id(request)
     programs = await request.app[DB].owners.remove_media(request[OWNER][0], media_id)
     return json_response({"removed": media_id, "programs": programs})
+
+
+@owner_required
+async def usage(request):
+    """The owner's usage statement: only their own media, over ?since=..&until= (UTC days),
+    a row per ?by= (some of day, media, server; all by default)."""
+    since, until = request.query.get("since"), request.query.get("until")
+    by = usage_model.check_by(request.query.get("by"), OWNER_USAGE_BY)
+    doc = await request.app[DB].usage.statement(request[OWNER][0], since, until, by)
+    return json_response({"since": since, "until": until, "by": list(by), **doc})

@@ -26,6 +26,7 @@ def setup_routes(app):
     r.add_get("/api/v1/owner/media/{id}", owner.get_media)
     r.add_patch("/api/v1/owner/media/{id}", owner.update)
     r.add_delete("/api/v1/owner/media/{id}", owner.remove)
+    r.add_get("/api/v1/owner/usage", owner.usage)
     # everyone
     r.add_get("/api/v1/openapi.yaml", openapi.openapi)
     r.add_get("/", pages.root)

@@ -25,7 +25,8 @@ def add_commands(sub):
     s.add_argument("id", help="the device id")
     for name, what in (("disable-device", "stop a device at once: no login, no next item, no key"),
                        ("enable-device", "let a disabled device log in again"),
-                       ("remove-device", "remove a device with its entitlements, positions and reports")):
+                       ("remove-device", "remove a device with its entitlements, positions and reports"
+                                         " (its plays stay in the usage figures)")):
         s = sub.add_parser(name, help=what)
         s.add_argument("id", help="the device id")
     s = sub.add_parser("rotate-secret", help="give a device a new secret (printed once); the old one"

@@ -19,6 +19,7 @@ an exception rolls one back.
     db.operators  dashboard operators, sessions, failed sign-ins       (operators.py)
     db.activity   what each device is doing ("now playing")            (activity.py)
     db.stats      the overview's and the metrics' figures, from the above (stats.py)
+    db.usage      usage statements: live reports and their daily rollup (usage.py)
 """
 
 import logging
@@ -36,6 +37,7 @@ from .operators import Operators
 from .owners import Owners
 from .secure import Secure
 from .stats import Stats
+from .usage import Usage
 
 log = logging.getLogger("host_server.db")
 MIGRATIONS = pathlib.Path(__file__).with_name("migrations")
@@ -83,6 +85,7 @@ class Database:
         self.health = FileServerHealth(self)
         self.operators = Operators(self)
         self.stats = Stats(self)
+        self.usage = Usage(self)
 
     def describe(self):
         """Which database this is, fit for a log line (no password)."""

@@ -16,6 +16,7 @@ REPORT_REPEAT_WINDOW = 600.0   # s: an identical report within this time is a re
 SEQ_REPEAT_WINDOW = 86400.0    # s: the same for a report with a sequence number (a device may
                                # send its batch again after an hour offline)
 REPORTS_SHOWN = 50             # reports listed when no limit is given
+PRUNE_BATCH = 5000             # reports rolled up and deleted in one transaction
 
 _CURRENT = (
     "SELECT e.program, e.pos, p.n_items, pi.media, m.compact FROM devices d"
@@ -112,8 +113,11 @@ class Devices:
         return len(rows)
 
     async def remove(self, device):
-        """The device and everything of it: entitlements, positions, tokens, reports, activity."""
+        """The device and everything of it: entitlements, positions, tokens, reports, activity.
+        Its reports are rolled up into the usage figures first: the plays it made stay in the
+        owners' statements."""
         async with self.db.transaction() as c:
+            await self.db.usage.roll_up(c, "device = ?", (device,))
             for table in ("login_failures", "login_known", "login_nonces", "key_nonces"):
                 await c.execute(f"DELETE FROM {table} WHERE device = ?", (device,))
             if await c.execute("DELETE FROM devices WHERE id = ?", (device,)) == 0:
@@ -259,11 +263,12 @@ class Devices:
         advanced = cur is not None and rep["id"] == cur[3] and rep["pos"] == pos
         await c.execute(
             "INSERT INTO reports (device, program, media, pos, status, source, bytes, ms,"
-            " errors, underruns, underrun_ms, seq, advanced, at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " errors, underruns, underrun_ms, seq, advanced, at, owner_account)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " (SELECT owner_account FROM media WHERE id = ?))",
             (device, cur[0] if cur else None, rep["id"], rep["pos"], rep["status"],
              rep["src"], rep["bytes"], rep["ms"], errors, rep.get("underruns", 0),
-             rep.get("underrun_ms", 0), rep.get("seq"), int(advanced), now))
+             rep.get("underrun_ms", 0), rep.get("seq"), int(advanced), now, rep["id"]))
         await self.db.activity.reported(c, device, rep, now)
         if advanced:
             pos = (pos + 1) % cur[2]
@@ -272,9 +277,18 @@ class Devices:
         return True, pos
 
     async def prune_reports(self, before):
-        """Delete reports made before that time; returns how many."""
-        async with self.db.transaction() as c:
-            return await c.execute("DELETE FROM reports WHERE at < ?", (before,))
+        """Delete reports made before that time, each rolled up first into the daily usage
+        figures in the transaction that deletes it (db/usage.py), PRUNE_BATCH at a time (a
+        first prune of a long history holds neither the write lock nor much memory for long);
+        returns how many."""
+        deleted = 0
+        while True:
+            async with self.db.transaction() as c:
+                last = await self.db.usage.roll_up(c, "at < ?", (before,), PRUNE_BATCH)
+                if last is None:
+                    return deleted
+                deleted += await c.execute("DELETE FROM reports WHERE at < ? AND id <= ?",
+                                           (before, last))
 
     async def reports(self, device=None, failed_only=False, limit=REPORTS_SHOWN, offset=0,
                       media=None):

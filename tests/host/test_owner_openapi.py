@@ -6,7 +6,7 @@ from host_server import fileserver
 from host_server.services import owners
 from host_server.app import init_app
 from host_server.db import Database
-from hostutil import bearer, free_port
+from hostutil import SECRET, bearer, free_port, login
 from openapi_check import Api, Checker
 
 DOC = pathlib.Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
@@ -20,6 +20,7 @@ async def test_owner_api_answers_match_the_document(aiohttp_client, aiohttp_serv
     db = await Database(str(tmp_path / "meta.db")).connect()
     _, token = await owners.create_owner(db, "One")
     _, other = await owners.create_owner(db, "Two")
+    await db.devices.add("dev1", "", SECRET)
     await db.close()
     client = await aiohttp_client(init_app(probe_interval=0, db=str(tmp_path / "meta.db"), source_timeout=2.0,
                                            allow_source_nets=("127.0.0.0/8",)))
@@ -51,6 +52,22 @@ async def test_owner_api_answers_match_the_document(aiohttp_client, aiohttp_serv
     assert s == 200 and body["record"]["title"] == "B"
     assert (await api.call("PATCH", one, {"id": mid}, json={"size": 2}, headers=me))[0] == 400
     assert (await api.call("DELETE", one, {"id": mid}, headers=them))[0] == 403
+    usage = "/api/v1/owner/usage"
+    device = bearer(await login(client))
+    assert (await client.post("/api/v1/report", headers=device, json={
+        "id": mid, "pos": 0, "status": "played", "src": good["primary_address"] + "/music/a.wav",
+        "bytes": len(DATA), "errors": [[f"http://127.0.0.1:{free_port()}/m/a.wav", "refused"]]})).status == 200
+    s, body, _ = await api.call("GET", usage, headers=me)
+    assert s == 200 and body["totals"]["plays"] == 1 and len(body["rows"]) == 2
+    s, body, _ = await api.call("GET", usage, query={"since": "2000-01-01", "until": "2000-01-31"},
+                                headers=me)
+    assert s == 200 and body["rows"] == []
+    s, body, _ = await api.call("GET", usage, query={"by": "media"}, headers=me)
+    assert s == 200 and [set(r) - set(body["totals"]) for r in body["rows"]] == [{"media", "title"}]
+    assert (await api.call("GET", usage, query={"since": "1.1.2026"}, headers=me))[0] == 400
+    assert (await api.call("GET", usage, query={"by": "owner"}, headers=me))[0] == 400
+    assert (await api.call("GET", usage, headers=them))[1]["rows"] == []
+    assert (await api.call("GET", usage))[0] == 401
     s, body, _ = await api.call("DELETE", one, {"id": mid}, headers=me)
     assert s == 200 and body == {"removed": mid, "programs": []}
     assert (await api.call("DELETE", one, {"id": mid}, headers=me))[0] == 404

@@ -152,3 +152,47 @@ def test_a_bad_token_or_no_server_is_one_clear_line(world):
     down = tool(dict(world, meta="http://127.0.0.1:9"), "list")
     assert down.returncode == 1 and "cannot reach the meta server" in down.stderr
     assert proc.returncode == 0
+
+
+def post(url, doc, token=None):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    req = urllib.request.Request(url, json.dumps(doc).encode(), headers)
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def test_usage_shows_the_plays_and_failovers_devices_reported(world):
+    from host_server.services.auth import proof
+    secret = "00112233445566778899aabbccddeeff"
+    assert register(world).returncode == 0
+    media = {m["file_name"]: m for m in api(world, "/media")["media"]}
+    subprocess.run([sys.executable, "-m", "host_server", "--db", world["db"], "add-device", "d1",
+                    "--secret", secret], cwd=REPO, capture_output=True, check=True)
+    nonce = post(world["meta"] + "/api/v1/login/challenge", {"device": "d1"})["nonce"]
+    token = post(world["meta"] + "/api/v1/login", {"device": "d1", "nonce": nonce,
+                                                   "proof": proof(secret, "d1", nonce)})["token"]
+    one = media["one.wav"]
+    post(world["meta"] + "/api/v1/report", {
+        "id": one["id"], "pos": 0, "status": "played", "src": world["mirror"] + "/m/one.wav",
+        "bytes": one["size"], "errors": [[one["src"], "dropped at 100"]]}, token)
+    shown = tool(world, "usage")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0].split() == ["day", "media", "title", "server", "plays", "failed", "bytes",
+                                "errors", "away", "onto", "devices"]
+    rows = {line.split()[-8]: line.split()[-7:] for line in lines[1:3]}   # by server
+    assert rows == {world["files"]: ["0", "0", "0", "1", "1", "0", "1"],
+                    world["mirror"]: ["1", "0", str(one["size"]), "0", "0", "1", "1"]}
+    assert lines[3] == (f"total: 1 plays, 0 failed, {one['size']:,} bytes, 1 source errors,"
+                        " 1 failovers, 1 devices")
+    per_item = tool(world, "usage", "--by", "media").stdout.splitlines()
+    assert per_item[0].split() == ["media", "title", "plays", "failed", "bytes", "errors", "away",
+                                   "onto", "devices"]
+    assert per_item[1].split() == [str(one["id"]), "First", "Light", "1", "0", str(one["size"]),
+                                   "1", "1", "1", "1"]
+    later = tool(world, "usage", "--since", "2099-01-01")
+    assert later.returncode == 0 and "total: 0 plays" in later.stdout
+    bad = tool(world, "usage", "--until", "tomorrow")
+    assert bad.returncode == 1 and "until must be a day as YYYY-MM-DD" in bad.stderr

@@ -1,0 +1,84 @@
+"""The usage statement of every owner (or one), per day, media item and file server; as a
+table, JSON or CSV (db.usage.statement: the live reports and the daily rollup together)."""
+
+import csv
+import sys
+
+from ..model import usage
+from ..model.display import plain
+from ..model.errors import NotFound
+from .output import CliError, print_json, table
+
+COLUMNS = ("day", "owner", "media", "title", "server", "plays", "failed", "bytes",
+           "source_errors", "failovers_away", "failovers_onto", "devices")
+
+
+def add_commands(sub):
+    s = sub.add_parser("usage", help="plays, failures, bytes, devices and failovers per day,"
+                       " owner, media item and file server")
+    s.add_argument("--owner", metavar="NAME", help="only this owner account's media")
+    s.add_argument("--since", metavar="YYYY-MM-DD", help="from this UTC day on")
+    s.add_argument("--until", metavar="YYYY-MM-DD", help="up to and with this UTC day")
+    s.add_argument("--by", metavar="FIELDS", help="a row per value of these, e.g. owner,media"
+                   " (some of day, owner, media, server; default all four)")
+    out = s.add_mutually_exclusive_group()
+    out.add_argument("--csv", metavar="FILE", help="write the rows as CSV to FILE ('-': stdout)")
+    out.add_argument("--json", action="store_true", help="the rows as one JSON list")
+    return {"usage": show_usage}
+
+
+async def _owner_names(db):
+    return {o["id"]: o["name"] for o in await db.owners.list()}
+
+
+async def show_usage(db, args):
+    names = await _owner_names(db)
+    owner = None
+    if args.owner is not None:
+        ids = [i for i, name in names.items() if name == args.owner]
+        if not ids:
+            raise NotFound(f"no owner {args.owner!r}")
+        owner = ids[0]
+    by = usage.check_by(args.by)
+    doc = await db.usage.statement(owner, args.since, args.until, by)
+    for row in doc["rows"]:
+        if "owner" in row:
+            row["owner"] = names.get(row["owner"], "") if row["owner"] is not None else ""
+    columns = [c for c in COLUMNS if c in by or c not in usage.KEY + ("title",)
+               or (c == "title" and "media" in by)]
+    if args.json:
+        print_json(doc)
+    elif args.csv:
+        _write_csv(doc["rows"], columns, args.csv)
+    else:
+        table(doc["rows"], columns)
+        t = doc["totals"]
+        print(f"total: {t['plays']} plays, {t['failed']} failed, {t['bytes']} bytes,"
+              f" {t['source_errors']} source errors, {t['failovers_away']} failovers,"
+              f" {t['devices']} devices")
+
+
+def _cell(value):
+    if not isinstance(value, str):
+        return value
+    value = plain(value)
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
+def _write_csv(rows, columns, path):
+    """The rows with a header line, one row a line; control characters escaped, and a text a
+    spreadsheet would take for a formula (an owner's title "=HYPERLINK(...)") quoted."""
+    try:
+        f = sys.stdout if path == "-" else open(path, "w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(columns)
+        for r in rows:
+            w.writerow([_cell(r[c]) for c in columns])
+    finally:
+        if f is not sys.stdout:
+            f.close()
+    if path != "-":
+        print(f"{len(rows)} rows written to {path}", file=sys.stderr)
