@@ -3,7 +3,7 @@
 import json
 
 from ..model import catalog
-from ..model.checks import check_program_name, is_number_text
+from ..model.checks import check_program_name, id_from_text, is_number_text
 from ..model.display import when
 from ..model.errors import Invalid
 from ..services.auth import new_secret
@@ -31,11 +31,19 @@ def add_commands(sub):
     s = sub.add_parser("import", help="import a catalog JSON file in one transaction")
     s.add_argument("catalog", help="a JSON file of media, programs and devices"
                                    " (run/sim/catalog.json is one)")
+    s = sub.add_parser("remove-media", help="remove a media item from the catalog and from every"
+                       " program (devices playing it go on with the next item; its plays stay"
+                       " in the reports and usage figures)")
+    s.add_argument("id", help="the media id (list media)")
+    s = sub.add_parser("remove-program", help="remove a program with its items and entitlements"
+                       " (devices whose default or choice it was play none until given another)")
+    s.add_argument("program", help="the program's name or id (list programs)")
     s = sub.add_parser("list", help="list devices, media, programs, owners or file servers (health)")
     s.add_argument("what", choices=tuple(COLUMNS), help="what to list: %(choices)s")
     s.add_argument("--json", action="store_true", help="as JSON, every field")
     return {"init": init, "add-media": add_media, "add-program": add_program,
-            "import": import_catalog, "list": list_rows}
+            "import": import_catalog, "remove-media": remove_media,
+            "remove-program": remove_program, "list": list_rows}
 
 
 async def init(db, args):
@@ -64,6 +72,20 @@ async def import_catalog(db, args):
     media, programs, devices = catalog.validate_catalog(load_json(args.catalog), warn)
     summary = await db.catalog.import_catalog(media, programs, devices, new_secret)
     print(json.dumps(summary))
+
+
+async def remove_media(db, args):
+    media_id = id_from_text(args.id, "media id")
+    programs = await db.catalog.remove_media(media_id)
+    print(f"media {media_id} removed" + (f" (and from programs {', '.join(map(str, programs))})"
+                                         if programs else ""))
+
+
+async def remove_program(db, args):
+    async with db.transaction() as c:
+        program = await db.catalog.program_id(c, args.program)
+    await db.catalog.remove_program(program)
+    print(f"program {program} removed")
 
 
 def _shown(what, row):

@@ -235,3 +235,21 @@ def test_a_device_secret_can_come_from_a_file_or_stdin_not_only_the_command_line
     assert "cannot read the secret from" in run_cli(
         "add-device", "dev3", "--secret-file", str(tmp_path / "none"), db=db, check=1).stderr
     assert "--secret-file" in run_cli("add-device", "--help", db=db, check=0).stdout
+
+
+def test_remove_media_and_remove_program(db, tmp_path):
+    run_cli("import", write_json(tmp_path / "cat.json", catalog_doc()), db=db, check=0)
+    ids = {p["name"]: p["id"] for p in listed(db, "programs")}
+    proc = run_cli("remove-media", "1", db=db, check=0)
+    assert proc.stdout.strip() == "media 1 removed (and from programs %d)" % ids["Demo"]
+    assert [m["id"] for m in listed(db, "media")] == [2]
+    assert {p["name"]: p["items"] for p in listed(db, "programs")}["Demo"] == [2]
+    proc = run_cli("remove-media", "1", db=db, check=1)
+    assert "no media 1" in proc.stderr and "2" in proc.stderr     # it says which ids exist
+    assert "must be a non-negative integer" in run_cli("remove-media", "x", db=db, check=1).stderr
+    assert run_cli("remove-program", "Demo", db=db, check=0).stdout.strip() == \
+        "program %d removed" % ids["Demo"]
+    assert [p["name"] for p in listed(db, "programs")] == ["Quiet"]
+    devices = {d["id"]: d for d in listed(db, "devices")}
+    assert devices["dev1"]["default"] is None and devices["dev1"]["programs"] == [ids["Quiet"]]
+    assert "no program 'Demo'" in run_cli("remove-program", "Demo", db=db, check=1).stderr
