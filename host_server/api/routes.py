@@ -69,5 +69,7 @@ def setup_routes(app):
     r.add_post("/dashboard/owners/{id}/remove", forms.remove_owner)
     r.add_get("/dashboard/servers", pages.servers)
     r.add_get("/dashboard/reports", pages.reports)
+    r.add_get("/dashboard/usage", pages.usage_page)
+    r.add_get("/dashboard/usage.csv", pages.usage_csv)
     r.add_get("/api/v1/operator/devices", pages.devices_json)
     r.add_get("/api/v1/operator/lists/{what}", pages.list_json)

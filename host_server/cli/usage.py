@@ -1,17 +1,11 @@
 """The usage statement of every owner (or one), per day, media item and file server; as a
 table, JSON or CSV (db.usage.statement: the live reports and the daily rollup together)."""
 
-import csv
 import sys
 
 from ..model import usage
-from ..model.display import plain
 from ..model.errors import NotFound
 from .output import CliError, print_json, table
-
-COLUMNS = ("day", "owner", "media", "title", "server", "plays", "failed", "bytes",
-           "source_errors", "failovers_away", "failovers_onto", "devices")
-
 
 def add_commands(sub):
     s = sub.add_parser("usage", help="plays, failures, bytes, devices and failovers per day,"
@@ -44,8 +38,7 @@ async def show_usage(db, args):
     for row in doc["rows"]:
         if "owner" in row:
             row["owner"] = names.get(row["owner"], "") if row["owner"] is not None else ""
-    columns = [c for c in COLUMNS if c in by or c not in usage.KEY + ("title",)
-               or (c == "title" and "media" in by)]
+    columns = usage.columns_for(by)
     if args.json:
         print_json(doc)
     elif args.csv:
@@ -58,13 +51,6 @@ async def show_usage(db, args):
               f" {t['devices']} devices")
 
 
-def _cell(value):
-    if not isinstance(value, str):
-        return value
-    value = plain(value)
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
-
-
 def _write_csv(rows, columns, path):
     """The rows with a header line, one row a line; control characters escaped, and a text a
     spreadsheet would take for a formula (an owner's title "=HYPERLINK(...)") quoted."""
@@ -73,10 +59,7 @@ def _write_csv(rows, columns, path):
     except OSError as exc:
         raise CliError(f"cannot write {path}: {exc.strerror}") from None
     try:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(columns)
-        for r in rows:
-            w.writerow([_cell(r[c]) for c in columns])
+        usage.write_csv(f, rows, columns)
     finally:
         if f is not sys.stdout:
             f.close()

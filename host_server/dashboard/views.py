@@ -13,7 +13,8 @@ from ..db.stats import HOUR, ONLINE_WINDOW
 from ..keys import CSRF, DB, METRICS, OPERATOR, SETTINGS, SIGN_IN_LIMITER
 from ..model.checks import MAX_PROGRAM_NAME, contains_nul, id_from_text, is_number_text
 from ..model.display import when
-from ..model.errors import NotFound
+from ..model import usage
+from ..model.errors import Invalid, NotFound
 from ..serving import client_address
 from ..services.health import address_of
 from . import charts, sessions
@@ -352,9 +353,53 @@ async def _reports(request):
                     underruns=any("underruns" in r for r in rows))
 
 
+USAGE_BY = (("owner,media,server", "owner, item and server"), ("day,owner,media,server", "day"),
+            ("owner,server", "owner and server"), ("owner", "owner"), ("server", "server"))
+
+
+async def _usage_statement(request):
+    """(query fields, owner names by id, statement, columns, error) of the usage page's query."""
+    db = request.app[DB]
+    q = request.query
+    owners = await db.list_of("owners")
+    names = {o["id"]: o["name"] for o in owners}
+    owner_text = q.get("owner", "")
+    owner = int(owner_text) if is_number_text(owner_text, 12) else None
+    fields = {"owner": owner, "since": q.get("since", "")[:10], "until": q.get("until", "")[:10],
+              "by": q.get("by") or USAGE_BY[0][0]}
+    error = ""
+    try:
+        by = usage.check_by(fields["by"])
+        doc = await db.usage.statement(owner, fields["since"] or None, fields["until"] or None, by)
+    except Invalid as exc:
+        by, doc, error = usage.check_by(USAGE_BY[0][0]), {"rows": [], "totals": None}, str(exc)
+    for row in doc["rows"]:
+        if "owner" in row:
+            row["owner"] = names.get(row["owner"], "") if row["owner"] is not None else ""
+    return fields, owners, doc, usage.columns_for(by), error
+
+
+async def _usage(request):
+    fields, owners, doc, columns, error = await _usage_statement(request)
+    return _context(request, rows=doc["rows"], totals=doc["totals"], owners=owners,
+                    columns=columns, numeric=usage.COUNTS + ("devices",), usage_error=error,
+                    by_choices=USAGE_BY, query=lambda **kw: _query(request, **kw), **fields)
+
+
+@sessions.page
+async def usage_csv(request):
+    """The usage page's rows as CSV, as the CLI's `usage --csv` writes them."""
+    fields, owners, doc, columns, error = await _usage_statement(request)
+    if error:
+        raise web.HTTPBadRequest(reason=error)
+    text = usage.csv_text(doc["rows"], columns)
+    return web.Response(text=text, content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="usage.csv"'})
+
+
 PAGES = {"overview": _overview, "devices": _devices, "device": _device, "programs": _programs,
          "media": _media, "media_item": _media_item, "owners": _owners, "servers": _servers,
-         "reports": _reports}
+         "reports": _reports, "usage": _usage}
 overview = _page("overview")
 devices = _page("devices")
 programs = _page("programs")
@@ -362,3 +407,4 @@ media = _page("media")
 owners = _page("owners")
 servers = _page("servers")
 reports = _page("reports")
+usage_page = _page("usage")

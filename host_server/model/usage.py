@@ -8,11 +8,14 @@ live reports and of the daily rollup (db/usage.py), so that the two add up to wh
 said.
 """
 
+import csv
 import datetime
+import io
 import json
 import re
 import time
 
+from .display import plain
 from .errors import Invalid
 
 COUNTS = ("plays", "failed", "bytes", "source_errors", "failovers_away", "failovers_onto")
@@ -143,3 +146,38 @@ def statement(figures, by=KEY):
             totals[name] += one[name]
     totals["devices"] = len(everyone)
     return {"rows": rows, "totals": totals}
+
+
+# -- a statement as a table: the CLI's table and CSV, the dashboard's page and CSV ----------
+
+COLUMNS = ("day", "owner", "media", "title", "server", "plays", "failed", "bytes",
+           "source_errors", "failovers_away", "failovers_onto", "devices")
+
+
+def columns_for(by):
+    """The columns of a statement grouped by the key fields in by (title comes with media)."""
+    return [c for c in COLUMNS if c in by or c not in KEY + ("title",)
+            or (c == "title" and "media" in by)]
+
+
+def csv_cell(value):
+    """Control characters escaped, and a text a spreadsheet would take for a formula (an
+    owner's title "=HYPERLINK(...)") quoted with a leading '."""
+    if not isinstance(value, str):
+        return value
+    value = plain(value)
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
+def write_csv(f, rows, columns):
+    """The rows to the text file f with a header line, one row a line."""
+    w = csv.writer(f, lineterminator="\n")
+    w.writerow(columns)
+    for r in rows:
+        w.writerow([csv_cell(r[c]) for c in columns])
+
+
+def csv_text(rows, columns):
+    out = io.StringIO()
+    write_csv(out, rows, columns)
+    return out.getvalue()

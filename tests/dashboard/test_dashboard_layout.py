@@ -116,7 +116,8 @@ async def signed_in_page(browser, base, width, height):
 
 PAGES = ["/dashboard/overview", "/dashboard/devices", "/dashboard/devices/device-5",
          "/dashboard/programs", "/dashboard/media", "/dashboard/media/2", "/dashboard/owners",
-         "/dashboard/servers", "/dashboard/reports", "/dashboard/reports?failed=1"]
+         "/dashboard/servers", "/dashboard/reports", "/dashboard/reports?failed=1",
+         "/dashboard/usage"]
 
 LAYOUT = """() => {
   const out = {scroll: document.scrollingElement.scrollWidth, inner: window.innerWidth, wide: []};

@@ -432,3 +432,28 @@ async def test_reports_and_a_devices_page_show_underruns(api, db_path, clock):
         assert '<th class="num">underruns</th>' in page, path
         assert '<td class="num"><span class="bad">3 (420 ms)</span></td>' in page, path
         assert '<td class="num">0</td>' in page, path
+
+
+async def test_the_usage_page_shows_the_statement_and_its_csv_is_the_clis(api, db_path, clock):
+    from hostutil import run_cli
+    await add_reports(db_path, clock, [
+        ("dev1", {"id": 1, "status": "played", "src": A + "/music/1/tone-1.wav", "bytes": 1000}),
+        ("dev2", {"id": 1, "status": "played", "src": B + "/mirror/1/tone-1.wav", "bytes": 700,
+                  "errors": [[A + "/music/1/tone-1.wav", "refused"]]}),
+        ("dev1", {"id": 2, "status": "failed", "errors": [[A + "/music/2/tone-2.wav", "404"]]}),
+    ])
+    await sign_in(api.client)
+    s, page, _ = await api.call("GET", "/dashboard/usage")
+    assert s == 200 and '<a href="/dashboard/usage"' in page
+    body = re.search(r'<table id="usage">(.*?)</table>', page, re.S).group(1)
+    total = re.search(r'<tr id="usage-total">(.*?)</tr>', body, re.S).group(1)
+    # plays, failed, bytes, source errors, failovers away, onto, devices
+    assert re.findall(r'<th class="num">(\d+)</th>', total) == ["2", "1", "1700", "2", "1", "1", "2"]
+    resp = await api.client.get("/dashboard/usage.csv", params={"by": "server"})
+    assert resp.status == 200 and resp.content_type == "text/csv"
+    cli = run_cli("usage", "--by", "server", "--csv", "-", db=db_path, check=0).stdout
+    assert await resp.text() == cli and cli.splitlines()[0].startswith("server,plays,failed,bytes")
+    s, page, _ = await api.call("GET", "/dashboard/usage", query={"since": "2026-13-01"})
+    assert s == 200 and "since" in shown_error(page)
+    resp = await api.client.get("/dashboard/usage.csv", params={"since": "yesterday"})
+    assert resp.status == 400 and "since" in (await resp.json())["error"]
