@@ -35,10 +35,12 @@ def test_the_demo_plays_every_item_through_404_refused_and_a_dying_primary(tmp_p
     assert failovers >= 3 and resumed >= 2, r.stdout
     assert "(.mpy)" in r.stdout   # as on a board, by default
     item_lines = [l for l in r.stdout.splitlines() if re.match(r"^dev1\s+\d+/%d " % N, l)]
-    assert len(item_lines) == N and all("verified" in l and "MB/s" in l for l in item_lines)
-    assert any("Breaking Point" in l and "from ABC" in l and "resumed=1" in l for l in item_lines)
+    assert len(item_lines) == N and all("verified" in l and "MB/s" in l for l in item_lines), r.stdout
+    assert any("Breaking Point" in l and "from ABC" in l and "resumed=1" in l
+               for l in item_lines), r.stdout
     # the secure item whose primary drops it mid-stream resumes on the alternate
-    assert any("The Vault [secure]" in l and "from ABC" in l and "resumed=1" in l for l in item_lines)
+    assert any("The Vault [secure]" in l and "from ABC" in l and "resumed=1" in l
+               for l in item_lines), r.stdout
     assert "recorded %d reports: %d played, 0 failed" % (N, N) in r.stdout
 
 
