@@ -5,21 +5,6 @@
 import gc
 import sys
 
-# the player's modules, each after those it imports (player imports any not named here)
-_IMPORT_ORDER = ("compat", "devlog", "httpconn", "httpclient", "hmacsha256", "metaclient",
-                 "sinks", "fetch", "secure", "player")
-
-
-def _compiled():
-    """True when the modules beside this script are .mpy (as tools.fwbuild puts them)."""
-    import os
-    here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-    try:
-        os.stat(here + "/player.mpy")
-        return True
-    except OSError:
-        return False
-
 
 def _load_config(path):
     """The checked config, or None after an `E config: …` line. devconfig is needed only here:
@@ -52,15 +37,11 @@ def main(argv):
     buf = bytearray(cfg["buffer"])
     keybuf = bytearray(cfg["key_buffer"]) if cfg["key_buffer"] else None
     gc.collect()
-    # player next. As .mpy, its modules one at a time with a collect between them: loading one
-    # leaves its long-lived functions and dicts among the freed remains of loading it, and the
-    # next fills those gaps instead of leaving holes too small for an item's requests (the job
-    # then needs 60K instead of 64K). From source, player first: compiling needs big
-    # contiguous blocks, which the heap has only while it is nearly empty.
-    if _compiled():
-        for name in _IMPORT_ORDER:
-            __import__(name)
-            gc.collect()
+    # player next (preload.py: as .mpy, its modules first, one at a time): compiling from source
+    # needs big contiguous blocks, which a small heap has only while it is nearly empty.
+    import preload
+    del sys.modules["preload"]
+    gc.collect()
     import player
     gc.collect()
     try:
