@@ -35,9 +35,7 @@ async def show_usage(db, args):
         owner = ids[0]
     by = usage.check_by(args.by)
     doc = await db.usage.statement(owner, args.since, args.until, by)
-    for row in doc["rows"]:
-        if "owner" in row:
-            row["owner"] = names.get(row["owner"], "") if row["owner"] is not None else ""
+    usage.name_owners(doc["rows"], names)
     columns = usage.columns_for(by)
     if args.json:
         print_json(doc)

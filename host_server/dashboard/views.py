@@ -123,7 +123,10 @@ async def render(request, name, error="", status=200, **extra):
 def _page(name):
     @sessions.page
     async def handler(request):
-        return await render(request, name)
+        try:
+            return await render(request, name)
+        except NotFound as exc:   # a page of one thing (a device, a media item) that is not there
+            return await not_found(request, str(exc))
     handler.__name__ = name
     return handler
 
@@ -239,12 +242,7 @@ async def _device(request):
                     reports=reports, underruns=any("underruns" in r for r in reports))
 
 
-@sessions.page
-async def device(request):
-    try:
-        return await render(request, "device")
-    except NotFound as exc:
-        return await not_found(request, str(exc))
+device = _page("device")   # an unknown id: the missing page, 404
 
 
 async def not_found(request, error, status=404):
@@ -316,12 +314,7 @@ async def _media_item(request):
                     form={})
 
 
-@sessions.page
-async def media_item(request):
-    try:
-        return await render(request, "media_item")
-    except NotFound as exc:
-        return await not_found(request, str(exc))
+media_item = _page("media_item")   # an unknown id: the missing page, 404
 
 
 # -- owners, file servers, reports --------------------------------------------------------------
@@ -373,9 +366,7 @@ async def _usage_statement(request):
         doc = await db.usage.statement(owner, fields["since"] or None, fields["until"] or None, by)
     except Invalid as exc:
         by, doc, error = usage.check_by(USAGE_BY[0][0]), {"rows": [], "totals": None}, str(exc)
-    for row in doc["rows"]:
-        if "owner" in row:
-            row["owner"] = names.get(row["owner"], "") if row["owner"] is not None else ""
+    usage.name_owners(doc["rows"], names)
     return fields, owners, doc, usage.columns_for(by), error
 
 

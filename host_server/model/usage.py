@@ -154,6 +154,13 @@ COLUMNS = ("day", "owner", "media", "title", "server", "plays", "failed", "bytes
            "source_errors", "failovers_away", "failovers_onto", "devices")
 
 
+def name_owners(rows, names):
+    """Each row's owner id replaced by its account's name (names: id -> name; "" for none)."""
+    for row in rows:
+        if "owner" in row:
+            row["owner"] = names.get(row["owner"], "") if row["owner"] is not None else ""
+
+
 def columns_for(by):
     """The columns of a statement grouped by the key fields in by (title comes with media)."""
     return [c for c in COLUMNS if c in by or c not in KEY + ("title",)
