@@ -22,7 +22,7 @@ def answer(status, doc=None, headers=()):
 
 
 def login_answers(token="t1"):
-    return [answer(200, {"nonce": "n1"}), answer(200, {"token": token, "ttl": 600, "program": 1})]
+    return [answer(200, {"nonce": "ab" * 16}), answer(200, {"token": token, "ttl": 600, "program": 1})]
 
 
 class Parts:
@@ -78,7 +78,7 @@ def test_login_backs_off_through_the_handed_sleep_then_logs_in():
 
 
 def test_login_backs_off_on_a_refused_login_too():
-    p, parts = make([answer(200, {"nonce": "n1"}), answer(403, {"error": "no"})] + login_answers())
+    p, parts = make([answer(200, {"nonce": "ab" * 16}), answer(403, {"error": "no"})] + login_answers())
     p.login()
     assert [b["why"] for b in parts.tags("BACKOFF")] == ["403"] and p.meta.token == "t1"
 
