@@ -43,6 +43,12 @@ def random_fraction():
     return random.getrandbits(24) / 16777216
 
 
+def backoff_ms(failures, base_ms, cap_ms):
+    """Exponential backoff with full jitter, uniform in [0, min(cap, base * 2^failures)) ms:
+    devices that failed together (a power cut, a lost access point) come back spread out."""
+    return int(random_fraction() * min(cap_ms, base_ms << min(failures, 16)))
+
+
 # One name for "read up to n bytes into buf[0:n]": MicroPython sockets have readinto(buf, n),
 # CPython sockets recv_into(buf, n). Both return None/raise when a non-blocking socket is empty.
 if MICROPYTHON:

@@ -19,7 +19,8 @@ def _load_config(path):
         del sys.modules["devconfig"]
 
 
-def main(argv):
+def main(argv, **parts):
+    """parts: the player's collaborators, where a board or transport has its own (player.main)."""
     if sys.implementation.name == "cpython":
         # MicroPython's cryptolib, as a shim on the `cryptography` package (firmware/cpython/)
         import os
@@ -42,7 +43,7 @@ def main(argv):
     import player
     gc.collect()
     try:
-        return player.main(cfg, buf, keybuf)
+        return player.main(cfg, buf, keybuf, **parts)
     except KeyboardInterrupt:
         return 130
 

@@ -5,20 +5,14 @@ import json
 
 from compat import const, hexlify, urandom
 from hmacsha256 import hmac_sha256
-from httpclient import BadResponse, HTTPError
+from httpconn import BadResponse, Status
 
 MAX_META = const(2048)
 MAX_RECORD = const(8192)
 API = "/api/v1"
 
 
-class MetaError(HTTPError):
-    """An error status from the meta server: .status, .msg."""
-
-    def __init__(self, status, msg=""):
-        super().__init__("%d %s" % (status, msg))
-        self.status = status
-        self.msg = msg
+MetaError = Status  # an error status from the meta server: .status, .msg
 
 
 class Unauthorized(MetaError):

@@ -4,6 +4,10 @@
 #   write(mv)       the next bytes of the item, in order (mv is only valid during the call)
 #   restart()       drop everything held of this item: the next write is byte 0 again
 #   end(ok)         the item is finished (ok: all bytes received and sha256 matched)
+# meta is the item (fetch.py): a live stream has no size and end() comes when its source ends; an
+# item that is not audio (an image) carries what its sink needs, such as how long to show it.
+# The pace is the sink's: write() returns once the bytes are taken (an I2S write blocks while the
+# DMA buffers are full).
 import os
 
 

@@ -159,14 +159,15 @@ def test_bad_board_keys_are_config_errors_before_anything_starts(board, tmp_path
 
 
 def test_flash_is_written_only_at_item_boundaries(board, servers, tmp_path, capsys, mocker):
-    """The state file (flash on a board) is replaced once at login (the token), and twice per
-    item: its id when it starts, cleared when it is reported. Nothing per chunk: the byte reached
-    lives in RTC memory (resumemark), not in flash."""
+    """The state file (flash on a board) is replaced once at login (the token), and three times
+    per item: its id when it starts, its report when it is fetched (kept until the meta server
+    takes it), both cleared when the report is taken. Nothing per chunk: the byte reached lives
+    in RTC memory (resumemark), not in flash."""
     rename = mocker.spy(os, "rename")
     import boardmain
     assert boardmain.main(config(tmp_path, servers[-1].url, items=3)) == 0
     state_writes = [c for c in rename.call_args_list if str(c.args[1]).endswith("state.json")]
-    assert len(state_writes) == 1 + 2 * 3
+    assert len(state_writes) == 1 + 3 * 3
 
 
 def test_watchdog_timer_comes_from_the_board_definition(board, servers, tmp_path, capsys):
