@@ -5,6 +5,10 @@
 import gc
 import sys
 
+# the player's modules, each after those it imports (player imports any not named here)
+_IMPORT_ORDER = ("compat", "devlog", "httpconn", "httpclient", "hmacsha256", "metaclient",
+                 "sinks", "fetch", "secure", "player")
+
 
 def _load_config(path):
     """The checked config, or None after an `E config: …` line. devconfig is needed only here:
@@ -38,10 +42,14 @@ def main(argv, **parts):
     buf = bytearray(cfg["buffer"])
     keybuf = bytearray(cfg["key_buffer"]) if cfg["key_buffer"] else None
     gc.collect()
-    # player next: compiling from source needs big contiguous blocks, which a small heap has
-    # only while it is nearly empty (player's own imports then compile one at a time).
+    # player next, its modules one at a time with a collect between them: loading one leaves
+    # its long-lived functions and dicts among the freed remains of loading it, and the next
+    # fills those gaps instead of leaving holes too small for an item's requests (the job needed
+    # 2K more heap without it); compiling from source also needs big contiguous blocks.
+    for name in _IMPORT_ORDER:
+        __import__(name)
+        gc.collect()
     import player
-    gc.collect()
     try:
         return player.main(cfg, buf, keybuf, **parts)
     except KeyboardInterrupt:
