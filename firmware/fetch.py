@@ -4,6 +4,12 @@
 # byte loop take() (one source's body through the one caller-owned buffer into the sink,
 # allocating nothing per full chunk), and fetch(), the loop over sources.
 #
+# A source too slow to play from is abandoned as one that failed ("slow"), the next resuming at
+# the byte reached: with an alternate left and the sink's buffer under its low-water mark
+# (sink.low(); a sink without a buffer is always low), a source that delivers fewer than
+# rate x sink.speed bytes per second over a window of the read timeout (time spent in the sink
+# and hashing not counted) is too slow. An item without a rate is not judged.
+#
 # The item, as far as fetching goes (the compact document, PROTOCOL.md "Next item"):
 #   id, pos   what FAIL lines and the report name
 #   src       its sources, primary first; opener(client, url, have) opens one at byte `have`
@@ -11,6 +17,7 @@
 #   size      bytes to fetch; absent (a live stream): until the source's body ends
 #   sha256    of the stored bytes; absent: not checked (then not `verified`)
 #   sec       a secure item: the caller passes its secure.Decryptor as dec
+#   rate      its playback rate, bytes per second; absent: not known (played unpaced, never slow)
 # What the bytes become (played at a rate, decoded, shown for a duration) is the sink's.
 #
 # A secure item passes through a Decryptor, which works on whole 16-byte blocks: the bytes of a
@@ -19,7 +26,7 @@
 import hashlib
 
 from compat import hexlify, ticks_diff, ticks_ms
-from httpconn import BadResponse, Dropped, HTTPError, SecureError, Status, reason
+from httpconn import BadResponse, Dropped, HTTPError, SecureError, Slow, Status, reason
 
 
 class Result:
@@ -32,17 +39,8 @@ class Result:
         self.resumed = 0
         self.verified = 0
         self.ms = 0
-
-
-def _content_range_start(value):
-    # "bytes <start>-<end>/<size>"
-    if not value or not value.startswith("bytes "):
-        return -1
-    i = value.find("-")
-    try:
-        return int(value[6:i])
-    except ValueError:
-        return -1
+        self.underruns = -1   # times the sink ran dry mid-item; -1: the sink does not count
+        self.underrun_ms = 0
 
 
 def open_range(client, url, have):
@@ -53,7 +51,8 @@ def open_range(client, url, have):
     if st == 200:
         return resp, have
     if st == 206 and have:
-        if _content_range_start(resp.headers.get("content-range")) == have:
+        cr = resp.headers.get("content-range", "")  # "bytes <start>-<end>/<size>"
+        if cr.startswith("bytes %d-" % have):
             return resp, 0
         resp.close()
         raise BadResponse("content-range")
@@ -66,7 +65,10 @@ class Progress:
     The player keeps one for every item (item() sets it up): its attributes are allocated once,
     not per item in a heap that streaming has fragmented."""
 
-    def __init__(self):
+    def __init__(self, clock=ticks_ms, window=2000):
+        self.clock = clock
+        self.window = window  # ms over which a source's bytes are counted (the read timeout)
+        self.need = 0         # bytes a source must deliver per window; 0: not judged
         self.item(None, None)
 
     def item(self, meta, sink, dec=None):
@@ -110,10 +112,11 @@ class Progress:
         return self.hasher is None or not want \
             or hexlify(self.hasher.digest()) == want.lower()
 
-    def take(self, resp, skip, buf, after):
+    def take(self, resp, skip, buf, after, judge=False):
         """The byte loop: resp's body into the sink through buf until the item is complete (a
         live one: until the body ends), after dropping `skip` leading bytes; after[k]: buf from
-        byte k on, for a read behind k carried bytes. A failing source raises an HTTPError."""
+        byte k on (None until needed), for a read behind k carried bytes. A failing source raises
+        an HTTPError; judge: a source too slow to play from raises Slow (another is left)."""
         mv = memoryview(buf)
         blen = len(buf)
         dec = self.dec
@@ -126,6 +129,12 @@ class Progress:
         size = self.meta.get("size", -1)  # -1: unknown (live)
         sink = self.sink
         hasher = self.hasher
+        clock = self.clock
+        need = self.need if judge else 0
+        if need:
+            window = self.window
+            t_w = clock()  # the window's start; got: bytes since; busy: ms not the source's
+            got = busy = 0
         while size < 0 or self.have < size:
             carry = self.carry
             n = blen - carry
@@ -134,11 +143,28 @@ class Progress:
                     n = skip
             elif size >= 0 and n > size - self.have:
                 n = size - self.have
-            n = resp.readinto(after[carry] if carry else buf, n)
+            if carry:
+                into = after[carry]
+                if into is None:  # made once per item and carry, as a carry first occurs
+                    into = after[carry] = mv[carry:]
+            else:
+                into = buf
+            n = resp.readinto(into, n)
             if n == 0:
                 if size < 0:
                     return
                 raise Dropped("closed")
+            if need:
+                now = clock()
+                got += n
+                if not sink.low():
+                    t_w = now
+                    got = busy = 0
+                elif ticks_diff(now, t_w) - busy >= window:
+                    if got < need:
+                        raise Slow("slow")
+                    t_w = now
+                    got = busy = 0
             if skip:
                 skip -= n
                 continue
@@ -163,6 +189,8 @@ class Progress:
                     sink.write(view)
                 else:
                     dec.feed(view, self.have - carry, sink)
+                if need:  # hashing and the sink's time are not the source's
+                    busy += ticks_diff(clock(), now)
                 for k in range(total - m):  # at most 15 bytes of an unfinished block
                     buf[k] = buf[m + k]
             self.carry = total - m
@@ -179,10 +207,11 @@ def fetch(client, meta, sink, buf, emit=None, resume=False, dec=None, clock=tick
     if prog is None:
         prog = Progress()
     prog.item(meta, sink, dec)
+    rate = meta.get("rate")
+    prog.need = int(rate * sink.speed * prog.window // 1000) if rate else 0
     after = None
-    if dec is not None and dec.blk > 1:  # made once per item: the byte loop allocates nothing
-        mv = memoryview(buf)
-        after = [mv[k:] for k in range(dec.blk)]
+    if dec is not None and dec.blk > 1:  # its views made as needed, once per item
+        after = [None] * dec.blk
     if prog.begin(buf, resume):
         res.resumed = 1
     srcs = meta["src"]
@@ -204,7 +233,7 @@ def fetch(client, meta, sink, buf, emit=None, resume=False, dec=None, clock=tick
             resp, skip = opener(client, url, prog.have)
             if prog.have and not skip:
                 res.resumed = 1
-            prog.take(resp, skip, buf, after)
+            prog.take(resp, skip, buf, after, i < len(srcs) - 1)
             if not resp.done:
                 resp.close()  # the body holds more than size: do not reuse the connection
             if prog.intact():
@@ -230,6 +259,8 @@ def fetch(client, meta, sink, buf, emit=None, resume=False, dec=None, clock=tick
         if emit:
             emit("FAIL", (("id", meta["id"]), ("src", url), ("why", why), ("at", at)))
     sink.end(res.status == "played")
+    res.underruns = sink.underruns
+    res.underrun_ms = sink.underrun_ms
     res.bytes = prog.have
     res.ms = ticks_diff(clock(), t0)
     prog.item(None, None)  # nothing of the item kept until the next

@@ -36,6 +36,10 @@ class BadResponse(HTTPError):
     pass
 
 
+class Slow(HTTPError):
+    """A source delivering too slowly to play from (fetch.py)."""
+
+
 class Status(HTTPError):
     """An error status: .status (a file server's, or the meta server's: MetaError)."""
 
@@ -52,7 +56,7 @@ class SecureError(BadResponse):
 
 def reason(e):
     """The short text a report, a FAIL or a BACKOFF line gives for an HTTPError (PROTOCOL.md
-    "Report"): the status number, refused, timeout, dropped or "bad response: ..."."""
+    "Report"): the status number, refused, timeout, dropped, slow or "bad response: ..."."""
     if isinstance(e, Status):
         return str(e.status)
     if isinstance(e, Refused):
@@ -61,6 +65,8 @@ def reason(e):
         return "timeout"
     if isinstance(e, Dropped):
         return "dropped"
+    if isinstance(e, Slow):
+        return "slow"
     return "bad response: %s" % (e.args[0] if e.args else "error")
 
 

@@ -14,7 +14,6 @@ from devlog import emit, log
 from fetch import Progress, Result, fetch
 from httpconn import HTTPError, reason
 from metaclient import MetaClient, MetaError, TooMany
-from secure import Decryptor, unwrap
 from sinks import make_sink
 
 
@@ -60,11 +59,12 @@ def _private(path):
 
 
 class Player:
-    def __init__(self, cfg, buf, keybuf=None, transport=None, sink=None, emit=emit,
+    def __init__(self, cfg, buf, keybuf=None, ring=None, transport=None, sink=None, emit=emit,
                  sleep_ms=sleep_ms, clock=ticks_ms):
         self.cfg = cfg
         self.buf = buf  # cfg["buffer"] bytes, allocated early by device.py
         self.keybuf = keybuf  # cfg["key_buffer"] bytes for secure items' keys, or None
+        # ring: cfg["jitter"] bytes (or None), the paced sink's; allocated early by device.py
         self.emit = emit
         self.sleep_ms = sleep_ms
         self.clock = clock
@@ -75,11 +75,11 @@ class Player:
         self.http = (transport or httpclient.HTTPClient)(cfg["connect_timeout"],
                                                          cfg["read_timeout"], tls=tls)
         self.meta = MetaClient(self.http, cfg["server"], cfg["device"], cfg["secret"])
-        self.sink = sink if sink is not None else make_sink(cfg["sink"])
+        self.sink = sink if sink is not None else make_sink(cfg["sink"], ring, clock, sleep_ms)
         self.state = State(cfg["state"])
         self.meta.token = self.state.get("token")
         self.failures = 0  # consecutive, for the backoff
-        self.prog = Progress()
+        self.prog = Progress(clock, int(cfg["read_timeout"] * 1000))
 
     def backoff(self, why, at_least=0.0):
         ms = backoff_ms(self.failures, int(self.cfg["backoff_base"] * 1000),
@@ -125,9 +125,13 @@ class Player:
     def report(self, item, res):
         """Keep the item's report in the state (a power cut or an out-of-memory error before
         it is delivered must not make the device play the item again), then deliver it."""
-        self.state.save(report={"id": item["id"], "pos": item.get("pos"), "status": res.status,
-                                "src": res.src, "bytes": res.bytes, "ms": res.ms,
-                                "errors": res.errors})
+        gc.collect()  # the fetch's remains: the report is kept until it is delivered
+        doc = {"id": item["id"], "pos": item.get("pos"), "status": res.status, "src": res.src,
+               "bytes": res.bytes, "ms": res.ms, "errors": res.errors}
+        if res.underruns >= 0:
+            doc["underruns"] = res.underruns
+            doc["underrun_ms"] = res.underrun_ms
+        self.state.save(report=doc)
         return self.deliver()
 
     def deliver(self):
@@ -170,17 +174,21 @@ class Player:
         sec = 1 if dec else 0
         dec = None
         self.report(item, res)
-        self.emit("ITEM", (("id", item["id"]), ("pos", item.get("pos")), ("status", res.status),
-                           ("title", item.get("title", "")), ("bytes", res.bytes),
-                           ("src", res.src), ("failovers", res.failovers),
-                           ("resumed", res.resumed), ("ms", res.ms), ("verified", res.verified),
-                           ("secure", sec)))
+        ev = [("id", item["id"]), ("pos", item.get("pos")), ("status", res.status),
+              ("title", item.get("title", "")), ("bytes", res.bytes), ("src", res.src),
+              ("failovers", res.failovers), ("resumed", res.resumed), ("ms", res.ms),
+              ("verified", res.verified), ("secure", sec)]
+        if res.underruns >= 0:
+            ev.append(("underruns", res.underruns))
+            ev.append(("underrun_ms", res.underrun_ms))
+        self.emit("ITEM", ev)
         return True
 
     def secure(self, item):
         """(Decryptor, None) for a secure item, or (None, why) when its key cannot be had."""
         if not self.keybuf:
             return None, "no key buffer"
+        from secure import Decryptor, unwrap  # loaded at start where key_buffer is set
         try:
             nonce, n = self.retry(self.meta.media_key, (item["id"], self.keybuf))
             ln = unwrap(self.cfg["secret"], nonce, self.keybuf, n)
@@ -230,11 +238,12 @@ class Player:
         return 0
 
 
-def main(cfg, buf, keybuf=None, **parts):
-    """Run the device with a checked config (devconfig.py), its stream buffer and key buffer;
-    parts: Player's collaborators (transport, sink, emit, sleep_ms, clock) where not the default."""
+def main(cfg, buf, keybuf=None, ring=None, **parts):
+    """Run the device with a checked config (devconfig.py), its stream buffer, key buffer and
+    jitter ring; parts: Player's collaborators (transport, sink, emit, sleep_ms, clock) where
+    not the default."""
     try:
-        player = Player(cfg, buf, keybuf, **parts)
+        player = Player(cfg, buf, keybuf, ring, **parts)
     except (ValueError, OSError) as e:  # the sink's settings
         log("E", "config: %s" % e)
         return 2

@@ -128,7 +128,7 @@ def test_backoff_grows_with_consecutive_failures_and_stops_at_the_cap():
 
 
 class _Res:
-    status, src, bytes, ms, errors = "played", UA, 3, 5, []
+    status, src, bytes, ms, errors, underruns = "played", UA, 3, 5, [], -1
 
 
 def test_a_report_is_retried_until_taken_however_long_the_server_is_away():
