@@ -14,7 +14,7 @@ from bench import machine
 from bench.mprun import ROOT
 from bench.report import verdict
 
-MODULES = ("streaming", "memory", "failover", "metaserver", "fileserver")
+MODULES = ("streaming", "memory", "failover", "metaserver", "fileserver", "underruns")
 
 
 def parse_args(argv):

@@ -16,7 +16,7 @@ MODULE_ORDER = ("compat", "devlog", "httpconn", "httpclient", "hmacsha256", "met
                 "fetch", "secure", "player")
 NOT_RESIDENT = ("device", "devconfig")   # the entry script; devconfig is dropped after start
 # the file sink: the job as measured before the paced sink became the simulator's default (its
-# ring's bytes come on top; section 9 measures the paced device)
+# ring and its module come on top: 12K for the simulator's 8K ring)
 JOB_ARGS = ("--faults", "all", "--read-timeout", "0.5", "--sink", "file")
 RESULT = re.compile(r"^RESULT items=(\d+) verified=(\d+)")
 

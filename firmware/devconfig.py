@@ -14,7 +14,7 @@
 #                    rate at rate x speed through the jitter ring (speed: a number > 0, 1:
 #                    real time; dir optional: where the played bytes go)  (null sink)
 #   jitter           bytes of the jitter ring the paced sink drains, allocated once; 0 or at
-#                    least twice buffer, a multiple of 16 (0: no ring)                  (0)
+#                    least 1024, a multiple of 16 (0: no ring)                          (0)
 #   items            stop after this many items; 0: forever                      (0)
 #   program          program id to select after login; null: the server's choice  (null)
 #   idle_wait        seconds to wait after "nothing to play" (204)                (5.0)
@@ -71,9 +71,8 @@ def load_config(path):
             raise ConfigError("%s must be a number of seconds" % k)
     if cfg["sink"] is not None and not isinstance(cfg["sink"], dict):
         raise ConfigError("sink must be an object")
-    if cfg["jitter"] and (cfg["jitter"] < 2 * cfg["buffer"] or cfg["jitter"] % 16):
-        raise ConfigError("jitter must be 0 or at least twice buffer (%d) and a multiple of 16"
-                          % (2 * cfg["buffer"]))
+    if cfg["jitter"] and (cfg["jitter"] < 1024 or cfg["jitter"] % 16):
+        raise ConfigError("jitter must be 0 or at least 1024 and a multiple of 16")
     sink = cfg["sink"] or {}
     if sink.get("type") == "paced":
         speed = sink.get("speed", 1)

@@ -61,8 +61,8 @@ def main(argv, **parts):
     if hasattr(gc, "threshold"):
         # a collect after every eighth of what is free, not only when the heap is full: what an
         # item keeps (a connection, its hash, the report) then lands in the lowest gaps instead
-        # of being strewn over a heap full of garbage (a 64K job needed no out-of-memory
-        # backoff in 4 runs of 4 with it, in 1 of 4 without)
+        # of being strewn over a heap full of garbage (the 64K job of every fault ran out of
+        # memory in fewer runs with it)
         gc.threshold(gc.mem_free() // 8)
     try:
         return player.main(cfg, buf, keybuf, ring, **parts)

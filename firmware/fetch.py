@@ -5,10 +5,11 @@
 # allocating nothing per full chunk), and fetch(), the loop over sources.
 #
 # A source too slow to play from is abandoned as one that failed ("slow"), the next resuming at
-# the byte reached: with an alternate left and the sink's buffer under its low-water mark
-# (sink.low(); a sink without a buffer is always low), a source that delivers fewer than
-# rate x sink.speed bytes per second over a window of the read timeout (time spent in the sink
-# and hashing not counted) is too slow. An item without a rate is not judged.
+# the byte reached: with an alternate left, a source that delivered fewer than rate x sink.speed
+# bytes per second over a window of the read timeout (time spent in the sink and hashing not
+# counted) while, at the window's end, the sink's buffer is under its low-water mark
+# (sink.low(); a sink without a buffer is always low) is too slow. An item without a rate is not
+# judged.
 #
 # The item, as far as fetching goes (the compact document, PROTOCOL.md "Next item"):
 #   id, pos   what FAIL lines and the report name
@@ -117,8 +118,12 @@ class Progress:
         live one: until the body ends), after dropping `skip` leading bytes; after[k]: buf from
         byte k on (None until needed), for a read behind k carried bytes. A failing source raises
         an HTTPError; judge: a source too slow to play from raises Slow (another is left)."""
-        mv = memoryview(buf)
+        mv = full = memoryview(buf)
         blen = len(buf)
+        sink = self.sink
+        if 0 < sink.chunk < blen:
+            blen = sink.chunk  # reads no longer than the sink takes at once (a multiple of 16)
+            full = mv[:blen]
         dec = self.dec
         blk = dec.blk if dec is not None else 1
         # short reads: a slice costs a small allocation, so the last few are kept; a network often
@@ -127,7 +132,6 @@ class Progress:
         short_v = [None, None, None, None]
         short_i = 0
         size = self.meta.get("size", -1)  # -1: unknown (live)
-        sink = self.sink
         hasher = self.hasher
         clock = self.clock
         need = self.need if judge else 0
@@ -157,11 +161,8 @@ class Progress:
             if need:
                 now = clock()
                 got += n
-                if not sink.low():
-                    t_w = now
-                    got = busy = 0
-                elif ticks_diff(now, t_w) - busy >= window:
-                    if got < need:
+                if ticks_diff(now, t_w) - busy >= window:
+                    if got < need and sink.low():
                         raise Slow("slow")
                     t_w = now
                     got = busy = 0
@@ -172,7 +173,7 @@ class Progress:
             m = total - total % blk if blk > 1 else total
             if m:
                 if m == blen:
-                    view = mv
+                    view = full
                 else:
                     view = None
                     for k in range(4):

@@ -7,7 +7,9 @@
 # Playback starts when the ring is full (or the item's last byte is in), and again so after an
 # underrun: a time the ring ran dry before the item's last byte came. underruns counts them,
 # underrun_ms adds up how long each lasted (from the byte the ring ran out at to the restart, in
-# ms of the clock). write() waits while the ring has no room, as a DAC's write blocks.
+# ms of the clock). write() waits while the ring has no room, as a DAC's write blocks; writes
+# carry at most a quarter of the ring (chunk: fetch reads no more at once), so the ring stays at
+# least three quarters full while the network keeps up.
 #
 # Nothing is allocated per chunk: played bytes go to the inner sink a block (a 16th of the ring)
 # at a time through views made once, and a write lands in the ring in one slice assignment (two
@@ -24,6 +26,7 @@ class PacedSink(Sink):
         self.ring = ring
         self.cap = len(ring)            # a multiple of BLOCKS (devconfig)
         self.blk = self.cap // BLOCKS
+        self.chunk = self.cap // 4 & ~15
         mv = memoryview(ring)
         self.mv = mv
         self.views = [mv[i * self.blk:(i + 1) * self.blk] for i in range(BLOCKS)]

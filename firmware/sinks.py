@@ -7,6 +7,8 @@
 #   low()           True while the sink's buffer is under its low-water mark (or it has none): a
 #                   source too slow to play from matters now (fetch.py's rule)
 #   speed           the sink plays speed x the item's rate (a paced sink's factor; 1 otherwise)
+#   chunk           the most bytes a write() should carry (a multiple of 16), 0: any; fetch reads
+#                   no more at once
 #   underruns, underrun_ms   after end(): times the buffer ran dry mid-item and for how long;
 #                   underruns -1: not counted (this sink has no buffer of its own to watch)
 # meta is the item (fetch.py): a live stream has no size and end() comes when its source ends; an
@@ -18,6 +20,7 @@ import os
 
 class Sink:
     speed = 1
+    chunk = 0
     underruns = -1
     underrun_ms = 0
 

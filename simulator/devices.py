@@ -34,7 +34,7 @@ def device_command(interpreter, heap, config_path, entry=FIRMWARE_ENTRY):
     raise ValueError("unknown interpreter %r (one of %s)" % (interpreter, ", ".join(INTERPRETERS)))
 
 
-def sink_config(sink, out_dir, speed=8):
+def sink_config(sink, out_dir, speed=4):
     """The device config's sink: "file" (kept in out_dir and checked), "null", or "paced" (played
     at the item's rate times speed through the jitter ring, the bytes kept in out_dir)."""
     if sink == "file":
@@ -47,7 +47,7 @@ def sink_config(sink, out_dir, speed=8):
 class DeviceProcess:
     def __init__(self, workdir, device_id, secret, server_url, interpreter="micropython",
                  heap="64K", sink="file", items=0, buffer=4096, connect_timeout=2.0,
-                 read_timeout=2.0, program=None, entry=FIRMWARE_ENTRY, speed=8, **extra):
+                 read_timeout=2.0, program=None, entry=FIRMWARE_ENTRY, speed=4, **extra):
         self.id = device_id
         self.dir = os.path.join(workdir, "devices", device_id)
         self.out_dir = os.path.join(self.dir, "out")

@@ -35,7 +35,7 @@ def test_the_demo_plays_every_item_through_404_refused_and_a_dying_primary(tmp_p
     assert items == verified == N and secure == N_SECURE, r.stdout
     assert failovers >= 3 and resumed >= 2, r.stdout
     assert "(.mpy)" in r.stdout   # as on a board, by default
-    assert "paced at 8 x each item's rate through a 8192-byte jitter ring" in r.stdout
+    assert "paced at 4 x each item's rate through a 8192-byte jitter ring" in r.stdout
     item_lines = [l for l in r.stdout.splitlines() if re.match(r"^dev1\s+\d+/%d " % N, l)]
     assert len(item_lines) == N and all("verified" in l and "MB/s" in l for l in item_lines)
     assert any("Breaking Point" in l and "from ABC" in l and "resumed=1" in l for l in item_lines)

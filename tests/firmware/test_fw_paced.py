@@ -88,8 +88,8 @@ def test_an_item_without_a_rate_plays_unpaced_and_reports_no_underruns(interp, t
 
 def test_a_bad_jitter_config_is_a_clear_config_error(interp, tmp_path):
     for over, why in (({"jitter": "16K"}, "jitter must be a whole number"),
-                      ({"jitter": 4096}, "jitter must be 0 or at least twice buffer (8192)"),
-                      ({"jitter": 8200}, "jitter must be 0 or at least twice buffer (8192)"),
+                      ({"jitter": 1000}, "jitter must be 0 or at least 1024 and a multiple of 16"),
+                      ({"jitter": 8200}, "jitter must be 0 or at least 1024 and a multiple of 16"),
                       ({"sink": {"type": "paced"}}, "a paced sink needs jitter"),
                       ({"jitter": 8192, "sink": {"type": "paced", "speed": 0}},
                        "sink.speed must be a number above 0")):
