@@ -1,6 +1,6 @@
 # The player with its collaborators handed in (transport, sink, event output, sleep, clock), over
 # fake sockets: the one retry helper as login, calls and reports use it; both interpreters.
-# Under micropython in a 96K heap (HEAP): this module loads the whole firmware beside its own
+# Under micropython in a 72K heap (HEAP): this module loads the whole firmware beside its own
 # code, where the device's 64K holds the firmware and its buffers only.
 import json
 
@@ -9,7 +9,7 @@ import player
 import sinks
 from fakesock import FakeSock, Opener, response
 
-HEAP = "96K"
+HEAP = "72K"
 
 META = ("127.0.0.1", 8000)
 UA = "http://127.0.0.1:8101/m/a.bin"
