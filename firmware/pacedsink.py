@@ -59,9 +59,7 @@ class PacedSink(Sink):
         return self.wpos - self.cpos < self.cap // 2
 
     def _start(self, now):
-        if self.gap >= 0:
-            self.underrun_ms += self.gap + ticks_diff(now, self.dry_t)
-            self.gap = -1
+        self._undry()
         self.playing = True
         self.t = now
 
@@ -114,8 +112,15 @@ class PacedSink(Sink):
         self.wpos += n
 
     def restart(self):
+        self._undry()
         self._reset()
         self.inner.restart()
+
+    def _undry(self):
+        """An underrun in progress ends now (playback restarts, or the item is over)."""
+        if self.gap >= 0:
+            self.underrun_ms += self.gap + ticks_diff(self.clock(), self.dry_t)
+            self.gap = -1
 
     def end(self, ok):
         if self.bps and ok:
@@ -131,8 +136,8 @@ class PacedSink(Sink):
             if n:
                 o = self.opos % self.cap
                 self.inner.write(self.mv[o:o + n])
-        elif self.gap >= 0:
-            self.underrun_ms += self.gap + ticks_diff(self.clock(), self.dry_t)
+        else:
+            self._undry()
         self._reset()
         self.inner.end(ok)
 
