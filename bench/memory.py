@@ -127,6 +127,8 @@ def firmware_modules():
     out = mprun.run([mprun.script("modsize.py"), mprun.FIRMWARE, "--deps", "player"], heap="512K")
     local = set(n[:-3] for n in os.listdir(mprun.FIRMWARE) if n.endswith(".py"))
     found = sorted(m[0] for m in mprun.lines(out, "DEP") if m[0] in local and m[0] not in NOT_RESIDENT)
+    if "secure" in local and "secure" not in found:
+        found.append("secure")  # loaded at start by device.py where key_buffer is set (default)
     return [m for m in MODULE_ORDER if m in found] + [m for m in found if m not in MODULE_ORDER]
 
 

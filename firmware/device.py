@@ -24,6 +24,17 @@ def _load_config(path):
         del sys.modules["devconfig"]
 
 
+def _compiled():
+    """True when the modules beside this script are .mpy files (loaded, not compiled here)."""
+    import os
+    here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+    try:
+        os.stat(here + "/player.mpy")
+        return True
+    except OSError:
+        return False
+
+
 def main(argv, **parts):
     """parts: the player's collaborators, where a board or transport has its own (player.main)."""
     if sys.implementation.name == "cpython":
@@ -50,8 +61,7 @@ def main(argv, **parts):
     # requests (the job needed 2K more heap without it). From source, player comes first:
     # compiling needs big contiguous blocks, which a small heap has only while it is nearly
     # empty (player's own imports then compile one at a time).
-    import compat
-    if getattr(compat, "__file__", "").endswith(".mpy"):
+    if _compiled():
         for name in _IMPORT_ORDER:
             if name != "secure" or keybuf:
                 __import__(name)

@@ -56,7 +56,9 @@ class PacedSink(Sink):
         return self.inner.begin(meta, hasher, buf, resume)
 
     def low(self):
-        return self.wpos - self.cpos < self.cap // 2
+        """Under half full, or not playing (filling before the item starts or after an
+        underrun): a slow source is heard now."""
+        return not self.playing or self.wpos - self.cpos < self.cap // 2
 
     def _start(self, now):
         self._undry()

@@ -4,8 +4,8 @@
 #   write(mv)       the next bytes of the item, in order (mv is only valid during the call)
 #   restart()       drop everything held of this item: the next write is byte 0 again
 #   end(ok)         the item is finished (ok: all bytes received and sha256 matched)
-#   low()           True while the sink's buffer is under its low-water mark (or it has none): a
-#                   source too slow to play from matters now (fetch.py's rule)
+#   low()           True while the sink's buffer is under its low-water mark (or not playing, or
+#                   it has none): a source too slow to play from matters now (fetch.py's rule)
 #   speed           the sink plays speed x the item's rate (a paced sink's factor; 1 otherwise)
 #   chunk           the most bytes a write() should carry (a multiple of 16), 0: any; fetch reads
 #                   no more at once
