@@ -146,9 +146,10 @@ def run(work, quick=False):
              "; ".join(clean))
     sec.note("How to read it: a fault is inaudible when the ring holds more playback than the "
              "fault's gap. A drop, a refusal or a 404 costs a few ms (section 4). A stall costs "
-             "the read timeout, 2 s, and the ring is at least three quarters full when it starts "
-             "(a write carries at most a quarter of it), so hiding one takes a ring of more than "
-             "2.7 s of playback: 43 KiB at 128 kbit/s, 470 KiB at CD rate (PSRAM). A trickle is "
+             "the read timeout, 2 s; the ring is nearly full when it starts, and at least three "
+             "quarters (a write carries at most a quarter of it), so a ring of a little more than "
+             "2 s of playback hides most of it and one of 2.7 s hides it for certain: 43 KiB at "
+             "128 kbit/s, 470 KiB at CD rate (PSRAM). A trickle is "
              "judged after a window of the read timeout of its own time and left then if the "
              "ring is under half full: it is heard when the ring holds less than the window. A "
              "shorter read timeout shortens both gaps, at the cost of leaving sources that are "
