@@ -14,7 +14,8 @@ from bench import machine
 from bench.mprun import ROOT
 from bench.report import verdict
 
-MODULES = ("streaming", "memory", "failover", "metaserver", "fileserver", "metabytes")
+MODULES = ("streaming", "memory", "failover", "metaserver", "fileserver", "metabytes",
+           "underruns")
 
 
 def parse_args(argv):

@@ -15,7 +15,10 @@ from bench.report import Section
 MODULE_ORDER = ("compat", "devlog", "httpconn", "httpclient", "hmacsha256", "metaclient", "sinks",
                 "fetch", "secure", "player")
 NOT_RESIDENT = ("device", "devconfig")   # the entry script; devconfig is dropped after start
-JOB_ARGS = ("--faults", "all", "--read-timeout", "0.5")
+# the file sink: the job as measured before the paced sink became the simulator's default; the
+# paced job (its 8 KiB ring and pacedsink.py on top) is bisected too, compiled only
+JOB_ARGS = ("--faults", "all", "--read-timeout", "0.5", "--sink", "file")
+PACED_ARGS = ("--faults", "all", "--read-timeout", "0.5", "--sink", "paced", "--jitter", "8192")
 RESULT = re.compile(r"^RESULT items=(\d+) verified=(\d+)")
 
 
@@ -24,12 +27,12 @@ class JobRun:
         self.heap, self.ok, self.why, self.result = heap, ok, why, result_line
 
 
-def run_job(heap_k, mpy, workdir, timeout=90):
+def run_job(heap_k, mpy, workdir, timeout=90, args=JOB_ARGS):
     """One simulator run (`python -m simulator --heap <heap_k>K --faults all --read-timeout 0.5
     [--mpy]`). A pass: every item verified and no out-of-memory line. Stopped at the first
     out-of-memory line (the device would only back off and retry)."""
     cmd = [sys.executable, "-m", "simulator", "--heap", "%dK" % heap_k, "--workdir", workdir,
-           "--timeout", str(timeout)] + list(JOB_ARGS) + [firmware_flag(mpy)]
+           "--timeout", str(timeout)] + list(args) + [firmware_flag(mpy)]
     proc = subprocess.Popen(cmd, cwd=mprun.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, text=True, start_new_session=True)
     why, result = None, None
@@ -93,11 +96,11 @@ def _kill_leftovers(pgid):
         pass
 
 
-def smallest_heap(mpy, workdir, lo, hi, step):
+def smallest_heap(mpy, workdir, lo, hi, step, args=JOB_ARGS):
     """Bisects heap sizes (KiB, multiples of step) in (lo, hi]; hi must pass. Returns
     (smallest passing JobRun, largest failing JobRun or None, runs made)."""
     runs = []
-    top = run_job(hi, mpy, workdir)
+    top = run_job(hi, mpy, workdir, args=args)
     runs.append(top)
     if not top.ok:
         return None, top, runs
@@ -105,7 +108,7 @@ def smallest_heap(mpy, workdir, lo, hi, step):
     lo_i, hi_i = lo // step, hi // step     # lo_i: assumed to fail (not run)
     while hi_i - lo_i > 1:
         mid = (lo_i + hi_i) // 2
-        r = run_job(mid * step, mpy, workdir)
+        r = run_job(mid * step, mpy, workdir, args=args)
         runs.append(r)
         if r.ok:
             hi_i, good = mid, r
@@ -124,6 +127,8 @@ def firmware_modules():
     out = mprun.run([mprun.script("modsize.py"), mprun.FIRMWARE, "--deps", "player"], heap="512K")
     local = set(n[:-3] for n in os.listdir(mprun.FIRMWARE) if n.endswith(".py"))
     found = sorted(m[0] for m in mprun.lines(out, "DEP") if m[0] in local and m[0] not in NOT_RESIDENT)
+    if "secure" in local and "secure" not in found:
+        found.append("secure")  # loaded at start by device.py where key_buffer is set (default)
     return [m for m in MODULE_ORDER if m in found] + [m for m in found if m not in MODULE_ORDER]
 
 
@@ -169,9 +174,18 @@ def run(work, quick=False):
                      (good.result or "") if good else "",
                      ("%dK: %s" % (bad.heap, bad.why)) if bad else "(%dK not tried)" % lo,
                      len(runs)))
+    plo, phi = (hi, hi + 8) if quick else (64, 112)
+    good, bad, runs = smallest_heap(True, os.path.join(work, "mem-job"), plo, phi, step,
+                                    PACED_ARGS)
+    found["paced"] = good.heap if good else None
+    rows.append((".mpy, paced sink, 8 KiB ring", "%dK" % good.heap if good else "> %dK" % phi,
+                 (good.result or "") if good else "",
+                 ("%dK: %s" % (bad.heap, bad.why)) if bad else "(%dK not tried)" % plo,
+                 len(runs)))
     sec.table(("firmware", "smallest heap that completes", "its run", "next size down",
                "simulator runs"), rows)
-    sec.figures.update({"heap_source_k": found[False], "heap_mpy_k": found[True]})
+    sec.figures.update({"heap_source_k": found[False], "heap_mpy_k": found[True],
+                        "heap_paced_k": found["paced"]})
     met = found[True] is not None and found[True] <= 32
     sec.target("whole job (secure item included) at -X heapsize=32K with .mpy", met,
                "smallest passing heap with .mpy: %s" % ("%dK" % found[True] if found[True] else "none"))
@@ -214,5 +228,8 @@ def run(work, quick=False):
              "simulator has, including failover mid-stream, and its secure items when it has "
              "them, then the reports); a pass is every item verified with no out-of-memory line. "
              "Fragmentation makes this not strictly monotonic: a size just below the one found "
-             "may pass on another run." % (step, lo, hi, " ".join(JOB_ARGS)))
+             "may pass on another run. The paced row is the same job with `%s` (the "
+             "simulator's default sink: its ring, the paced sink's module and its views come on "
+             "top), bisected between %dK and %dK." % (step, lo, hi, " ".join(JOB_ARGS),
+                                                       " ".join(PACED_ARGS[4:]), plo, phi))
     return [sec]

@@ -47,38 +47,39 @@ def _board_timer(sink):
 
 
 def start(path=CONFIG):
-    """Config check, watchdog, Wi-Fi, hooks; 0 when the player can start, else the exit code.
-    main.py then drops this module (its bytecode is needed once) before the player is imported."""
+    """Config check, watchdog, Wi-Fi; (0, the player's board parts) when the player can start,
+    else (the exit code, None). main() then drops this module (its bytecode is needed once)
+    before the player is imported."""
     from devlog import log
     gc.collect()
     try:
         nets, wd_ms, timer = _board_keys(path)
     except ValueError as e:  # devconfig.ConfigError too
         log("E", "config: %s" % e)
-        return 2
+        return 2, None
     if wd_ms:
         import watchdog
         try:
             watchdog.start(wd_ms, timer_id=timer)
         except ImportError:
             log("E", "config: watchdog needs a board (machine.WDT)")
-            return 2
+            return 2, None
     wifi = None
     if nets:
         import wlan
         wifi = wlan.Wifi(nets)
         wifi.ensure()
     import supervise
-    supervise.install(wifi)
-    return 0
+    sup = supervise.Supervisor(wifi)
+    return 0, {"emit": sup.emit, "sleep_ms": sup.sleep_ms}
 
 
 def main(path=CONFIG):
-    """start, then the player (device.py), with this module dropped in between."""
-    code = start(path)
+    """start, then the player (device.py) with the board's parts, this module dropped between."""
+    code, parts = start(path)
     if code:
         return code
     del sys.modules["boardmain"]
     gc.collect()
     import device
-    return device.main(["main.py", path])
+    return device.main(["main.py", path], **parts)

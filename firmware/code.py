@@ -42,9 +42,8 @@ def main(path):
         cfg = json.load(f)
     session = _session(cfg)
     import cpytransport
-    cpytransport.install(session)
     import device
-    return device.main(["code.py", path])
+    return device.main(["code.py", path], transport=cpytransport.transport(session))
 
 
 if __name__ == "__main__":

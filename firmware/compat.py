@@ -1,4 +1,5 @@
-# Small bridges between MicroPython and CPython, so every other module is written once.
+# Small bridges between MicroPython and CPython, so every other module is written once. What
+# only CPython and CircuitPython need is in hostcompat.py, which MicroPython never loads.
 import sys
 import time
 
@@ -15,14 +16,7 @@ if hasattr(time, "ticks_ms"):
     ticks_diff = time.ticks_diff
     sleep_ms = time.sleep_ms
 else:
-    def ticks_ms():
-        return int(time.monotonic() * 1000)
-
-    def ticks_diff(a, b):
-        return a - b
-
-    def sleep_ms(ms):
-        time.sleep(ms / 1000)
+    from hostcompat import sleep_ms, ticks_diff, ticks_ms
 
 try:
     from os import urandom
@@ -43,6 +37,12 @@ def random_fraction():
     return random.getrandbits(24) / 16777216
 
 
+def backoff_ms(failures, base_ms, cap_ms):
+    """Exponential backoff with full jitter, uniform in [0, min(cap, base * 2^failures)) ms:
+    devices that failed together (a power cut, a lost access point) come back spread out."""
+    return int(random_fraction() * min(cap_ms, base_ms << min(failures, 16)))
+
+
 # One name for "read up to n bytes into buf[0:n]": MicroPython sockets have readinto(buf, n),
 # CPython sockets recv_into(buf, n). Both return None/raise when a non-blocking socket is empty.
 if MICROPYTHON:
@@ -52,20 +52,7 @@ if MICROPYTHON:
     def sock_write(sock, data):
         return sock.write(data)
 else:
-    from ssl import SSLWantReadError, SSLWantWriteError
-    _WOULD_BLOCK = (BlockingIOError, SSLWantReadError, SSLWantWriteError)
-
-    def sock_readinto(sock, buf, n):
-        try:
-            return sock.recv_into(buf, n)
-        except _WOULD_BLOCK:
-            return None
-
-    def sock_write(sock, data):
-        try:
-            return sock.send(data)
-        except _WOULD_BLOCK:
-            return None
+    from hostcompat import sock_readinto, sock_write
 
 
 def flush():

@@ -1,7 +1,7 @@
 # CircuitPython's HTTP transport: the same client (player, fetch, metaclient) over
 # adafruit_requests (the design card's package), for CircuitPython, whose socket layer
 # (socketpool, no select.poll) differs from the socket + poll that httpclient.py is written for.
-# code.py puts RequestsClient where the player looks for its HTTP client. The body still goes
+# code.py hands the player a RequestsClient factory as its transport. The body still goes
 # into the player's one buffer (Response._readinto), a slice only for a short request (n).
 import adafruit_requests
 from httpconn import BadResponse, Dropped, HTTPError, Refused, Timeout
@@ -104,12 +104,11 @@ class RequestsClient:
         self.last = None
 
 
-def install(session):
-    """Make the player build a RequestsClient over `session` (before the player is imported)."""
-    import httpclient
-
+def transport(session):
+    """The player's HTTP transport (its `transport` part): a factory of RequestsClient over
+    `session`, called as HTTPClient is, with the config's timeouts."""
     def factory(connect_timeout=2.0, read_timeout=2.0, **_kw):
         # other settings (tls) are the native client's: adafruit_requests does https itself,
         # with the session's ssl context
         return RequestsClient(session, connect_timeout, read_timeout)
-    httpclient.HTTPClient = factory
+    return factory

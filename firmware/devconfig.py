@@ -9,7 +9,12 @@
 #   connect_timeout  seconds                                                      (2.0)
 #   read_timeout     seconds without a byte before a source counts as stalled     (2.0)
 #   state            path of the state file (token, current item), null: none     (null)
-#   sink             {"type": "null"} or {"type": "file", "dir": "<path>"}        (null sink)
+#   sink             {"type": "null"}, {"type": "file", "dir": "<path>"}, or
+#                    {"type": "paced", "speed": 8, "dir": "<path>"}: plays each item with a
+#                    rate at rate x speed through the jitter ring (speed: a number > 0, 1:
+#                    real time; dir optional: where the played bytes go)  (null sink)
+#   jitter           bytes of the jitter ring the paced sink drains, allocated once; 0 or at
+#                    least 1024, a multiple of 16 (0: no ring)                          (0)
 #   items            stop after this many items; 0: forever                      (0)
 #   program          program id to select after login; null: the server's choice  (null)
 #   idle_wait        seconds to wait after "nothing to play" (204)                (5.0)
@@ -23,7 +28,7 @@ import json
 _DEFAULTS = (("buffer", 4096), ("connect_timeout", 2.0), ("read_timeout", 2.0), ("state", None),
              ("sink", None), ("items", 0), ("program", None), ("idle_wait", 5.0),
              ("backoff_base", 1.0), ("backoff_cap", 60.0),
-             ("key_buffer", 4192))
+             ("key_buffer", 4192), ("jitter", 0))
 
 
 class ConfigError(ValueError):
@@ -54,8 +59,8 @@ def load_config(path):
     for k, v in _DEFAULTS:
         if cfg.get(k) is None:
             cfg[k] = v
-    for k in ("buffer", "items", "key_buffer"):
-        if not isinstance(cfg[k], int) or cfg[k] < 0:
+    for k in ("buffer", "items", "key_buffer", "jitter"):
+        if not isinstance(cfg[k], int) or isinstance(cfg[k], bool) or cfg[k] < 0:
             raise ConfigError("%s must be a whole number" % k)
     if cfg["buffer"] < 256 or cfg["buffer"] % 16:
         raise ConfigError("buffer must be at least 256 and a multiple of 16")
@@ -66,4 +71,15 @@ def load_config(path):
             raise ConfigError("%s must be a number of seconds" % k)
     if cfg["sink"] is not None and not isinstance(cfg["sink"], dict):
         raise ConfigError("sink must be an object")
+    if cfg["jitter"] and (cfg["jitter"] < 1024 or cfg["jitter"] % 16):
+        raise ConfigError("jitter must be 0 or at least 1024 and a multiple of 16")
+    sink = cfg["sink"] or {}
+    if sink.get("type") == "paced":
+        speed = sink.get("speed", 1)
+        if not isinstance(speed, (int, float)) or isinstance(speed, bool) or speed <= 0:
+            raise ConfigError("sink.speed must be a number above 0 (1: real time)")
+        if not cfg["jitter"]:
+            raise ConfigError("a paced sink needs jitter: the bytes of its ring")
+        if sink.get("dir") is not None and not isinstance(sink["dir"], str):
+            raise ConfigError("sink.dir must be a path")
     return cfg

@@ -5,7 +5,6 @@
 import gc
 import sys
 
-
 def _load_config(path):
     """The checked config, or None after an `E config: …` line. devconfig is needed only here:
     it is dropped again so its bytecode is collected."""
@@ -19,7 +18,8 @@ def _load_config(path):
         del sys.modules["devconfig"]
 
 
-def main(argv):
+def main(argv, **parts):
+    """parts: the player's collaborators, where a board or transport has its own (player.main)."""
     if sys.implementation.name == "cpython":
         # MicroPython's cryptolib, as a shim on the `cryptography` package (firmware/cpython/)
         import os
@@ -32,20 +32,28 @@ def main(argv):
     if cfg is None:
         return 2
     gc.collect()
-    # The stream buffer next, while the heap is nearly empty: after the imports it may be too
-    # fragmented to hold one contiguous block of that size.
+    # The stream buffer, key buffer and jitter ring next, while the heap is nearly empty: after
+    # the imports it may be too fragmented to hold one contiguous block of that size.
     buf = bytearray(cfg["buffer"])
     keybuf = bytearray(cfg["key_buffer"]) if cfg["key_buffer"] else None
+    ring = bytearray(cfg["jitter"]) if cfg["jitter"] else None
     gc.collect()
     # player next (preload.py: as .mpy, its modules first, one at a time): compiling from source
     # needs big contiguous blocks, which a small heap has only while it is nearly empty.
     import preload
-    del sys.modules["preload"]
+    preload.load(keybuf is not None)
+    del preload, sys.modules["preload"]
     gc.collect()
     import player
     gc.collect()
+    if hasattr(gc, "threshold"):
+        # a collect after every eighth of what is free, not only when the heap is full: what an
+        # item keeps (a connection, its hash, the report) then lands in the lowest gaps instead
+        # of being strewn over a heap full of garbage (the 64K job of every fault ran out of
+        # memory in fewer runs with it)
+        gc.threshold(gc.mem_free() // 8)
     try:
-        return player.main(cfg, buf, keybuf)
+        return player.main(cfg, buf, keybuf, ring, **parts)
     except KeyboardInterrupt:
         return 130
 

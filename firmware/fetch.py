@@ -1,12 +1,33 @@
 # Fetch one item with failover (PROTOCOL.md "File servers", DESIGN.md flow 4): src[0], then each
 # alternate; after a mid-stream failure the next source is asked for the bytes from the one
-# reached. One caller-owned buffer; the loop allocates nothing per full chunk. A secure item
-# passes through a secure.Decryptor, which works on whole 16-byte blocks: the bytes of a block
-# not yet complete stay at the front of the buffer (`carry`) and the next read lands after them.
+# reached. Three parts: Progress (how far the item is, and the one way to start it over), its
+# byte loop take() (one source's body through the one caller-owned buffer into the sink,
+# allocating nothing per full chunk), and fetch(), the loop over sources.
+#
+# A source too slow to play from is abandoned as one that failed ("slow"), the next resuming at
+# the byte reached: with an alternate left, a source that delivered fewer than rate x sink.speed
+# bytes per second over a window of the read timeout (time spent in the sink and hashing not
+# counted) while, at the window's end, the sink's buffer is under its low-water mark
+# (sink.low(); a sink without a buffer is always low) is too slow. An item without a rate is not
+# judged.
+#
+# The item, as far as fetching goes (the compact document, PROTOCOL.md "Next item"):
+#   id, pos   what FAIL lines and the report name
+#   src       its sources, primary first; opener(client, url, have) opens one at byte `have`
+#             (open_range: GET with Range; a playlist of segments would be another opener)
+#   size      bytes to fetch; absent (a live stream): until the source's body ends
+#   sha256    of the stored bytes; absent: not checked (then not `verified`)
+#   sec       a secure item: the caller passes its secure.Decryptor as dec
+#   rate      its playback rate, bytes per second; absent: not known (played unpaced, never slow)
+# What the bytes become (played at a rate, decoded, shown for a duration) is the sink's.
+#
+# A secure item passes through a Decryptor, which works on whole 16-byte blocks: the bytes of a
+# block not yet complete stay at the front of the buffer (`carry`) and the next read lands after
+# them.
 import hashlib
 
-import httpclient
 from compat import hexlify, ticks_diff, ticks_ms
+from httpconn import BadResponse, Dropped, HTTPError, SecureError, Slow, Status, reason
 
 
 class Result:
@@ -19,185 +40,229 @@ class Result:
         self.resumed = 0
         self.verified = 0
         self.ms = 0
+        self.underruns = -1   # times the sink ran dry mid-item; -1: the sink does not count
+        self.underrun_ms = 0
 
 
-class _SourceFailed(Exception):
-    pass
+def open_range(client, url, have):
+    """GET url from byte `have` on: (response, leading bytes to skip). A 200 answer to a Range
+    request is the whole file: the bytes already held are skipped."""
+    resp = client.request("GET", url, range_from=have if have else None)
+    st = resp.status
+    if st == 200:
+        return resp, have
+    if st == 206 and have:
+        cr = resp.headers.get("content-range", "")  # "bytes <start>-<end>/<size>"
+        if cr.startswith("bytes %d-" % have):
+            return resp, 0
+        resp.close()
+        raise BadResponse("content-range")
+    resp.close()
+    raise Status(st)
 
 
-class _Corrupt(Exception):
-    pass
+class Progress:
+    """One item on its way into the sink: the bytes held, their hash, a secure item's state.
+    The player keeps one for every item (item() sets it up): its attributes are allocated once,
+    not per item in a heap that streaming has fragmented."""
 
+    def __init__(self, clock=ticks_ms, window=2000):
+        self.clock = clock
+        self.window = window  # ms over which a source's bytes are counted (the read timeout)
+        self.need = 0         # bytes a source must deliver per window; 0: not judged
+        self.item(None, None)
 
-class SecureError(Exception):
-    """Raised by a Decryptor (secure.py defines it as this one, so that fetch need not import
-    secure and cryptolib for plain items)."""
+    def item(self, meta, sink, dec=None):
+        self.meta = meta
+        self.sink = sink
+        self.dec = dec
+        self.restart(False)
 
+    def restart(self, drop=True):
+        """Drop everything held of the item: the next byte the sink gets is byte 0 again."""
+        if drop:
+            self.sink.restart()
+            if self.dec is not None:
+                self.dec.reset()
+        self.have = 0
+        self.carry = 0
+        # of the stored bytes; None when they are not checked (a secure item resumed after a
+        # reboot, below)
+        self.hasher = hashlib.sha256() if self.meta is not None else None
 
-def _content_range_start(value):
-    # "bytes <start>-<end>/<size>"
-    if not value or not value.startswith("bytes "):
-        return -1
-    i = value.find("-")
-    try:
-        return int(value[6:i])
-    except ValueError:
-        return -1
-
-
-def fetch(client, meta, sink, buf, emit=None, resume=False, dec=None):
-    """Stream meta's sources into sink; returns a Result. dec: a secure.Decryptor or None."""
-    t0 = ticks_ms()
-    res = Result()
-    size = meta["size"]
-    want_hash = meta["sha256"].lower()
-    mv = memoryview(buf)
-    blen = len(buf)
-    blk = 1
-    after = None  # after[k]: buf from byte k on, for a read behind k carried bytes
-    if dec is not None:
-        blk = dec.blk
-        if blk > 1:
-            after = [mv[k:] for k in range(blk)]
-    hasher = hashlib.sha256()
-    check_stored = True
-    have = sink.begin(meta, dec.plain if dec else hasher, buf, resume)
-    if dec is not None and have:
-        # the sink holds original bytes: what they were stored as cannot be hashed again, so
-        # this run checks only the original's sha256
-        check_stored = False
-        have = dec.resume_at(have) if have < dec.plain_size else size
+    def begin(self, buf, resume):
+        """The sink's begin(): the bytes it already holds (a reboot mid-item), from which the
+        fetch continues."""
+        dec = self.dec
+        have = self.sink.begin(self.meta, dec.plain if dec else self.hasher, buf, resume)
+        if dec is not None and have:
+            # the sink holds original bytes: what they were stored as cannot be hashed again, so
+            # this run checks only the original's sha256
+            self.hasher = None
+            have = dec.resume_at(have) if have < dec.plain_size else self.meta["size"]
+        self.have = have
         if have < 0:
-            sink.restart()
-            dec.reset()
-            have = 0
-            check_stored = True
-    if have:
+            self.restart()
+        return self.have
+
+    def intact(self):
+        """True unless a hash says the bytes held are not the item's."""
+        if self.dec is not None and not self.dec.verified():
+            return False
+        want = self.meta.get("sha256")
+        return self.hasher is None or not want \
+            or hexlify(self.hasher.digest()) == want.lower()
+
+    def take(self, resp, skip, buf, after, judge=False):
+        """The byte loop: resp's body into the sink through buf until the item is complete (a
+        live one: until the body ends), after dropping `skip` leading bytes; after[k]: buf from
+        byte k on (None until needed), for a read behind k carried bytes. A failing source raises
+        an HTTPError; judge: a source too slow to play from raises Slow (another is left)."""
+        mv = full = memoryview(buf)
+        blen = len(buf)
+        sink = self.sink
+        if 0 < sink.chunk < blen:
+            blen = sink.chunk  # reads no longer than the sink takes at once (a multiple of 16)
+            full = mv[:blen]
+        dec = self.dec
+        blk = dec.blk if dec is not None else 1
+        # short reads: a slice costs a small allocation, so the last few are kept; a network often
+        # repeats a few short sizes (a segment's worth; with blocks carried over, a short cycle)
+        short_n = [0, 0, 0, 0]
+        short_v = [None, None, None, None]
+        short_i = 0
+        size = self.meta.get("size", -1)  # -1: unknown (live)
+        hasher = self.hasher
+        clock = self.clock
+        need = self.need if judge else 0
+        if need:
+            window = self.window
+            t_w = clock()  # the window's start; got: bytes since; busy: ms not the source's
+            got = busy = 0
+        while size < 0 or self.have < size:
+            carry = self.carry
+            n = blen - carry
+            if skip:
+                if n > skip:
+                    n = skip
+            elif size >= 0 and n > size - self.have:
+                n = size - self.have
+            if carry:
+                into = after[carry]
+                if into is None:  # made once per item and carry, as a carry first occurs
+                    into = after[carry] = mv[carry:]
+            else:
+                into = buf
+            n = resp.readinto(into, n)
+            if n == 0:
+                if size < 0:
+                    return
+                raise Dropped("closed")
+            if need:
+                now = clock()
+                got += n
+                if ticks_diff(now, t_w) - busy >= window:
+                    if got < need and sink.low():
+                        raise Slow("slow")
+                    t_w = now
+                    got = busy = 0
+            if skip:
+                skip -= n
+                continue
+            total = carry + n
+            m = total - total % blk if blk > 1 else total
+            if m:
+                if m == blen:
+                    view = full
+                else:
+                    view = None
+                    for k in range(4):
+                        if short_n[k] == m:
+                            view = short_v[k]
+                            break
+                    if view is None:
+                        view = short_v[short_i] = mv[:m]
+                        short_n[short_i] = m
+                        short_i = (short_i + 1) & 3
+                if hasher is not None:
+                    hasher.update(view)
+                if dec is None:
+                    sink.write(view)
+                else:
+                    dec.feed(view, self.have - carry, sink)
+                if need:  # hashing and the sink's time are not the source's
+                    busy += ticks_diff(clock(), now)
+                for k in range(total - m):  # at most 15 bytes of an unfinished block
+                    buf[k] = buf[m + k]
+            self.carry = total - m
+            self.have += n
+
+
+def fetch(client, meta, sink, buf, emit=None, resume=False, dec=None, clock=ticks_ms,
+          opener=open_range, prog=None):
+    """Stream meta's sources into sink; returns a Result. dec: a secure.Decryptor or None;
+    emit(tag, pairs): FAIL lines; clock: ticks in ms; opener: how a source is opened; prog:
+    a Progress to reuse."""
+    t0 = clock()
+    res = Result()
+    if prog is None:
+        prog = Progress()
+    prog.item(meta, sink, dec)
+    rate = meta.get("rate")
+    prog.need = int(rate * sink.speed * prog.window // 1000) if rate else 0
+    after = None
+    if dec is not None and dec.blk > 1:  # its views made as needed, once per item
+        after = [None] * dec.blk
+    if prog.begin(buf, resume):
         res.resumed = 1
-    # short reads: a slice costs a small allocation, so the last few are kept; a network often
-    # repeats a few short sizes (a segment's worth; with blocks carried over, a short cycle)
-    short_n = [0, 0, 0, 0]
-    short_v = [None, None, None, None]
-    short_i = 0
     srcs = meta["src"]
-    if have == size and size:
+    if prog.have and prog.have == meta.get("size"):
         # the sink already holds it all (a reboot before the report): nothing left to fetch,
         # and no source served it in this run (src stays None rather than guessing one)
-        if (dec.verified() if dec else hexlify(hasher.digest()) == want_hash):
+        if prog.intact():
             res.status, res.verified = "played", 1
             srcs = ()
         else:
-            sink.restart()
-            have = 0
-            hasher = hashlib.sha256()
-            check_stored = True
-            if dec:
-                dec.reset()
-    carry = 0
+            prog.restart()
     for i in range(len(srcs)):
         url = srcs[i]
         if i:
             res.failovers += 1
         resp = None
-        at = -1
+        over = True  # the bytes written are bad: the next source starts the item over
         try:
-            try:
-                resp = client.request("GET", url, range_from=have if have else None)
-            except httpclient.Dropped:
-                raise _SourceFailed("dropped")
-            skip = 0
-            if resp.status == 200:
-                skip = have  # whole file: skip what we already hold
-            elif resp.status == 206 and have:
-                if _content_range_start(resp.headers.get("content-range")) != have:
-                    raise _SourceFailed("bad response: content-range")
+            resp, skip = opener(client, url, prog.have)
+            if prog.have and not skip:
                 res.resumed = 1
-            else:
-                raise _SourceFailed(str(resp.status))
-            while have < size:
-                n = size - have
-                if skip:
-                    n = skip
-                if n > blen - carry:
-                    n = blen - carry
-                try:
-                    n = resp.readinto(after[carry] if carry else buf, n)
-                except httpclient.Dropped:
-                    raise _SourceFailed("dropped")
-                if n == 0:
-                    raise _SourceFailed("dropped")
-                if skip:
-                    skip -= n
-                    continue
-                total = carry + n
-                m = total - total % blk if blk > 1 else total
-                if m:
-                    if m == blen:
-                        view = mv
-                    else:
-                        view = None
-                        for k in range(4):
-                            if short_n[k] == m:
-                                view = short_v[k]
-                                break
-                        if view is None:
-                            view = short_v[short_i] = mv[:m]
-                            short_n[short_i] = m
-                            short_i = (short_i + 1) & 3
-                    hasher.update(view)
-                    if dec is None:
-                        sink.write(view)
-                    else:
-                        dec.feed(view, have - carry, sink)
-                    for k in range(total - m):  # at most 15 bytes of an unfinished block
-                        buf[k] = buf[m + k]
-                carry = total - m
-                have += n
+            prog.take(resp, skip, buf, after, i < len(srcs) - 1)
             if not resp.done:
                 resp.close()  # the body holds more than size: do not reuse the connection
-            if (check_stored and hexlify(hasher.digest()) != want_hash) \
-                    or (dec is not None and not dec.verified()):
-                raise _Corrupt()
-            res.status = "played"
-            res.src = url
-            res.verified = 1
-            break
-        except _Corrupt:
+            if prog.intact():
+                res.status, res.src = "played", url
+                res.verified = 1 if dec is not None or meta.get("sha256") else 0
+                break
             why = "sha256"
-            at = have
-        except SecureError as e:
-            why = "bad response: %s" % e.args[0]
-            at = have
-        except _SourceFailed as e:
-            why = e.args[0]
-        except httpclient.Refused:
-            why = "refused"
-        except httpclient.Timeout:
-            why = "timeout"
-        except httpclient.BadResponse as e:
-            why = "bad response: %s" % e.args[0]
-        except httpclient.HTTPError as e:
-            why = "bad response: %s" % (e.args[0] if e.args else "error")
+        except HTTPError as e:
+            why = reason(e)
+            over = isinstance(e, SecureError)
         if resp is not None:
             resp.close()
-        if at >= 0:
-            # bad bytes were already written: the next source starts the item over
-            sink.restart()
-            have = 0
-            hasher = hashlib.sha256()
-            check_stored = True
-            if dec is not None:
-                dec.reset()
-        elif carry:
-            have -= carry  # an unfinished block is fetched again from the next source
-        carry = 0
-        if why == "dropped":
-            why = "dropped at %d" % have
+        at = prog.have
+        if over:
+            prog.restart()
+        else:
+            at -= prog.carry  # an unfinished block is fetched again from the next source
+            prog.have = at
+            prog.carry = 0
+            if why == "dropped":
+                why = "dropped at %d" % at
         res.errors.append([url, why])
         if emit:
-            emit("FAIL", (("id", meta["id"]), ("src", url), ("why", why),
-                          ("at", have if at < 0 else at)))
+            emit("FAIL", (("id", meta["id"]), ("src", url), ("why", why), ("at", at)))
     sink.end(res.status == "played")
-    res.bytes = have
-    res.ms = ticks_diff(ticks_ms(), t0)
+    res.underruns = sink.underruns
+    res.underrun_ms = sink.underrun_ms
+    res.bytes = prog.have
+    res.ms = ticks_diff(clock(), t0)
+    prog.item(None, None)  # nothing of the item kept until the next
     return res

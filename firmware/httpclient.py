@@ -7,6 +7,10 @@ from httpconn import (MAX_CHUNK_LINE, MAX_HEADERS, MAX_LINE, BadResponse, Conn, 
                       HTTPError, Refused, Timeout, connect, split_url)
 
 MAX_REDIRECTS = const(3)
+# the response headers the device reads; the others (Server, Date, ETag, ...) are checked for
+# form and dropped unkept, so that each response does not leave a dict of strings to collect
+KEPT = ("content-length", "transfer-encoding", "connection", "content-range", "location",
+        "retry-after")
 
 
 class Response:
@@ -263,10 +267,10 @@ class HTTPClient:
                     raise BadResponse("bad header line")
                 try:
                     name = line[:i].decode().strip().lower()
-                    value = line[i + 1:].decode().strip()
+                    if name in KEPT:
+                        headers[name] = line[i + 1:].decode().strip()
                 except UnicodeError:
                     raise BadResponse("bad header line")
-                headers[name] = value
             if status >= 200:
                 break
         else:

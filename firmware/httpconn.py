@@ -36,6 +36,40 @@ class BadResponse(HTTPError):
     pass
 
 
+class Slow(HTTPError):
+    """A source delivering too slowly to play from (fetch.py)."""
+
+
+class Status(HTTPError):
+    """An error status: .status (a file server's, or the meta server's: MetaError)."""
+
+    def __init__(self, status, msg=""):
+        super().__init__("%d %s" % (status, msg))
+        self.status = status
+        self.msg = msg
+
+
+class SecureError(BadResponse):
+    """A secure item's key answer or bytes are wrong (secure.py): like a sha256 mismatch, what the
+    sink holds of the item is dropped."""
+
+
+def reason(e):
+    """The short text a report, a FAIL or a BACKOFF line gives for an HTTPError (PROTOCOL.md
+    "Report"): the status number, refused, timeout, dropped, slow or "bad response: ..."."""
+    if isinstance(e, Status):
+        return str(e.status)
+    if isinstance(e, Refused):
+        return "refused"
+    if isinstance(e, Timeout):
+        return "timeout"
+    if isinstance(e, Dropped):
+        return "dropped"
+    if isinstance(e, Slow):
+        return "slow"
+    return "bad response: %s" % (e.args[0] if e.args else "error")
+
+
 def split_url(url):
     """'http[s]://host[:port]/path' -> (host, port, path, tls)."""
     if url.startswith("http://"):

@@ -1,28 +1,18 @@
-# The meta server's device API (PROTOCOL.md): challenge-response login, programs, next item,
-# full record, a secure item's key, report. JSON bodies are read bounded: 2048 bytes, 8192 for
-# a full record; a key answer must fit the caller's buffer.
+# The meta server's device API (PROTOCOL.md), the calls a device makes: challenge-response
+# login, program choice, next item, a secure item's key, report (the program list and the full
+# record are the meta server's too, for other clients). JSON bodies are read bounded: 2048
+# bytes; a key answer must fit the caller's buffer.
 import json
 
 from compat import const, hexlify, urandom
 from hmacsha256 import hmac_sha256
-from httpclient import BadResponse, HTTPError
+from httpconn import BadResponse, Status
 
 MAX_META = const(2048)
-MAX_RECORD = const(8192)
 API = "/api/v1"
 
 
-class MetaError(HTTPError):
-    """An error status from the meta server: .status, .msg."""
-
-    def __init__(self, status, msg=""):
-        super().__init__("%d %s" % (status, msg))
-        self.status = status
-        self.msg = msg
-
-
-class Unauthorized(MetaError):
-    """401: log in again."""
+MetaError = Status  # an error status from the meta server: .status, .msg
 
 
 class TooMany(MetaError):
@@ -76,6 +66,9 @@ def _check_next(doc):
     for u in src:
         if not isinstance(u, str) or not (u.startswith("http://") or u.startswith("https://")):
             raise BadResponse("bad meta data: src")
+    rate = doc.get("rate")  # bytes per second of playback, when known (fetch, pacedsink)
+    if rate is not None and not _int(rate, 1):
+        raise BadResponse("bad meta data: rate")
     sec = doc.get("sec")
     if sec is not None:
         piece = sec.get("piece") if isinstance(sec, dict) else None
@@ -93,7 +86,7 @@ class MetaClient:
         self.secret = secret
         self.token = None
 
-    def _call(self, method, path, doc=None, limit=MAX_META, auth=True):
+    def _call(self, method, path, doc=None, auth=True):
         headers = {}
         body = None
         if auth:
@@ -106,7 +99,7 @@ class MetaClient:
         if status == 204:
             resp.close()
             return None
-        data = resp.read_all(limit)
+        data = resp.read_all(MAX_META)
         if 200 <= status < 300:
             return _doc(data)
         self._error(resp, status, data)
@@ -117,8 +110,6 @@ class MetaClient:
             msg = str(_doc(data).get("error", ""))[:80]
         except BadResponse:
             pass
-        if status == 401:
-            raise Unauthorized(status, msg)
         if status == 429:
             try:
                 ra = float(resp.headers.get("retry-after", "1"))
@@ -141,9 +132,6 @@ class MetaClient:
         self.token = ans["token"]
         return ans
 
-    def programs(self):
-        return self._call("GET", "/programs")
-
     def select(self, program):
         return self._call("POST", "/programs/select", {"program": program})
 
@@ -153,9 +141,6 @@ class MetaClient:
         if doc is not None:
             _check_next(doc)
         return doc
-
-    def media(self, media_id):
-        return self._call("GET", "/media/%d" % media_id, limit=MAX_RECORD)
 
     def media_key(self, media_id, blob):
         """A secure item's wrapped key answer, read into blob (a buffer allocated once).

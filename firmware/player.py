@@ -1,20 +1,25 @@
 # The device's main loop: log in, ask for the next item, fetch it with failover, report, repeat.
-# Config keys: see devconfig.py.
+# Config keys: see devconfig.py. The player is handed its collaborators (main() and Player()):
+# the HTTP transport (a factory: httpclient.HTTPClient, or cpytransport's over adafruit_requests),
+# the sink (else make_sink from the config), the event output and the sleep (a board passes
+# supervise.Supervisor's, which feed the watchdog and wait for Wi-Fi) and the clock, so no
+# module rebinds names inside another.
 import gc
 import json
 import os
 
 import httpclient
-from compat import random_fraction, sleep_ms
+from compat import backoff_ms, random_fraction, sleep_ms, ticks_ms
 from devlog import emit, log
-from fetch import Result, SecureError, fetch
-from metaclient import MetaClient, MetaError, TooMany, Unauthorized
-from secure import Decryptor, unwrap
+from fetch import Progress, Result, fetch
+from httpconn import HTTPError, reason
+from metaclient import MetaClient, MetaError, TooMany
 from sinks import make_sink
 
 
 class State:
-    """A small JSON file so a restarted device continues: token, current item, bytes held."""
+    """A small JSON file so a restarted device continues: token, current item, its undelivered
+    report."""
 
     def __init__(self, path):
         self.path = path
@@ -54,72 +59,81 @@ def _private(path):
 
 
 class Player:
-    def __init__(self, cfg, buf, keybuf=None):
+    def __init__(self, cfg, buf, keybuf=None, ring=None, transport=None, sink=None, emit=emit,
+                 sleep_ms=sleep_ms, clock=ticks_ms):
         self.cfg = cfg
         self.buf = buf  # cfg["buffer"] bytes, allocated early by device.py
         self.keybuf = keybuf  # cfg["key_buffer"] bytes for secure items' keys, or None
+        # ring: cfg["jitter"] bytes (or None), the paced sink's; allocated early by device.py
+        self.emit = emit
+        self.sleep_ms = sleep_ms
+        self.clock = clock
         tls = None
         if cfg.get("ca"):
             import tlswrap  # only devices that speak TLS load ssl
             tls = tlswrap.TLS(cfg["ca"])
-        self.http = httpclient.HTTPClient(cfg["connect_timeout"], cfg["read_timeout"], tls=tls)
+        self.http = (transport or httpclient.HTTPClient)(cfg["connect_timeout"],
+                                                         cfg["read_timeout"], tls=tls)
         self.meta = MetaClient(self.http, cfg["server"], cfg["device"], cfg["secret"])
-        self.sink = make_sink(cfg["sink"])
+        self.sink = sink if sink is not None else make_sink(cfg["sink"], ring, clock, sleep_ms)
         self.state = State(cfg["state"])
         self.meta.token = self.state.get("token")
         self.failures = 0  # consecutive, for the backoff
         self.pending = None  # the report of the item just played, until it is delivered
+        self.prog = Progress(clock, int(cfg["read_timeout"] * 1000))
 
     def backoff(self, why, at_least=0.0):
-        cap = min(self.cfg["backoff_cap"], self.cfg["backoff_base"] * (1 << min(self.failures, 16)))
-        s = random_fraction() * cap  # full jitter: devices rebooting together spread out
-        if s < at_least:
-            s = at_least + random_fraction()
+        ms = backoff_ms(self.failures, int(self.cfg["backoff_base"] * 1000),
+                        int(self.cfg["backoff_cap"] * 1000))
+        if ms < at_least * 1000:
+            ms = int((at_least + random_fraction()) * 1000)
         self.failures += 1
-        emit("BACKOFF", (("why", why), ("s", round(s, 2))))
-        sleep_ms(int(s * 1000))
+        self.emit("BACKOFF", (("why", why), ("s", round(ms / 1000, 2))))
+        self.sleep_ms(ms)
 
-    def login(self):
+    def retry(self, fn, args=(), tag="", auth=True, failed=None):
+        """fn(*args), a meta server call, until it answers: a 401 logs in again, a 429 backs off
+        at least its Retry-After, a 5xx or a network failure backs off. Another 4xx raises the
+        MetaError, except for login (auth False), which backs off on every status. tag: before
+        BACKOFF's why; failed(*args) is called before each backoff."""
         while True:
-            try:
-                program = self.meta.login().get("program")
-                self.failures = 0
-                self.state.save(token=self.meta.token)
-                emit("LOGIN", (("device", self.cfg["device"]), ("program", program)))
-                return
-            except TooMany as e:
-                self.backoff("429", e.retry_after)
-            except MetaError as e:
-                self.backoff(str(e.status))
-            except httpclient.HTTPError as e:
-                self.backoff(_why(e))
-
-    def call(self, fn, *args):
-        """A meta server call; logs in again on 401, backs off while the server is away."""
-        while True:
-            if self.meta.token is None:
+            if auth and self.meta.token is None:
                 self.login()
+            wait = 0.0
             try:
                 r = fn(*args)
                 self.failures = 0
                 return r
-            except Unauthorized:
-                log("I", "token refused, logging in again")
-                self.meta.token = None
-            except TooMany as e:
-                self.backoff("429", e.retry_after)
             except MetaError as e:
-                if e.status < 500:
+                why = str(e.status)
+                if auth and e.status == 401:
+                    log("I", "token refused, logging in again")
+                    self.meta.token = None
+                    continue
+                if isinstance(e, TooMany):
+                    wait = e.retry_after
+                elif auth and e.status < 500:
                     raise
-                self.backoff(str(e.status))
-            except httpclient.HTTPError as e:
-                self.backoff(_why(e))
+            except HTTPError as e:
+                why = reason(e)
+            if failed is not None:
+                failed(*args)
+            self.backoff(tag + why, wait)
+
+    def login(self):
+        program = self.retry(self.meta.login, auth=False).get("program")
+        self.state.save(token=self.meta.token)
+        self.emit("LOGIN", (("device", self.cfg["device"]), ("program", program)))
 
     def report(self, item, res):
         """Deliver the item's report. It is kept until the meta server takes it: a power cut
         or an out-of-memory error before then must not make the device play the item again."""
-        self.pending = {"id": item["id"], "pos": item.get("pos"), "status": res.status,
-                        "src": res.src, "bytes": res.bytes, "ms": res.ms, "errors": res.errors}
+        doc = {"id": item["id"], "pos": item.get("pos"), "status": res.status, "src": res.src,
+               "bytes": res.bytes, "ms": res.ms, "errors": res.errors}
+        if res.underruns >= 0:
+            doc["underruns"] = res.underruns
+            doc["underrun_ms"] = res.underrun_ms
+        self.pending = doc
         return self.deliver()
 
     def deliver(self):
@@ -130,29 +144,11 @@ class Player:
         if doc is None:
             return False
         delivered = False
-        while True:
-            if self.meta.token is None:
-                self.login()
-            try:
-                self.meta.report(doc)
-                self.failures = 0
-                delivered = True
-                break
-            except Unauthorized:
-                self.meta.token = None
-                continue
-            except TooMany as e:
-                self.keep(doc)
-                self.backoff("report 429", e.retry_after)
-            except MetaError as e:
-                if e.status < 500:
-                    log("W", "report of item %s refused: %s" % (doc.get("id"), e))
-                    break
-                self.keep(doc)
-                self.backoff("report %d" % e.status)
-            except httpclient.HTTPError as e:
-                self.keep(doc)
-                self.backoff("report " + _why(e))
+        try:
+            self.retry(self.meta.report, (doc,), "report ", failed=self.keep)
+            delivered = True
+        except MetaError as e:
+            log("W", "report of item %s refused: %s" % (doc.get("id"), e))
         self.pending = None
         self.state.save(report=None, id=None, pos=None)
         return delivered
@@ -164,10 +160,10 @@ class Player:
     def play_one(self):
         """Next, fetch, report. False when there was nothing to play."""
         self.deliver()   # one kept from before a restart or an error
-        item = self.call(self.meta.next)
+        item = self.retry(self.meta.next)
         if item is None:
             log("I", "nothing to play")
-            sleep_ms(int(self.cfg["idle_wait"] * 1000))
+            self.sleep_ms(int(self.cfg["idle_wait"] * 1000))
             return False
         resume = self.state.get("id") == item["id"] and self.state.get("pos") == item.get("pos")
         self.state.save(id=item["id"], pos=item.get("pos"))
@@ -179,24 +175,30 @@ class Player:
             if dec is None:
                 res = Result()
                 res.errors.append(["key", why])
-                emit("FAIL", (("id", item["id"]), ("src", "key"), ("why", why), ("at", 0)))
+                self.emit("FAIL", (("id", item["id"]), ("src", "key"), ("why", why), ("at", 0)))
         if res is None:
-            res = fetch(self.http, item, self.sink, self.buf, emit, resume, dec)
-        secure = 1 if dec else 0
+            res = fetch(self.http, item, self.sink, self.buf, self.emit, resume, dec,
+                        self.clock, prog=self.prog)
+        sec = 1 if dec else 0
         dec = None   # the cipher state, before the line and the report need memory
         gc.collect()
         # the ITEM line first: an out-of-memory error while reporting leaves the report kept
         # (delivered before the next item), and the line must not be lost with it
         for _ in range(2):
             try:
-                emit("ITEM", (("id", item["id"]), ("pos", item.get("pos")), ("status", res.status),
-                              ("title", item.get("title", "")), ("bytes", res.bytes),
-                              ("src", res.src), ("failovers", res.failovers),
-                              ("resumed", res.resumed), ("ms", res.ms),
-                              ("verified", res.verified), ("secure", secure)))
+                ev = [("id", item["id"]), ("pos", item.get("pos")), ("status", res.status),
+                      ("title", item.get("title", "")), ("bytes", res.bytes), ("src", res.src),
+                      ("failovers", res.failovers), ("resumed", res.resumed), ("ms", res.ms),
+                      ("verified", res.verified), ("secure", sec)]
+                if res.underruns >= 0:
+                    ev.append(("underruns", res.underruns))
+                    ev.append(("underrun_ms", res.underrun_ms))
+                self.emit("ITEM", ev)
                 break
             except MemoryError:
+                ev = None
                 gc.collect()
+        ev = None
         self.report(item, res)
         return True
 
@@ -204,15 +206,14 @@ class Player:
         """(Decryptor, None) for a secure item, or (None, why) when its key cannot be had."""
         if not self.keybuf:
             return None, "no key buffer"
+        from secure import Decryptor, unwrap  # loaded at start where key_buffer is set
         try:
-            nonce, n = self.call(self.meta.media_key, item["id"], self.keybuf)
+            nonce, n = self.retry(self.meta.media_key, (item["id"], self.keybuf))
             ln = unwrap(self.cfg["secret"], nonce, self.keybuf, n)
             kb = memoryview(self.keybuf)
             return Decryptor(item, bytes(kb[16:32]), bytes(kb[32:48]), kb[48:16 + ln]), None
-        except MetaError as e:
-            return None, str(e.status)
-        except SecureError as e:
-            return None, "bad response: %s" % e.args[0]
+        except HTTPError as e:  # a MetaError (its status) or a SecureError
+            return None, reason(e)
         except (KeyError, TypeError, ValueError):
             return None, "bad response: sec"
 
@@ -223,7 +224,8 @@ class Player:
         if want is None:
             return
         try:
-            emit("PROGRAM", (("program", self.call(self.meta.select, want).get("selected")),))
+            got = self.retry(self.meta.select, (want,)).get("selected")
+            self.emit("PROGRAM", (("program", got),))
         except MetaError as e:
             log("E", "program %s not selected: %s" % (want, e.status))
 
@@ -250,24 +252,16 @@ class Player:
         finally:
             self.http.close()
             self.sink.close()
-        emit("DONE", (("items", done),))
+        self.emit("DONE", (("items", done),))
         return 0
 
 
-def _why(e):
-    if isinstance(e, httpclient.Refused):
-        return "refused"
-    if isinstance(e, httpclient.Timeout):
-        return "timeout"
-    if isinstance(e, httpclient.Dropped):
-        return "dropped"
-    return "bad response: %s" % (e.args[0] if e.args else "error")
-
-
-def main(cfg, buf, keybuf=None):
-    """Run the device with a checked config (devconfig.py), its stream buffer and key buffer."""
+def main(cfg, buf, keybuf=None, ring=None, **parts):
+    """Run the device with a checked config (devconfig.py), its stream buffer, key buffer and
+    jitter ring; parts: Player's collaborators (transport, sink, emit, sleep_ms, clock) where
+    not the default."""
     try:
-        player = Player(cfg, buf, keybuf)
+        player = Player(cfg, buf, keybuf, ring, **parts)
     except (ValueError, OSError) as e:  # the sink's settings
         log("E", "config: %s" % e)
         return 2

@@ -6,7 +6,7 @@ import hashlib
 
 from compat import hexlify
 from cryptolib import aes
-from fetch import SecureError
+from httpconn import SecureError
 from hmacsha256 import hmac_sha256
 
 _CBC = 2

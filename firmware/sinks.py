@@ -4,10 +4,29 @@
 #   write(mv)       the next bytes of the item, in order (mv is only valid during the call)
 #   restart()       drop everything held of this item: the next write is byte 0 again
 #   end(ok)         the item is finished (ok: all bytes received and sha256 matched)
+#   low()           True while the sink's buffer is under its low-water mark (or not playing, or
+#                   it has none): a source too slow to play from matters now (fetch.py's rule)
+#   speed           the sink plays speed x the item's rate (a paced sink's factor; 1 otherwise)
+#   chunk           the most bytes a write() should carry (a multiple of 16), 0: any; fetch reads
+#                   no more at once
+#   underruns, underrun_ms   after end(): times the buffer ran dry mid-item and for how long;
+#                   underruns -1: not counted (this sink has no buffer of its own to watch)
+# meta is the item (fetch.py): a live stream has no size and end() comes when its source ends; an
+# item that is not audio (an image) carries what its sink needs, such as how long to show it.
+# The pace is the sink's: write() returns once the bytes are taken (an I2S write blocks while the
+# DMA buffers are full; pacedsink.py drains its ring at the item's rate).
 import os
 
 
 class Sink:
+    speed = 1
+    chunk = 0
+    underruns = -1
+    underrun_ms = 0
+
+    def low(self):
+        return True
+
     def begin(self, meta, hasher, buf, resume):
         return 0
 
@@ -95,9 +114,10 @@ class FileSink(Sink):
             self.f = None
 
 
-def make_sink(cfg):
-    """A sink from the config's "sink" object: {"type": "null"}, {"type": "file", "dir": ...}, or a
-    board sink of hw/boardsinks.py."""
+def make_sink(cfg, ring=None, clock=None, sleep_ms=None):
+    """A sink from the config's "sink" object: {"type": "null"}, {"type": "file", "dir": ...},
+    {"type": "paced", "speed": 8, "dir": ...} (its ring: the `jitter` bytes allocated at start;
+    clock and sleep_ms: the player's), or a board sink of hw/boardsinks.py."""
     kind = cfg.get("type", "null") if cfg else "null"
     if kind == "null":
         return NullSink()
@@ -105,6 +125,12 @@ def make_sink(cfg):
         if not isinstance(cfg.get("dir"), str):
             raise ValueError("sink.dir must be a path")
         return FileSink(cfg["dir"])
+    if kind == "paced":
+        import pacedsink  # only a device that paces in software loads it
+        if ring is None:
+            raise ValueError("a paced sink needs jitter (the bytes of its ring)")
+        inner = FileSink(cfg["dir"]) if cfg.get("dir") else NullSink()
+        return pacedsink.PacedSink(ring, inner, cfg.get("speed", 1), clock, sleep_ms)
     try:
         import boardsinks  # hw/: I2S, VS1053, pipe; copied next to these modules on a board
     except ImportError:

@@ -1,37 +1,34 @@
-# Hooks a board adds to the player without changing it (installed by main.py before the player
-# is imported, which binds these names at import): every event line and every slice of a
+# What a board adds to the player, handed to it as its event output and its sleep (boardmain
+# passes them through device.main; no module is patched): every event line and every slice of a
 # backoff sleep feeds the watchdog, and a source failure while the Wi-Fi is down waits for the
 # reconnect, so the next source resumes with a Range request at the byte reached.
-import compat
-import devlog
 import watchdog
-from compat import const
+from compat import const, sleep_ms
+from devlog import emit
 
 SLICE_MS = const(1000)
 
-_wifi = None
-_sleep = compat.sleep_ms
-_emit = devlog.emit
 
+class Supervisor:
+    def __init__(self, wifi=None, sleep=sleep_ms, out=emit):
+        self.wifi = wifi  # wlan.Wifi, or None (the OS's network)
+        self._sleep = sleep
+        self._emit = out
 
-def sleep_ms(ms):
-    while ms > 0:
+    def _online(self):
+        w = self.wifi
+        if w is not None and not w.isconnected():
+            w.ensure()
+
+    def sleep_ms(self, ms):
+        while ms > 0:
+            watchdog.feed()
+            self._online()
+            self._sleep(ms if ms < SLICE_MS else SLICE_MS)
+            ms -= SLICE_MS
+
+    def emit(self, tag, pairs):
         watchdog.feed()
-        if _wifi is not None and not _wifi.isconnected():
-            _wifi.ensure()
-        _sleep(ms if ms < SLICE_MS else SLICE_MS)
-        ms -= SLICE_MS
-
-
-def emit(tag, pairs):
-    watchdog.feed()
-    _emit(tag, pairs)
-    if tag == "FAIL" and _wifi is not None and not _wifi.isconnected():
-        _wifi.ensure()
-
-
-def install(wifi):
-    global _wifi
-    _wifi = wifi
-    compat.sleep_ms = sleep_ms
-    devlog.emit = emit
+        self._emit(tag, pairs)
+        if tag == "FAIL":
+            self._online()

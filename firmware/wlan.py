@@ -3,7 +3,7 @@
 # jitter, so devices that lost the same access point do not all come back at once.
 # Config: "wifi": [{"ssid": "home", "password": "..."}, ...] (password "" for an open network).
 import watchdog
-from compat import const, random_fraction, sleep_ms, ticks_diff, ticks_ms
+from compat import backoff_ms, const, sleep_ms, ticks_diff, ticks_ms
 from devlog import log
 
 POLL_MS = const(100)
@@ -98,8 +98,7 @@ class Wifi:
             if self.connect_once():
                 self.failures = 0
                 return
-            cap = min(self.cap, self.base << min(self.failures, 16))
-            ms = int(random_fraction() * cap)
+            ms = backoff_ms(self.failures, self.base, self.cap)
             self.failures += 1
             log("I", "wifi: no network, next try in %d ms" % ms)
             while ms > 0:

@@ -1,8 +1,9 @@
 """python -m simulator: the whole network on loopback, devices playing the demo program once.
 
 Prints one line per item and, last, exactly one line
-``RESULT items=<n> verified=<v> failovers=<f> resumed=<r> secure=<s>`` (s: secure items verified); exits 0 only if every item played
-and verified.
+``RESULT items=<n> verified=<v> failovers=<f> resumed=<r> secure=<s> underruns=<u>`` (s: secure
+items verified; u: times a device's jitter ring ran dry mid-item, summed over the items that
+carried a rate); exits 0 only if every item played and verified.
 """
 import argparse
 import asyncio
@@ -15,12 +16,19 @@ from simulator.pgcluster import Cluster
 from simulator.procs import ROOT
 from tools.filehash import file_sha256
 
+SPEED = 4       # the paced sink plays the demo (55 s) in 14 s
+JITTER = 8192   # its ring: 186 ms of the demo's 44100 B/s, 46 ms at speed 4
+PACED_K = 8     # heap for the paced sink's module and views beside its ring, and a margin: the
+                # paced job of every fault ran in 76K, not always under load
+
 
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m simulator", description=__doc__.splitlines()[0])
     p.add_argument("--interpreter", choices=INTERPRETERS, default="micropython",
                    help="what runs the firmware (default: micropython, the real unix port)")
-    p.add_argument("--heap", default="64K", help="micropython -X heapsize (default 64K)")
+    p.add_argument("--heap", default=None,
+                   help="micropython -X heapsize (default 64K, and the jitter ring's size on top "
+                        "with the paced sink)")
     p.add_argument("--source", dest="mpy", action="store_false",
                    help="run the firmware from source (it needs about 74K); by default micropython "
                         "runs it compiled to .mpy by mpy-cross, as on a board")
@@ -33,8 +41,14 @@ def parse_args(argv):
     p.add_argument("--replicas", type=int, default=1,
                    help="meta server replicas behind nginx, sharing a throwaway PostgreSQL "
                         "cluster (default 1: one meta server on SQLite)")
-    p.add_argument("--sink", choices=("file", "null"), default="file",
-                   help="file: keep what was played and check it; null: discard (default file)")
+    p.add_argument("--sink", choices=("paced", "file", "null"), default="paced",
+                   help="paced: play each item at its rate (times --speed) through the jitter "
+                        "ring, keep what was played and check it; file: keep and check, "
+                        "unpaced; null: discard (default paced)")
+    p.add_argument("--speed", type=float, default=SPEED,
+                   help="the paced sink plays at the item's rate times this (default %(default)s)")
+    p.add_argument("--jitter", type=int, default=JITTER,
+                   help="bytes of the paced sink's jitter ring (default %(default)s)")
     p.add_argument("--buffer", type=int, default=4096, help="device stream buffer bytes")
     p.add_argument("--read-timeout", type=float, default=2.0, help="device read timeout, seconds")
     p.add_argument("--workdir", default=os.path.join(ROOT, "run", "sim"),
@@ -47,25 +61,35 @@ def parse_args(argv):
         p.error(str(e))
     if a.devices < 1 or a.rounds < 1 or a.replicas < 1:
         p.error("--devices, --rounds and --replicas must be at least 1")
+    if a.speed <= 0:
+        p.error("--speed must be above 0")
+    if a.heap is None:
+        a.heap = "%dK" % (64 + (a.jitter // 1024 + PACED_K if a.sink == "paced" else 0))
+    if a.speed == int(a.speed):
+        a.speed = int(a.speed)
     return a
 
 
 class Tally:
     def __init__(self):
         self.items = self.verified = self.failovers = self.resumed = self.secure = 0
+        self.underruns = 0
 
     def line(self):
-        return "RESULT items=%d verified=%d failovers=%d resumed=%d secure=%d" % (
-            self.items, self.verified, self.failovers, self.resumed, self.secure)
+        return "RESULT items=%d verified=%d failovers=%d resumed=%d secure=%d underruns=%d" % (
+            self.items, self.verified, self.failovers, self.resumed, self.secure, self.underruns)
 
 
 def item_line(net, dev, n, total, ev, ok):
     mb_s = ev.get("bytes", 0) / 1000.0 / max(ev.get("ms", 0), 1)
     title = (ev.get("title") or "?")[:27] + (" [secure]" if ev.get("secure") else "")
-    return "%-5s %2d/%d  %-36s %9s B  from %-4s failovers=%d resumed=%d  %6.1f MB/s  %s" % (
+    under = ""
+    if "underruns" in ev:  # the item had a rate and the sink counted
+        under = "  underruns=%d (%d ms)" % (ev["underruns"], ev.get("underrun_ms", 0))
+    return "%-5s %2d/%d  %-36s %9s B  from %-4s failovers=%d resumed=%d  %6.1f MB/s  %s%s" % (
         dev.id, n, total, title, format(ev.get("bytes", 0), ","),
         net.server_name(ev.get("src")), ev.get("failovers", 0), ev.get("resumed", 0), mb_s,
-        "verified" if ok else "NOT VERIFIED (%s)" % ev.get("status"))
+        "verified" if ok else "NOT VERIFIED (%s)" % ev.get("status"), under)
 
 
 def check_item(net, dev, ev, sink):
@@ -73,7 +97,7 @@ def check_item(net, dev, ev, sink):
     facts = net.expected().get(ev.get("id"))
     if facts is None or ev.get("status") != "played" or not ev.get("verified"):
         return False
-    if sink != "file":
+    if sink == "null":
         return True
     path = os.path.join(dev.out_dir, str(ev["id"]))
     return os.path.exists(path) and file_sha256(path) == facts["sha256"]
@@ -90,6 +114,7 @@ async def follow(net, dev, total, tally, sink):
             tally.secure += 1 if ok and ev.get("secure") else 0
             tally.failovers += ev.get("failovers", 0)
             tally.resumed += 1 if ev.get("resumed") else 0
+            tally.underruns += ev.get("underruns", 0)
             print(item_line(net, dev, n, total, ev, ok), flush=True)
         elif tag == "FAIL":
             print("      ! %s: %s failed at byte %s: %s" % (
@@ -131,11 +156,14 @@ async def run(a, db=None):
             entry = compile_firmware(os.path.join(net.workdir, "firmware-mpy"))
         devs = [DeviceProcess(net.workdir, did, secret, net.meta.url, interpreter=a.interpreter,
                               heap=a.heap, sink=a.sink, items=total, buffer=a.buffer,
-                              read_timeout=a.read_timeout, entry=entry)
+                              read_timeout=a.read_timeout, entry=entry, speed=a.speed,
+                              **({"jitter": a.jitter} if a.sink == "paced" else {}))
                 for did, secret in sorted(net.devices.items())]
-        print("devices  %d under %s%s%s, %d items each" % (
+        print("devices  %d under %s%s%s, %d items each, %s" % (
             len(devs), a.interpreter, " -X heapsize=" + a.heap if a.interpreter == "micropython" else "",
-            " (.mpy)" if a.mpy else "", total), flush=True)
+            " (.mpy)" if a.mpy else "", total,
+            "paced at %s x each item's rate through a %d-byte jitter ring" % (a.speed, a.jitter)
+            if a.sink == "paced" else "%s sink" % a.sink), flush=True)
         for d in devs:
             await d.start()
         try:

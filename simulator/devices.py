@@ -34,10 +34,20 @@ def device_command(interpreter, heap, config_path, entry=FIRMWARE_ENTRY):
     raise ValueError("unknown interpreter %r (one of %s)" % (interpreter, ", ".join(INTERPRETERS)))
 
 
+def sink_config(sink, out_dir, speed=4):
+    """The device config's sink: "file" (kept in out_dir and checked), "null", or "paced" (played
+    at the item's rate times speed through the jitter ring, the bytes kept in out_dir)."""
+    if sink == "file":
+        return {"type": "file", "dir": out_dir}
+    if sink == "paced":
+        return {"type": "paced", "speed": speed, "dir": out_dir}
+    return {"type": "null"}
+
+
 class DeviceProcess:
     def __init__(self, workdir, device_id, secret, server_url, interpreter="micropython",
                  heap="64K", sink="file", items=0, buffer=4096, connect_timeout=2.0,
-                 read_timeout=2.0, program=None, entry=FIRMWARE_ENTRY, **extra):
+                 read_timeout=2.0, program=None, entry=FIRMWARE_ENTRY, speed=4, **extra):
         self.id = device_id
         self.dir = os.path.join(workdir, "devices", device_id)
         self.out_dir = os.path.join(self.dir, "out")
@@ -50,7 +60,7 @@ class DeviceProcess:
             "server": server_url, "device": device_id, "secret": secret, "buffer": buffer,
             "connect_timeout": connect_timeout, "read_timeout": read_timeout,
             "state": os.path.join(self.dir, "state.json"),
-            "sink": {"type": "file", "dir": self.out_dir} if sink == "file" else {"type": "null"},
+            "sink": sink_config(sink, self.out_dir, speed),
             "items": items, "program": program,
         }
         self.config.update(extra)  # any other key of firmware/devconfig.py

@@ -50,7 +50,8 @@ class _Base(BaseHTTPRequestHandler):
 class FileState:
     def __init__(self, files, faults=None):
         self.files = files            # path -> bytes
-        self.faults = faults or {}    # path -> "404" | "drop:N" | "stall:N" | "norange"
+        # path -> "404" | "drop:N" | "stall:N" | "norange" | "trickle:R" (R bytes per second)
+        self.faults = faults or {}
         self.requests = []            # (path, range header or None)
 
 
@@ -75,6 +76,17 @@ class FileHandler(_Base):
         self.send_header("Content-Length", str(len(data) - start))
         self.end_headers()
         body = data[start:]
+        if fault.startswith("trickle:"):
+            per_s = int(fault.split(":")[1])
+            try:
+                for i in range(0, len(body), 64):
+                    self.wfile.write(body[i:i + 64])
+                    self.wfile.flush()
+                    time.sleep(64 / per_s)
+            except OSError:
+                pass  # the device gave up on it
+            self.close_connection = True
+            return
         if fault.startswith("drop:") or fault.startswith("stall:"):
             n = int(fault.split(":")[1])
             self.wfile.write(body[:n])
@@ -175,6 +187,11 @@ class MetaHandler(_Base):
                 self.send_json(404, {"error": "no such endpoint"})
 
 
-def item(media_id, data, urls, title="T"):
-    return {"id": media_id, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-            "type": "application/octet-stream", "title": title, "by": "B", "src": list(urls)}
+def item(media_id, data, urls, title="T", rate=None):
+    """A compact document; rate: its playback rate in bytes per second (and so its duration)."""
+    doc = {"id": media_id, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+           "type": "application/octet-stream", "title": title, "by": "B", "src": list(urls)}
+    if rate:
+        doc["rate"] = rate
+        doc["dur"] = len(data) * 1000 // rate
+    return doc

@@ -135,10 +135,16 @@ def test_oversize_header_line_is_bad_response():
 
 
 def test_header_line_of_exactly_512_bytes_is_accepted():
-    line = "X-A: " + "a" * 507
+    line = "Content-Range: " + "a" * 497
     assert len(line) == 512
     c, _ = client(FakeSock(response(200, b"", [line, "Content-Length: 0"])))
-    assert c.request("GET", URL).headers["x-a"] == "a" * 507
+    assert c.request("GET", URL).headers["content-range"] == "a" * 497
+
+
+def test_only_the_headers_the_device_reads_are_kept():
+    c, _ = client(FakeSock(response(200, b"", ["Server: x", "ETag: \"1\"", "Retry-After: 3",
+                                               "Content-Length: 0"])))
+    assert c.request("GET", URL).headers == {"retry-after": "3", "content-length": "0"}
 
 
 def test_too_many_headers_is_bad_response():

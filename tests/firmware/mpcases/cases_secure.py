@@ -103,7 +103,9 @@ def test_encrypted_only_and_piece_only():
 
 def test_a_drop_mid_block_resumes_at_the_block_boundary_on_the_next_source():
     stored, piece, meta = prepared()
+    res = sink = events = None
     for cut_at in (301, 320, 999):
+        res = sink = events = None  # the last run's sink and result go before the next run
         gc.collect()
         cut = FakeSock(response(200, stored[:cut_at], ["Content-Length: %d" % len(stored)]), 29)
         at = cut_at - cut_at % 16
