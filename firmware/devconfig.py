@@ -23,8 +23,14 @@
 #                    against; null: plain HTTP only (a trusted LAN)                 (null)
 #   key_buffer       bytes for a secure item's key answer, allocated once; the largest
 #                    withheld piece it takes is key_buffer - 96; 0: no secure items (4192)
+# Keys beside these are warned about (with the nearest known key). A board's own keys (wifi,
+# watchdog, timer) are boardmain.py's. The file is checked as strict JSON first: MicroPython's
+# json takes trailing commas, missing colons and commas, leading zeros and unknown escapes.
 import json
 
+_MAX_FILE = 8192
+_REQUIRED = ("server", "device", "secret")
+_BOARD_KEYS = ("wifi", "watchdog", "timer")
 _DEFAULTS = (("buffer", 4096), ("connect_timeout", 2.0), ("read_timeout", 2.0), ("state", None),
              ("sink", None), ("items", 0), ("program", None), ("idle_wait", 5.0),
              ("backoff_base", 1.0), ("backoff_cap", 60.0),
@@ -35,19 +41,174 @@ class ConfigError(ValueError):
     pass
 
 
-def load_config(path):
+def _bad(t, i, what):
+    return ValueError("expected %s at line %d column %d"
+                      % (what, t.count("\n", 0, i) + 1, i - t.rfind("\n", 0, i)))
+
+
+def _ws(t, i):
+    while i < len(t) and t[i] in " \t\n\r":
+        i += 1
+    return i
+
+
+def _digits(t, i):
+    while i < len(t) and "0" <= t[i] <= "9":
+        i += 1
+    return i
+
+
+def _string(t, i):
+    i += 1
+    while i < len(t):
+        c = t[i]
+        if c == '"':
+            return i + 1
+        if c == "\\":
+            e = t[i + 1:i + 2]
+            if e == "u":
+                h = t[i + 2:i + 6]
+                if len(h) != 4 or h.strip("0123456789abcdefABCDEF"):
+                    raise _bad(t, i, "4 hex digits after \\u")
+                i += 6
+                continue
+            if not e or e not in '"\\/bfnrt':
+                raise _bad(t, i, "a JSON escape")
+            i += 2
+            continue
+        if ord(c) < 32:
+            raise _bad(t, i, "no control character in a string")
+        i += 1
+    raise _bad(t, i, 'a closing "')
+
+
+def _number(t, i):
+    j = i + 1 if t[i:i + 1] == "-" else i
+    c = t[j:j + 1]
+    if c == "0":
+        j += 1
+    elif c and "1" <= c <= "9":
+        j = _digits(t, j)
+    else:
+        raise _bad(t, i, "a value")
+    if t[j:j + 1] == ".":
+        k = _digits(t, j + 1)
+        if k == j + 1:
+            raise _bad(t, k, "a digit")
+        j = k
+    if t[j:j + 1] in ("e", "E"):
+        j += 1
+        if t[j:j + 1] in ("+", "-"):
+            j += 1
+        k = _digits(t, j)
+        if k == j:
+            raise _bad(t, k, "a digit")
+        j = k
+    return j
+
+
+def _value(t, i, depth):
+    """The end of the JSON value at t[i] (no space before it), else ValueError where it breaks."""
+    if depth > 8:
+        raise _bad(t, i, "at most 8 levels of nesting")
+    c = t[i:i + 1]
+    if c == "{" or c == "[":
+        end = "}" if c == "{" else "]"
+        i = _ws(t, i + 1)
+        if t[i:i + 1] == end:
+            return i + 1
+        while True:
+            if c == "{":
+                if t[i:i + 1] != '"':
+                    raise _bad(t, i, "a key in double quotes")
+                i = _ws(t, _string(t, i))
+                if t[i:i + 1] != ":":
+                    raise _bad(t, i, "':'")
+                i = _ws(t, i + 1)
+            i = _ws(t, _value(t, i, depth + 1))
+            if t[i:i + 1] == end:
+                return i + 1
+            if t[i:i + 1] != ",":
+                raise _bad(t, i, "',' or '%s'" % end)
+            i = _ws(t, i + 1)
+    if c == '"':
+        return _string(t, i)
+    for word in ("true", "false", "null"):
+        if t.startswith(word, i):
+            return i + len(word)
+    return _number(t, i)
+
+
+def check_json(t):
+    """Raise ValueError (where, what was expected) unless t is one strict JSON value."""
+    i = _ws(t, _value(t, _ws(t, 0), 0))
+    if i != len(t):
+        raise _bad(t, i, "the end of the file")
+
+
+def _distance(a, b):
+    """Edit distance (insert, delete, replace) of two short keys."""
+    row = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        prev, row[0] = row[0], i
+        for j in range(1, len(b) + 1):
+            cur = min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] != b[j - 1]))
+            prev, row[j] = row[j], cur
+    return row[len(b)]
+
+
+def nearest(key, known):
+    """The known key closest to key, if it is close (a typo), else None."""
+    best, d = None, 3
+    for k in known:
+        e = _distance(key, k)
+        if e < d:
+            best, d = k, e
+    return best
+
+
+def _warn_unknown(cfg, warn):
+    known = _REQUIRED + ("ca",) + _BOARD_KEYS + tuple(k for k, _ in _DEFAULTS)
+    for k in cfg:
+        if k not in known:
+            near = nearest(k, known)
+            warn("unknown key %r ignored%s" % (k, " (did you mean %r?)" % near if near else ""))
+
+
+def _print_warning(msg):
+    print("W config: " + msg)
+
+
+def _is_hex32(s):
+    return len(s) == 32 and not s.lower().strip("0123456789abcdef")
+
+
+def load_config(path, warn=_print_warning):
+    """The checked config with defaults filled in, or ConfigError; warn(text) for each key that
+    is not known (a `W config: ...` line by default)."""
     try:
         with open(path) as f:
-            cfg = json.load(f)
+            text = f.read(_MAX_FILE + 1)
     except OSError:
         raise ConfigError("cannot read %s" % path)
-    except ValueError:
-        raise ConfigError("%s is not valid JSON" % path)
+    except UnicodeError:
+        raise ConfigError("%s is not UTF-8 text" % path)
+    if len(text) > _MAX_FILE:
+        raise ConfigError("%s is over %d bytes: not a device config" % (path, _MAX_FILE))
+    try:
+        check_json(text)
+        cfg = json.loads(text)
+    except ValueError as e:
+        raise ConfigError("%s is not valid JSON: %s" % (path, e))
     if not isinstance(cfg, dict):
         raise ConfigError("config must be a JSON object")
-    for k in ("server", "device", "secret"):
+    for k in _REQUIRED:
         if not isinstance(cfg.get(k), str) or not cfg[k]:
             raise ConfigError("%s is required (a string)" % k)
+    if not _is_hex32(cfg["secret"]):
+        raise ConfigError("secret must be the 32 hex characters the meta server gave for this "
+                          "device (add-device, or tools.provision)")
+    _warn_unknown(cfg, warn)
     ca = cfg.get("ca")
     if ca is not None and (not isinstance(ca, str) or not ca):
         raise ConfigError("ca must be the path of a CA certificate file")

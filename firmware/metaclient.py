@@ -7,6 +7,7 @@ import json
 from compat import const, hexlify, urandom
 from hmacsha256 import hmac_sha256
 from httpconn import BadResponse, Status
+from version import VERSION
 
 MAX_META = const(2048)
 API = "/api/v1"
@@ -125,8 +126,8 @@ class MetaClient:
         if not is_nonce(nonce):
             raise BadResponse("nonce is not 32 hex characters")
         ans = self._call("POST", "/login", {"device": self.device, "nonce": nonce,
-                                            "proof": proof(self.secret, self.device, nonce)},
-                         auth=False)
+                                            "proof": proof(self.secret, self.device, nonce),
+                                            "fw": VERSION}, auth=False)
         if not ans or not isinstance(ans.get("token"), str):
             raise BadResponse("no token")
         self.token = ans["token"]
@@ -136,10 +137,17 @@ class MetaClient:
         return self._call("POST", "/programs/select", {"program": program})
 
     def next(self):
-        """The compact meta data of the next item, or None (204: nothing to play)."""
+        """The compact meta data of the next item, or None (204: nothing to play). Meta data that
+        fetch cannot use is a BadResponse whose .item is (id, pos) when those are readable, so
+        the player can report the item failed."""
         doc = self._call("GET", "/next")
         if doc is not None:
-            _check_next(doc)
+            try:
+                _check_next(doc)
+            except BadResponse as e:
+                if _int(doc.get("id")) and (doc.get("pos") is None or _int(doc.get("pos"))):
+                    e.item = (doc["id"], doc.get("pos"))
+                raise
         return doc
 
     def media_key(self, media_id, blob):

@@ -12,9 +12,11 @@ import httpclient
 from compat import backoff_ms, random_fraction, sleep_ms, ticks_ms
 from devlog import emit, log
 from fetch import Progress, Result, fetch
-from httpconn import HTTPError, reason
+from httpconn import BadResponse, HTTPError, reason
 from metaclient import MetaClient, MetaError, TooMany
 from sinks import make_sink
+
+BAD_TRIES = 3  # answers in a row that arrive but cannot be used, before the call gives up
 
 
 class State:
@@ -80,6 +82,7 @@ class Player:
         self.meta.token = self.state.get("token")
         self.failures = 0  # consecutive, for the backoff
         self.pending = None  # the report of the item just played, until it is delivered
+        self.done = 0  # items played (their ITEM line out; the report may still be kept)
         self.prog = Progress(clock, int(cfg["read_timeout"] * 1000))
 
     def backoff(self, why, at_least=0.0):
@@ -95,7 +98,9 @@ class Player:
         """fn(*args), a meta server call, until it answers: a 401 logs in again, a 429 backs off
         at least its Retry-After, a 5xx or a network failure backs off. Another 4xx raises the
         MetaError, except for login (auth False), which backs off on every status. tag: before
-        BACKOFF's why; failed(*args) is called before each backoff."""
+        BACKOFF's why; failed(*args) is called before each backoff. BAD_TRIES answers in a row
+        that cannot be used (BadResponse) raise the last: no backoff makes them good."""
+        bad = 0
         while True:
             if auth and self.meta.token is None:
                 self.login()
@@ -110,12 +115,19 @@ class Player:
                     log("I", "token refused, logging in again")
                     self.meta.token = None
                     continue
+                if e.status == 401:
+                    log("E", "login refused (401): the device id %r or its secret is wrong"
+                        % self.cfg["device"])
                 if isinstance(e, TooMany):
                     wait = e.retry_after
                 elif auth and e.status < 500:
                     raise
             except HTTPError as e:
                 why = reason(e)
+                if isinstance(e, BadResponse):
+                    bad += 1
+                    if bad >= BAD_TRIES:
+                        raise
             if failed is not None:
                 failed(*args)
             self.backoff(tag + why, wait)
@@ -147,7 +159,7 @@ class Player:
         try:
             self.retry(self.meta.report, (doc,), "report ", failed=self.keep)
             delivered = True
-        except MetaError as e:
+        except (MetaError, BadResponse) as e:   # it answered: no retry makes that better
             log("W", "report of item %s refused: %s" % (doc.get("id"), e))
         self.pending = None
         self.state.save(report=None, id=None, pos=None)
@@ -158,24 +170,31 @@ class Player:
             self.state.save(report=doc)
 
     def play_one(self):
-        """Next, fetch, report. False when there was nothing to play."""
+        """Next, fetch, ITEM line, report. False when there was nothing to play."""
         self.deliver()   # one kept from before a restart or an error
-        item = self.retry(self.meta.next)
+        res = None
+        try:
+            item = self.retry(self.meta.next)
+        except BadResponse as e:
+            if getattr(e, "item", None) is None:
+                raise
+            # an item no device can play (its meta data): reported failed, so the program
+            # moves on instead of handing it out for ever
+            item = {"id": e.item[0], "pos": e.item[1]}
+            res = self.failed(item, "meta", reason(e))
         if item is None:
             log("I", "nothing to play")
             self.sleep_ms(int(self.cfg["idle_wait"] * 1000))
             return False
-        resume = self.state.get("id") == item["id"] and self.state.get("pos") == item.get("pos")
-        self.state.save(id=item["id"], pos=item.get("pos"))
-        gc.collect()
         dec = None
-        res = None
-        if item.get("sec") is not None:
-            dec, why = self.secure(item)
-            if dec is None:
-                res = Result()
-                res.errors.append(["key", why])
-                self.emit("FAIL", (("id", item["id"]), ("src", "key"), ("why", why), ("at", 0)))
+        if res is None:
+            resume = self.state.get("id") == item["id"] and self.state.get("pos") == item.get("pos")
+            self.state.save(id=item["id"], pos=item.get("pos"))
+            gc.collect()
+            if item.get("sec") is not None:
+                dec, why = self.secure(item)
+                if dec is None:
+                    res = self.failed(item, "key", why)
         if res is None:
             res = fetch(self.http, item, self.sink, self.buf, self.emit, resume, dec,
                         self.clock, prog=self.prog)
@@ -199,8 +218,16 @@ class Player:
                 ev = None
                 gc.collect()
         ev = None
+        self.done += 1
         self.report(item, res)
         return True
+
+    def failed(self, item, src, why):
+        """The result of an item that cannot be fetched at all (its key, its meta data)."""
+        res = Result()
+        res.errors.append([src, why])
+        self.emit("FAIL", (("id", item["id"]), ("src", src), ("why", why), ("at", 0)))
+        return res
 
     def secure(self, item):
         """(Decryptor, None) for a secure item, or (None, why) when its key cannot be had."""
@@ -231,15 +258,16 @@ class Player:
 
     def run(self):
         items = self.cfg["items"]
-        done = 0
         try:
             self.select_program()
-            while items == 0 or done < items:
+            while items == 0 or self.done < items or self.pending is not None:
                 try:
-                    if self.play_one():
-                        done += 1
-                except MetaError as e:
-                    self.backoff(str(e.status))
+                    if items and self.done >= items:
+                        self.deliver()  # the last item's report, kept by an error after its line
+                    else:
+                        self.play_one()
+                except HTTPError as e:  # a MetaError, or answers that cannot be used
+                    self.backoff(reason(e))
                 except MemoryError:
                     self.http.close()
                     gc.collect()
@@ -252,7 +280,7 @@ class Player:
         finally:
             self.http.close()
             self.sink.close()
-        self.emit("DONE", (("items", done),))
+        self.emit("DONE", (("items", self.done),))
         return 0
 
 

@@ -82,3 +82,23 @@ def scan_logs_for_secrets(net):
             text = f.read().lower()
         for s in secrets:
             assert s.lower() not in text, "a secret appears in %s" % path
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+async def test_a_key_answer_over_the_devices_key_buffer_fails_the_item_and_the_program_moves_on(
+        network_factory, interpreter):
+    # key_buffer 96 takes no withheld piece (it takes key_buffer - 96 bytes of one): the items
+    # with a piece can never play on this device; each is reported failed after three answers
+    net = await network_factory(faults=())
+    played = await play(net, interpreter, key_buffer=96)
+    assert played.rc == 0, played.console()
+    assert len(played.items) == len(net.media)      # every item had its turn: nothing stalled
+    for name in ("vault.wav", "partial.wav"):
+        ev = played.item(net, name)
+        assert ev["status"] == "failed", ev
+        (fail,) = played.fails(net, name)
+        assert fail["src"] == "key" and fail["why"] == "bad response: key answer over 96 bytes"
+        reports = [r for r in await net.reports("dev1") if r["media"] == net.media_ids[name]]
+        assert reports[-1]["status"] == "failed"
+        assert reports[-1]["errors"] == [["key", "bad response: key answer over 96 bytes"]]
+    assert played.item(net, "sealed.wav")["verified"] == 1   # no piece: its key answer fits

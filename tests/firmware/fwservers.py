@@ -108,6 +108,7 @@ class MetaState:
         self.tokens = set()
         self.reports = []
         self.logins = 0
+        self.fw = []                  # the firmware version each login sent
         self.program = 1
         self.entitled = (1, 2)
         self.too_many = 0             # answer this many logins with 429 Retry-After: 1
@@ -149,6 +150,7 @@ class MetaHandler(_Base):
                     return
                 st.nonces.discard(nonce)
                 st.logins += 1
+                st.fw.append(doc.get("fw"))
                 token = os.urandom(8).hex()
                 st.tokens.add(token)
                 self.send_json(200, {"token": token, "ttl": 3600, "program": st.program})

@@ -169,7 +169,7 @@ def test_bad_config_exits_nonzero_with_a_clear_message(interp, tmp_path):
     proc = subprocess.run(interp + [str(path)],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and proc.stdout.strip() == "E config: secret is required (a string)"
-    path.write_text(json.dumps({"server": "http://127.0.0.1:1", "device": "d", "secret": "s",
+    path.write_text(json.dumps({"server": "http://127.0.0.1:1", "device": "d", "secret": "0" * 32,
                                 "sink": {"type": "file", "dir": str(tmp_path / "no" / "such")}}))
     proc = subprocess.run(interp + [str(path)],
                           capture_output=True, text=True, timeout=30)
