@@ -76,7 +76,7 @@ async def trials(kind, f, good_url, n, at):
     try:
         proc = await asyncio.create_subprocess_exec(*pinned([
             micropython_path(), "-X", "heapsize=64K", mprun.script("failover.py"),
-            mprun.FIRMWARE, bad_url, good_url, str(f.size), f.sha256, str(n), str(READ_TIMEOUT),
+            mprun.firmware_mpy(), bad_url, good_url, str(f.size), f.sha256, str(n), str(READ_TIMEOUT),
             str(at)], CLIENT), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             stdin=asyncio.subprocess.DEVNULL, cwd=mprun.ROOT)
         out, err = await asyncio.wait_for(proc.communicate(), 120 + n * (READ_TIMEOUT + 1))

@@ -1,13 +1,30 @@
 """Running scripts under the real micropython interpreter (the unix port from the venv)."""
+import atexit
 import os
+import shutil
 import subprocess
+import tempfile
 
 from bench.cpus import CLIENT, pinned
-from tools.fwbuild import micropython_path
+from tools.fwbuild import micropython_path, put, py_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
 MP_SCRIPTS = os.path.join(ROOT, "bench", "mp")
+
+
+_built = {}
+
+
+def firmware_mpy():
+    """firmware/ compiled to .mpy by mpy-cross, as a board runs it (from source, compiling the
+    player's modules needs more than the 64K heap the figures are for); built once per process."""
+    if "dir" not in _built:
+        d = tempfile.mkdtemp(prefix="bench-fw-mpy-")
+        atexit.register(shutil.rmtree, d, True)
+        put(py_files(FIRMWARE), d)
+        _built["dir"] = d
+    return _built["dir"]
 
 
 def script(name):

@@ -21,7 +21,7 @@ WAYS = (
 def stream_runs(mode, url, f, reps, extra=(), sizes=None):
     """MB/s (stored bytes over the time) of ``reps`` streams of file f by one micropython process;
     a run must report one of ``sizes`` (default f.size) bytes and be verified."""
-    out = mprun.run([mprun.script("stream.py"), mprun.FIRMWARE, mode, url, f.size, f.sha256,
+    out = mprun.run([mprun.script("stream.py"), mprun.firmware_mpy(), mode, url, f.size, f.sha256,
                      reps, BUFFER] + list(extra))
     unsupported = mprun.lines(out, "UNSUPPORTED")
     if unsupported:
