@@ -9,6 +9,7 @@ from .outbound.sourcecheck import CheckSlots
 from .services.auth import Auth
 from .services.health import Health
 from .services.operators import SignInLimiter
+from .services.signing import UrlSigner
 from .settings import Settings
 
 # the application's
@@ -16,6 +17,7 @@ SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
 AUTH = web.AppKey("auth", Auth)
 HEALTH = web.AppKey("health", Health)
+SIGNER = web.AppKey("signer", UrlSigner)   # signs the sources of signed file servers
 SOURCE_POLICY = web.AppKey("source_policy", SourcePolicy)   # where owners' URLs may lead
 SOURCE_CHECKS = web.AppKey("source_checks", CheckSlots)     # owners' checks in flight
 SIGN_IN_LIMITER = web.AppKey("sign_in_limiter", SignInLimiter)   # the dashboard's

@@ -26,6 +26,10 @@ from .errors import Invalid
 SECRET_RE = re.compile(r"[A-Za-z0-9_-]{16,128}\Z")
 MAX_EXPIRES = 2 ** 31 - 1   # nginx reads the time as a time_t; keep within 32 bits for any build
 
+# What signing adds to one URL at the most: the room a media record keeps for it in the compact
+# document (model/catalog.py), so that a signed document still fits a device's 2048 bytes.
+SIGNATURE_CHARS = len("?md5=") + 22 + len("&expires=") + len(str(MAX_EXPIRES))
+
 VALID, FORBIDDEN, EXPIRED = "valid", "forbidden", "expired"   # what check() finds
 
 
@@ -51,9 +55,10 @@ def link_hash(secret, expires, path):
 
 def sign_url(url, secret, expires):
     """url (http(s)://host[:port]/path, no query) valid until the Unix time expires (an int),
-    for the server that holds secret."""
+    for the server that holds secret (a time past MAX_EXPIRES is MAX_EXPIRES)."""
+    expires = min(int(expires), MAX_EXPIRES)
     path = unquote_to_bytes(urlsplit(url).path or "/")
-    return f"{url}?md5={link_hash(secret, expires, path)}&expires={int(expires)}"
+    return f"{url}?md5={link_hash(secret, expires, path)}&expires={expires}"
 
 
 def unsigned(url):
