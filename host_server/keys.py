@@ -24,6 +24,7 @@ SIGN_IN_LIMITER = web.AppKey("sign_in_limiter", SignInLimiter)   # the dashboard
 FILE_ROOT = web.AppKey("file_root", str)                  # fileserver: the folder it serves
 METRICS = web.AppKey("metrics", MetaMetrics)              # Prometheus figures (metrics.py)
 FILE_METRICS = web.AppKey("file_metrics", FileMetrics)    # fileserver: its figures
+FILE_SIGNING = web.AppKey("file_signing", object)   # fileserver: (secret, clock) or None
 
 # a request's
 DEVICE = web.RequestKey("device", str)         # the device a bearer token belongs to

@@ -1,7 +1,8 @@
 """File servers whose owner requires signed, expiring URLs (table signed_servers, migration 0013).
 
-An owner may require signing on an address their own media name (as primary or alternate), and
-no other owner has required it on already: the secret is then the one nginx on that server
+An owner may require signing on an address their own media name (as primary or alternate), or
+that no one's media name yet (a server that checks signatures before any file on it is
+registered), unless another owner required it first: the secret is then the one nginx on that server
 checks (model/signing.py), for every URL the meta server hands out for the address, whoever's
 media it serves. The secret is kept sealed under the master key when the server has one; no list
 holds it: only `secrets` (for serving) reads it.
@@ -17,12 +18,13 @@ class SignedServers:
     def __init__(self, db):
         self.db = db
 
-    async def _names(self, c, owner, address):
-        row = await c.fetchone(
-            "SELECT 1 FROM media WHERE owner_account = ? AND primary_address = ? UNION"
-            " SELECT 1 FROM media_alternates a JOIN media m ON m.id = a.media"
-            " WHERE m.owner_account = ? AND a.address = ?", (owner, address, owner, address))
-        return row is not None
+    async def _named_by_others_only(self, c, owner, address):
+        """Do media name address, none of them the owner's?"""
+        rows = await c.fetchall(
+            "SELECT owner_account FROM media WHERE primary_address = ? UNION"
+            " SELECT m.owner_account FROM media_alternates a JOIN media m ON m.id = a.media"
+            " WHERE a.address = ?", (address, address))
+        return bool(rows) and owner not in {r[0] for r in rows}
 
     async def require(self, owner, address, secret):
         """Sign every URL for address with secret from now on (a new secret replaces the
@@ -31,8 +33,9 @@ class SignedServers:
             row = await c.fetchone("SELECT owner FROM signed_servers WHERE address = ?", (address,))
             if row is not None and row[0] != owner:
                 raise Conflict(f"another owner requires signed URLs on {address} already")
-            if row is None and not await self._names(c, owner, address):
-                raise Forbidden(f"none of your media names {address}: register a file on it first")
+            if row is None and await self._named_by_others_only(c, owner, address):
+                raise Forbidden(f"others' media name {address}, none of yours: only an owner"
+                                " whose media name a server may require signed URLs on it")
             await c.execute("INSERT INTO signed_servers (address, owner, secret, created)"
                             " VALUES (?, ?, ?, ?) ON CONFLICT (address) DO UPDATE SET"
                             " secret = excluded.secret, created = excluded.created",
