@@ -17,7 +17,7 @@ from host_server.db import Database
 from host_server.model import catalog, signing
 from host_server.model.sealing import new_master_key_file
 from host_server.services import owners
-from hostutil import SECRET, bearer, dump, login, sql
+from hostutil import SECRET, bearer, dump, login, run_cli, sql
 
 DATA = {name: name.encode() * (4000 + i) for i, name in enumerate(("a", "b"))}
 RATE = 1000   # bytes/s the records say: "dur" of a is 4 s, of b 4.001 s
@@ -168,3 +168,14 @@ def test_a_record_keeps_room_for_its_sources_signatures():
     signed = {**catalog.compact_doc(catalog.compact_json(rec)), "id": 2 ** 31, "pos": 2 ** 31}
     signed["src"] = [signing.sign_url(u, P_SECRET, 2 ** 40) for u in signed["src"]]
     assert len(catalog.dumps(signed).encode()) <= 2048
+
+
+async def test_the_operator_lists_signed_servers_without_secrets_and_can_unsign_one(world, db_path):
+    await sign(world, "M", secret=M_SECRET)
+    listed = run_cli("signed-servers", db=db_path, check=0).stdout
+    assert world.servers["M"] in listed and "One" in listed and M_SECRET not in listed
+    said = run_cli("unsign-server", world.servers["M"], db=db_path, check=0).stdout
+    assert "unsigned again" in said
+    assert run_cli("signed-servers", db=db_path, check=0).stdout.strip() == "(none)"
+    gone = run_cli("unsign-server", world.servers["M"], db=db_path, check=1)
+    assert "does not require signed URLs" in gone.stderr
