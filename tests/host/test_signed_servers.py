@@ -15,7 +15,7 @@ from host_server import fileserver
 from host_server.app import init_app
 from host_server.db import Database
 from host_server.model import catalog, signing
-from host_server.model.sealing import new_master_key_file
+from host_server.model.sealing import MasterKeyError, Sealer, load_master_key, new_master_key_file
 from host_server.services import owners
 from hostutil import SECRET, bearer, dump, login, run_cli, sql
 
@@ -179,3 +179,17 @@ async def test_the_operator_lists_signed_servers_without_secrets_and_can_unsign_
     assert run_cli("signed-servers", db=db_path, check=0).stdout.strip() == "(none)"
     gone = run_cli("unsign-server", world.servers["M"], db=db_path, check=1)
     assert "does not require signed URLs" in gone.stderr
+
+
+async def test_a_sealed_signing_secret_needs_the_right_master_key(world, db_path, tmp_path):
+    await sign(world, "M", secret=M_SECRET)
+    db = await Database(db_path).connect()
+    missing = db.sealed_without_key
+    await db.close()
+    assert missing == ["signing secrets"]
+    other = str(tmp_path / "other.key")
+    new_master_key_file(other)
+    wrong = Database(db_path, sealer=Sealer(load_master_key(other)))
+    with pytest.raises(MasterKeyError, match="server http://127.0.0.1"):
+        await wrong.connect()
+    await wrong.close()
