@@ -31,8 +31,9 @@ async def _database(app):
                         sealer=Sealer(key) if key else None).connect()
     if db.sealed_without_key:
         log.error("this database holds sealed %s but the server was given no master key:"
-                  " until it is (--master-key-file or $%s), those devices' logins and key"
-                  " requests answer 503", " and ".join(db.sealed_without_key), ENV_FILE)
+                  " until it is (--master-key-file or $%s), what needs them answers 503 (those"
+                  " devices' logins, key requests; with signing secrets, every next item)",
+                  " and ".join(db.sealed_without_key), ENV_FILE)
     app[DB] = db
     app[AUTH] = Auth(db, settings)
     app[SIGNER] = UrlSigner(db, settings.signed_url_ttl)

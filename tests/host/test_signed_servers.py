@@ -14,9 +14,14 @@ import yarl
 from host_server import fileserver
 from host_server.app import init_app
 from host_server.db import Database
+from host_server.keys import DB, SIGNER
 from host_server.model import catalog, signing
 from host_server.model.sealing import MasterKeyError, Sealer, load_master_key, new_master_key_file
+from host_server.outbound.policy import SourcePolicy
+from host_server.outbound.probe import probe_all
 from host_server.services import owners
+from host_server.services.health import Health
+from host_server.services.signing import REFRESH, UrlSigner
 from hostutil import SECRET, bearer, dump, login, run_cli, sql
 
 DATA = {name: name.encode() * (4000 + i) for i, name in enumerate(("a", "b"))}
@@ -193,3 +198,27 @@ async def test_a_sealed_signing_secret_needs_the_right_master_key(world, db_path
     with pytest.raises(MasterKeyError, match="server http://127.0.0.1"):
         await wrong.connect()
     await wrong.close()
+
+
+async def test_the_health_probe_fetches_a_signed_server_with_a_signed_url(world):
+    await sign(world, "P", secret=P_SECRET)
+    await call(world, "POST", "/media", status=201, json=media(world.servers, "a", alternates=()))
+    app = world.server.app
+    health = await Health(app[DB]).load()
+    await probe_all(health, 2.0, SourcePolicy(["127.0.0.0/8"]))   # unsigned: P refuses it
+    assert health.down == {world.servers["P"]}
+    await probe_all(health, 2.0, SourcePolicy(["127.0.0.0/8"]), app[SIGNER])
+    assert health.down == set()
+
+
+async def test_a_change_made_through_another_replica_counts_within_the_refresh(world):
+    app, now = world.server.app, [100.0]
+    signer = UrlSigner(app[DB], TTL, monotonic=lambda: now[0])
+    url = world.servers["M"] + "/music/a.wav"
+    assert await signer.sign_urls([url]) == [url]
+    await app[DB].signing.require(1, world.servers["M"], M_SECRET)   # as another replica would
+    now[0] += REFRESH - 0.5
+    assert await signer.sign_urls([url]) == [url]
+    now[0] += 0.5
+    (signed,) = await signer.sign_urls([url])
+    assert signed.startswith(url + "?md5=") and (await fetch(signed))[0] == 200
