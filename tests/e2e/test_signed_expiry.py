@@ -5,7 +5,9 @@ under micropython (the firmware as it is) plays the program with URLs valid 1 s 
 duration. The primary stalls in the middle of the first item until its URLs have expired: the
 device gives the primary up and resumes at the mirror, which answers 410; with every source
 refusing, it reports the item failed, and the next `next` hands out freshly signed URLs: the
-program plays on, and the failed item plays when it comes round again."""
+program plays on, and the failed item plays when it comes round again. Then the owner gives the
+meta server a new secret for the primary and not the primary itself: it answers 403, and the
+device fails over to the mirror."""
 import asyncio
 import json
 import math
@@ -113,3 +115,14 @@ async def test_a_device_plays_on_through_urls_expiring_mid_program(tmp_path, sta
     assert re.search(r'GET /m/%s\?md5=[\w-]{22}&expires=\d+ HTTP/1.1" 410' % FILES[0], mirror.requests())
     reports = json.loads(await run_cli(["--db", db, "reports", "--json", "--device", "dev1"]))
     assert reports and not any("md5=" in json.dumps(r) for r in reports)
+
+    # a secret the primary does not know: 403 there, the mirror serves
+    (tmp_path / "new.secret").write_text("a-secret-the-primary-lacks\n")
+    out = await owner_tool(meta.url, token, "sign", primary, "--secret-file", str(tmp_path / "new.secret"))
+    assert "signed from now on" in out and "shown once" not in out
+    again = await play(net, "micropython", items=1, read_timeout=30.0)
+    assert again.rc == 0, again.console()
+    (fail,) = again.of("FAIL")
+    assert fail["src"].startswith(primary + "/music/" + FILES[1] + "?md5=") and fail["why"] == "403"
+    (ev,) = again.items
+    assert ev["status"] == "played" and ev["src"].startswith(mirror_address + "/m/" + FILES[1] + "?md5=")
