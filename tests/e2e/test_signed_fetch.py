@@ -4,13 +4,15 @@ with --signing-secret-file, both checked with URLs the meta server's signing fun
 (model/signing.py): a signed one is served (whole, a range, HEAD), an expired one is 410, a
 tampered or a missing signature 403."""
 import http.client
+import subprocess
+import sys
 import time
 
 import pytest
 
 from host_server.model.signing import sign_url
 from simulator.nginxproc import NginxProcess
-from simulator.procs import ServerProcess, free_port
+from simulator.procs import ROOT, ServerProcess, free_port
 
 pytestmark = pytest.mark.timeout(120)
 SECRET = "owner-secret_0123456789"
@@ -69,3 +71,16 @@ async def test_a_signed_url_is_served_an_expired_one_is_gone_a_tampered_one_forb
         assert get(bad)[0] == 403, bad
     other = server + "/music/other.wav"
     assert get(sign_url(other, SECRET, int(time.time()) + 300)) == (200, DATA[::-1])
+
+
+@pytest.mark.parametrize("content, said", [("short\n", "must be 16 to 128 characters"),
+                                           (None, "No such file")])
+def test_our_file_server_refuses_a_secret_file_it_cannot_use(tmp_path, content, said):
+    path = tmp_path / "secret"
+    if content is not None:
+        path.write_text(content)
+    r = subprocess.run([sys.executable, "-m", "host_server.fileserver", "--root", str(tmp_path),
+                        "--signing-secret-file", str(path)], cwd=ROOT, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1 and r.stderr.startswith("error: ") and said in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
