@@ -162,18 +162,13 @@ async def list_servers(request):
     return json_response({"servers": await request.app[DB].signing.servers_of(request[OWNER][0])})
 
 
-def _address(value, where):
-    """A file server's address as media records name it (http(s)://host[:port])."""
-    return catalog.check_address(value, where)
-
-
 @owner_required
 async def require_signing(request):
     """From now on every URL handed out for the server is signed with its secret: the body's
     (then not shown again) or, without one, a new one, in the answer only (201 the first time,
     200 for a new secret)."""
     doc = await read_json(request)
-    address = _address(field(doc, "address", str), "field 'address'")
+    address = catalog.check_address(field(doc, "address", str), "field 'address'")
     given = field(doc, "secret", str, required=False, nullable=True)
     secret = signing.check_secret(given, "field 'secret'") if given is not None else signing.new_secret()
     new = await request.app[DB].signing.require(request[OWNER][0], address, secret)
@@ -187,7 +182,7 @@ async def require_signing(request):
 @owner_required
 async def stop_signing(request):
     """URLs for the server (?address=) are handed out unsigned again."""
-    address = _address(request.query.get("address"), "query parameter 'address'")
+    address = catalog.check_address(request.query.get("address"), "query parameter 'address'")
     await request.app[DB].signing.release(address, request[OWNER][0])
     request.app[SIGNER].changed()
     return json_response({"address": address, "signed": False})
