@@ -1,7 +1,7 @@
 """An owner requires signed, expiring URLs on both their servers, end to end: `tools.owner sign`
 on the primary (our file server, behind a fault proxy) and on the mirror (real nginx with
 fileserver-signed.conf), registration and mirroring checked through signed URLs, then a device
-under micropython (the firmware as it is) plays the program with URLs valid 1 s beyond each item's
+under micropython and CPython (the firmware as it is) plays the program with URLs valid 1 s beyond each item's
 duration. The primary stalls in the middle of the first item until its URLs have expired: the
 device gives the primary up and resumes at the mirror, which answers 410; with every source
 refusing, it reports the item failed, and the next `next` hands out freshly signed URLs: the
@@ -23,7 +23,7 @@ from simulator.faults import Fault, FaultProxy
 from simulator.media import write_demo_media
 from simulator.nginxproc import NginxProcess
 from simulator.procs import ServerProcess, free_port, run_cli
-from tests.e2e.conftest import play
+from tests.e2e.conftest import INTERPRETERS, play
 from tests.e2e.test_nginx_owner import owner_tool, started  # noqa: F401 (a fixture)
 from tools.filehash import file_sha256
 from tools.playback import playback_fields
@@ -34,7 +34,8 @@ TTL = 1
 MIRROR_SECRET = "the-mirror-secret_0123456789"   # the owner's own, given with --secret-file
 
 
-async def test_a_device_plays_on_through_urls_expiring_mid_program(tmp_path, started):  # noqa: F811
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+async def test_a_device_plays_on_through_urls_expiring_mid_program(tmp_path, started, interpreter):  # noqa: F811
     folder = tmp_path / "owner" / "music"
     demo = {m["name"]: m for m in write_demo_media(str(tmp_path / "demo"))}
     os.makedirs(folder)
@@ -95,7 +96,7 @@ async def test_a_device_plays_on_through_urls_expiring_mid_program(tmp_path, sta
         proxy.release()                             # the primary gives up on the device
 
     releaser = asyncio.ensure_future(expire_the_stalled_item())
-    played = await play(net, "micropython", items=len(FILES) + 1, read_timeout=30.0)
+    played = await play(net, interpreter, items=len(FILES) + 1, read_timeout=30.0)
     await releaser
     assert played.rc == 0, played.console()
 
@@ -120,7 +121,7 @@ async def test_a_device_plays_on_through_urls_expiring_mid_program(tmp_path, sta
     (tmp_path / "new.secret").write_text("a-secret-the-primary-lacks\n")
     out = await owner_tool(meta.url, token, "sign", primary, "--secret-file", str(tmp_path / "new.secret"))
     assert "signed from now on" in out and "shown once" not in out
-    again = await play(net, "micropython", items=1, read_timeout=30.0)
+    again = await play(net, interpreter, items=1, read_timeout=30.0)
     assert again.rc == 0, again.console()
     (fail,) = again.of("FAIL")
     assert fail["src"].startswith(primary + "/music/" + FILES[1] + "?md5=") and fail["why"] == "403"
