@@ -1,8 +1,8 @@
 """An owner requires signed, expiring URLs on both their servers, end to end: `tools.owner sign`
 on the primary (our file server, behind a fault proxy) and on the mirror (real nginx with
 fileserver-signed.conf), registration and mirroring checked through signed URLs, then a device
-under micropython and CPython (the firmware as it is) plays the program with URLs valid 1 s beyond each item's
-duration. The primary stalls in the middle of the first item until its URLs have expired: the
+(micropython and CPython; the firmware as it is) plays the program with URLs valid 1 s beyond
+each item's duration. The primary stalls in the middle of the first item until its URLs have expired: the
 device gives the primary up and resumes at the mirror, which answers 410; with every source
 refusing, it reports the item failed, and the next `next` hands out freshly signed URLs: the
 program plays on, and the failed item plays when it comes round again. Then the owner gives the
