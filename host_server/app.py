@@ -11,13 +11,14 @@ from .api.middleware import json_errors
 from .api.monitoring import count_database_errors, measure
 from .api.routes import setup_routes
 from .db import Database
-from .keys import AUTH, DB, METRICS, SETTINGS, SOURCE_CHECKS, SOURCE_POLICY
+from .keys import AUTH, DB, METRICS, SETTINGS, SIGNER, SOURCE_CHECKS, SOURCE_POLICY
 from .metrics import MetaMetrics
 from .model.sealing import ENV_FILE, Sealer, load_master_key
 from .outbound.policy import SourcePolicy
 from .outbound.probe import health_context
 from .outbound.sourcecheck import CheckSlots
 from .services.auth import Auth
+from .services.signing import UrlSigner
 from .settings import Settings
 
 log = logging.getLogger("host_server.app")
@@ -30,10 +31,12 @@ async def _database(app):
                         sealer=Sealer(key) if key else None).connect()
     if db.sealed_without_key:
         log.error("this database holds sealed %s but the server was given no master key:"
-                  " until it is (--master-key-file or $%s), those devices' logins and key"
-                  " requests answer 503", " and ".join(db.sealed_without_key), ENV_FILE)
+                  " until it is (--master-key-file or $%s), what needs them answers 503 (those"
+                  " devices' logins, key requests; with signing secrets, every next item)",
+                  " and ".join(db.sealed_without_key), ENV_FILE)
     app[DB] = db
     app[AUTH] = Auth(db, settings)
+    app[SIGNER] = UrlSigner(db, settings.signed_url_ttl)
     yield
     await db.close()
 

@@ -9,6 +9,7 @@ from .outbound.sourcecheck import CheckSlots
 from .services.auth import Auth
 from .services.health import Health
 from .services.operators import SignInLimiter
+from .services.signing import UrlSigner
 from .settings import Settings
 
 # the application's
@@ -16,12 +17,14 @@ SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
 AUTH = web.AppKey("auth", Auth)
 HEALTH = web.AppKey("health", Health)
+SIGNER = web.AppKey("signer", UrlSigner)   # signs the sources of signed file servers
 SOURCE_POLICY = web.AppKey("source_policy", SourcePolicy)   # where owners' URLs may lead
 SOURCE_CHECKS = web.AppKey("source_checks", CheckSlots)     # owners' checks in flight
 SIGN_IN_LIMITER = web.AppKey("sign_in_limiter", SignInLimiter)   # the dashboard's
 FILE_ROOT = web.AppKey("file_root", str)                  # fileserver: the folder it serves
 METRICS = web.AppKey("metrics", MetaMetrics)              # Prometheus figures (metrics.py)
 FILE_METRICS = web.AppKey("file_metrics", FileMetrics)    # fileserver: its figures
+FILE_SIGNING = web.AppKey("file_signing", object)   # fileserver: (secret, clock) or None
 
 # a request's
 DEVICE = web.RequestKey("device", str)         # the device a bearer token belongs to

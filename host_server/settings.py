@@ -61,6 +61,9 @@ TABLE = (
     Setting("max_owner_registrations", 600, "int",
             "registrations and updates one owner may make in an hour"),
     Setting("max_device_reports", 120, "int", "reports one device may send in a minute"),
+    Setting("signed_url_ttl", 3600, "int", "seconds a signed source URL (for a file server whose"
+            " owner requires signing) stays valid beyond the time its item takes to play (its"
+            " duration, when known)"),
     Setting("retention_days", 90, "int", "days reports and key requests are kept (reports are"
             " first rolled up into the daily usage figures, kept without end)"),
     Setting("metrics_nets", (), "list", "a network whose addresses may read the Prometheus"

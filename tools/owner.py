@@ -6,6 +6,9 @@
     python -m tools.owner list
     python -m tools.owner remove ID
     python -m tools.owner usage [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--by media] [--json]
+    python -m tools.owner servers
+    python -m tools.owner sign ADDRESS [--save-secret FILE | --secret-file FILE]
+    python -m tools.owner unsign ADDRESS
 
 register: every media file under FOLDER (by extension; sub-folders become sub-directories) is
 hashed (streamed), its tags read (tinytag: RIFF INFO, ID3, Vorbis, MP4) into the record's
@@ -21,6 +24,13 @@ record with the same sha256 (the meta server checks the alternate before it uses
 usage: your usage statement (only your own media): per UTC day, media item and file server,
 the plays, failed plays, bytes served, source errors, failovers away from and onto the server,
 and distinct devices (or a row per item, per server, per day: --by); then the totals.
+
+servers, sign, unsign: the file servers your media name, and whether each requires signed,
+expiring URLs. `sign` makes the meta server sign every URL it hands out for that server with
+the server's secret (nginx's secure_link form: host_server/nginx/fileserver-signed.conf, or
+`python -m host_server.fileserver --signing-secret-file`): a new secret, shown once (or written
+to --save-secret FILE, mode 0600), or yours from --secret-file. Sign first, then turn the check
+on at the server; to stop, turn it off at the server first, then unsign.
 
 Exit status 0 when everything was done, 1 when any file failed (each failure says why).
 """
@@ -272,6 +282,64 @@ def cmd_usage(api, args):
     return 0
 
 
+def cmd_servers(api, args):
+    status, answer = api.call("GET", "/servers")
+    if status != 200:
+        raise ToolError(answer.get("error", f"status {status}"))
+    for s in answer["servers"]:
+        print(f"{s['address']}  {'signed URLs' if s['signed'] else 'open'}")
+    return 0
+
+
+def _read_secret(path):
+    try:
+        with open(path, encoding="ascii", errors="replace") as f:
+            return f.read(1024).strip()
+    except OSError as exc:
+        raise ToolError(f"cannot read the secret from {path}: {exc.strerror}") from None
+
+
+def _save_secret(path, secret):
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise ToolError(f"cannot write the secret to {path}: {exc.strerror}"
+                        " (an existing file is never overwritten)") from None
+    with os.fdopen(fd, "w") as f:
+        f.write(secret + "\n")
+
+
+def cmd_sign(api, args):
+    if args.save_secret and os.path.exists(args.save_secret):   # before the server makes one
+        raise ToolError(f"{args.save_secret} exists already: it is never overwritten")
+    body = {"address": args.address}
+    if args.secret_file:
+        body["secret"] = _read_secret(args.secret_file)
+    status, answer = api.call("POST", "/signing", body)
+    if status not in (200, 201):
+        raise ToolError(answer.get("error", f"status {status}"))
+    print(f"{answer['address']}: every URL the meta server hands out for it is signed from now"
+          f" on, valid {answer['ttl']} s beyond its item's duration")
+    if "secret" in answer:
+        if args.save_secret:
+            _save_secret(args.save_secret, answer["secret"])
+            print(f"its secret is in {args.save_secret} (not shown again)")
+        else:
+            print(f"its secret (shown once): {answer['secret']}")
+    print("now have the server check it: python -m host_server nginx-conf fileserver-signed"
+          " PREFIX=... LISTEN=... ROOT=... SECRET=..., or python -m host_server.fileserver"
+          " --root ... --signing-secret-file FILE")
+    return 0
+
+
+def cmd_unsign(api, args):
+    status, answer = api.call("DELETE", "/signing?" + urllib.parse.urlencode({"address": args.address}))
+    if status != 200:
+        raise ToolError(answer.get("error", f"status {status}"))
+    print(f"{answer['address']}: URLs are handed out unsigned again")
+    return 0
+
+
 def _parser():
     p = argparse.ArgumentParser(prog="python -m tools.owner", description=__doc__.split("\n")[0])
     p.add_argument("--server", default=os.environ.get("META_SERVER", "http://127.0.0.1:8000"),
@@ -301,11 +369,21 @@ def _parser():
     s.add_argument("--by", metavar="FIELDS", help="a row per value of these, e.g. media or"
                    " media,server (some of day, media, server; default all three)")
     s.add_argument("--json", action="store_true", help="the meta server's answer as it is")
+    sub.add_parser("servers", help="the file servers your media name; which require signed URLs")
+    s = sub.add_parser("sign", help="have the meta server sign every URL for one of your servers")
+    s.add_argument("address", help="the server, as your media name it: http://files.example.org")
+    given = s.add_mutually_exclusive_group()
+    given.add_argument("--save-secret", metavar="FILE",
+                       help="write the new secret to FILE (mode 0600) instead of showing it")
+    given.add_argument("--secret-file", metavar="FILE",
+                       help="use the secret FILE holds (16-128 letters, digits, '-', '_')")
+    s = sub.add_parser("unsign", help="URLs for the server are handed out unsigned again")
+    s.add_argument("address")
     return p
 
 
 COMMANDS = {"register": cmd_register, "mirror": cmd_mirror, "list": cmd_list, "remove": cmd_remove,
-            "usage": cmd_usage}
+            "usage": cmd_usage, "servers": cmd_servers, "sign": cmd_sign, "unsign": cmd_unsign}
 
 
 def main(argv=None):

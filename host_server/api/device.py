@@ -9,11 +9,12 @@ POST /reports takes a batch of them in order, exactly once. Health does nothing 
 
 from aiohttp import web
 
-from ..keys import AUTH, DB, DEVICE, HEALTH, SETTINGS
+from ..keys import AUTH, DB, DEVICE, HEALTH, SETTINGS, SIGNER
 from ..model.catalog import dumps, next_doc
 from ..model.checks import check_device_id
 from ..model.errors import Invalid
 from ..model.playback import MAX_DURATION
+from ..model.signing import unsigned
 from ..serving import client_address
 from .inputs import device_required, field, path_id, query_int, read_json, short_str
 from .middleware import gzip_json_response, json_response
@@ -85,6 +86,7 @@ async def next_item(request):
     doc = next_doc(*item)
     if _health_on(request):
         doc = request.app[HEALTH].order(doc)
+    (doc,) = await request.app[SIGNER].sign_docs([doc])
     return json_response(doc)
 
 
@@ -100,10 +102,10 @@ async def horizon(request):
     health = request.app[HEALTH] if _health_on(request) else None
     doc = {"program": program, "n": n, "items": []}
     size = len(dumps(doc).encode())
-    for item in items:
-        one = next_doc(*item)
-        if health is not None:
-            one = health.order(one)
+    ordered = [next_doc(*item) for item in items]
+    if health is not None:
+        ordered = [health.order(one) for one in ordered]
+    for one in await request.app[SIGNER].sign_docs(ordered):
         size += len(dumps(one).encode()) + 1
         if doc["items"] and size > HORIZON_BYTES:
             break
@@ -140,12 +142,15 @@ def parse_report(doc):
             raise Invalid(f"field {key!r} must be an integer from 0 to {limit}")
     if rep["src"] is not None and len(rep["src"]) > MAX_URL:
         raise Invalid("field 'src' is too long")
+    if rep["src"] is not None:
+        rep["src"] = unsigned(rep["src"])   # kept as the record names the source
     if len(rep["errors"]) > MAX_REPORT_ERRORS:
         raise Invalid(f"field 'errors' has more than {MAX_REPORT_ERRORS} entries")
     for i, pair in enumerate(rep["errors"]):
         if (not isinstance(pair, list) or len(pair) != 2
                 or not all(isinstance(s, str) and len(s) <= MAX_URL for s in pair)):
             raise Invalid(f"field 'errors'[{i}] must be a [url, reason] pair of strings")
+    rep["errors"] = [[unsigned(url), why] for url, why in rep["errors"]]
     return rep
 
 

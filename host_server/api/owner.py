@@ -2,20 +2,22 @@
 
 Every handler needs an owner token (Authorization: Bearer own_...). An owner sees and changes
 only their own media: another's gives 403. Sources are checked (outbound/sourcecheck.py) before
-anything is stored; a source that fails is reported in the answer and not used.
+anything is stored; a source that fails is reported in the answer and not used. An owner may
+require signed, expiring URLs on a file server their media name (model/signing.py): the
+server's secret is given or made here, shown once, and signs every URL handed out for it.
 """
 
 import functools
 import math
 
-from ..keys import DB, OWNER, SETTINGS, SOURCE_CHECKS, SOURCE_POLICY
-from ..model import catalog
+from ..keys import DB, OWNER, SETTINGS, SIGNER, SOURCE_CHECKS, SOURCE_POLICY
+from ..model import catalog, signing
 from ..model import usage as usage_model
 from ..model.errors import Invalid, QuotaExceeded, RateLimited
 from ..model.playback import wav_facts
 from ..outbound.sourcecheck import check_sources
 from ..services import owners
-from .inputs import bearer_token, path_id, read_json
+from .inputs import bearer_token, field, path_id, read_json
 from .middleware import json_response
 
 # Fields an update may not change: they define which bytes the record is about.
@@ -49,9 +51,11 @@ async def _check(request, urls, rec, head=None):
         retry = max(1, math.ceil(over[1] + CHECK_WINDOW - request.app[DB].clock()))
         raise RateLimited(f"{over[0]} registrations and updates within an hour: the most an owner"
                           " may make; try again later", retry)
+    fetched = await request.app[SIGNER].sign_urls(urls)   # as a device would fetch them
     async with request.app[SOURCE_CHECKS].slot(owner):
-        return await check_sources(urls, rec["size"], rec["sha256"], request.app[SOURCE_POLICY],
-                                   settings.source_timeout, settings.source_deadline, head)
+        checks = await check_sources(fetched, rec["size"], rec["sha256"], request.app[SOURCE_POLICY],
+                                     settings.source_timeout, settings.source_deadline, head)
+    return [{**check, "url": url} for check, url in zip(checks, urls)]
 
 
 def _key(alternate):
@@ -148,3 +152,37 @@ async def usage(request):
     by = usage_model.check_by(request.query.get("by"), OWNER_USAGE_BY)
     doc = await request.app[DB].usage.statement(request[OWNER][0], since, until, by)
     return json_response({"since": since, "until": until, "by": list(by), **doc})
+
+
+# -- signed, expiring URLs -------------------------------------------------------------------
+
+@owner_required
+async def list_servers(request):
+    """The file servers the owner's media name, and whether each requires signed URLs."""
+    return json_response({"servers": await request.app[DB].signing.servers_of(request[OWNER][0])})
+
+
+@owner_required
+async def require_signing(request):
+    """From now on every URL handed out for the server is signed with its secret: the body's
+    (then not shown again) or, without one, a new one, in the answer only (201 the first time,
+    200 for a new secret)."""
+    doc = await read_json(request)
+    address = catalog.check_address(field(doc, "address", str), "field 'address'")
+    given = field(doc, "secret", str, required=False, nullable=True)
+    secret = signing.check_secret(given, "field 'secret'") if given is not None else signing.new_secret()
+    new = await request.app[DB].signing.require(request[OWNER][0], address, secret)
+    request.app[SIGNER].changed()
+    answer = {"address": address, "signed": True, "ttl": request.app[SETTINGS].signed_url_ttl}
+    if given is None:
+        answer["secret"] = secret
+    return json_response(answer, status=201 if new else 200)
+
+
+@owner_required
+async def stop_signing(request):
+    """URLs for the server (?address=) are handed out unsigned again."""
+    address = catalog.check_address(request.query.get("address"), "query parameter 'address'")
+    await request.app[DB].signing.release(address, request[OWNER][0])
+    request.app[SIGNER].changed()
+    return json_response({"address": address, "signed": False})

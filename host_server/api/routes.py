@@ -27,6 +27,9 @@ def setup_routes(app):
     r.add_patch("/api/v1/owner/media/{id}", owner.update)
     r.add_delete("/api/v1/owner/media/{id}", owner.remove)
     r.add_get("/api/v1/owner/usage", owner.usage)
+    r.add_get("/api/v1/owner/servers", owner.list_servers)
+    r.add_post("/api/v1/owner/signing", owner.require_signing)
+    r.add_delete("/api/v1/owner/signing", owner.stop_signing)
     # everyone
     r.add_get("/api/v1/openapi.yaml", openapi.openapi)
     r.add_get("/", pages.root)

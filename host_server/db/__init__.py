@@ -20,6 +20,7 @@ an exception rolls one back.
     db.activity   what each device is doing ("now playing")            (activity.py)
     db.stats      the overview's and the metrics' figures, from the above (stats.py)
     db.usage      usage statements: live reports and their daily rollup (usage.py)
+    db.signing    file servers that require signed URLs, their secrets (signing.py)
 """
 
 import logging
@@ -36,6 +37,7 @@ from .logins import Logins
 from .operators import Operators
 from .owners import Owners
 from .secure import Secure
+from .signing import SignedServers
 from .stats import Stats
 from .usage import Usage
 
@@ -86,6 +88,7 @@ class Database:
         self.operators = Operators(self)
         self.stats = Stats(self)
         self.usage = Usage(self)
+        self.signing = SignedServers(self)
 
     def describe(self):
         """Which database this is, fit for a log line (no password)."""
@@ -117,13 +120,18 @@ class Database:
                                    " JOIN media_secrets s ON s.media = m.id LIMIT 1")
         device = await self.fetchone("SELECT id, secret FROM devices WHERE secret LIKE ? LIMIT 1",
                                      (sealing.SEALED + "%",))
+        server = await self.fetchone("SELECT address, secret FROM signed_servers"
+                                     " WHERE secret LIKE ? LIMIT 1", (sealing.SEALED + "%",))
         if self.sealer is None:
-            return [what for what, row in (("secure items", item), ("device secrets", device))
-                    if row]
+            return [what for what, row in (("secure items", item), ("device secrets", device),
+                                           ("signing secrets", server)) if row]
         for what, row, unseal in (("media %d" % item[0] if item else "", item,
                                    lambda: self.sealer.unseal(item[1], item[2])),
                                   ("device %s" % device[0] if device else "", device,
-                                   lambda: self.sealer.unseal_secret(device[0], device[1]))):
+                                   lambda: self.sealer.unseal_secret(device[0], device[1])),
+                                  ("server %s" % server[0] if server else "", server,
+                                   lambda: self.sealer.unseal_secret(server[0], server[1],
+                                                                     "server"))):
             try:
                 if row:
                     unseal()

@@ -63,6 +63,7 @@ class Owners:
                 raise Conflict(f"owner {name!r} holds {held} media; remove them first, or revoke"
                                " the owner's tokens instead")
             await c.execute("DELETE FROM owner_checks WHERE owner = ?", (owner,))
+            await c.execute("DELETE FROM signed_servers WHERE owner = ?", (owner,))
             await c.execute("DELETE FROM owner_tokens WHERE owner = ?", (owner,))
             await c.execute("DELETE FROM owners WHERE id = ?", (owner,))
 

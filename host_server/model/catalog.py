@@ -13,6 +13,7 @@ from .checks import (MAX_DEVICE_NAME, check_device_id, check_program_name, check
 from .errors import Invalid
 from .playback import check_playback
 from .secure import compact_sec, validate_secure
+from .signing import SIGNATURE_CHARS
 
 # Seed fields 6-25 that are plain text, in the order of the seed.
 TEXT_FIELDS = (
@@ -146,9 +147,10 @@ def validate_media(obj, where="media", warn=None):
     urls = source_urls(rec)
     if len(set(urls)) != len(urls):
         raise Invalid(f"{where}: names the same source twice (primary and alternates must differ)")
-    if len(compact_json(rec).encode()) > MAX_COMPACT:
+    # room for each source's signature, should its server require one (model/signing.py)
+    if len(compact_json(rec).encode()) + SIGNATURE_CHARS * len(urls) > MAX_COMPACT:
         raise Invalid(f"{where}: its compact document would exceed {MAX_COMPACT} bytes "
-                      "(too many alternates or too long URLs)")
+                      "with its sources signed (too many alternates or too long URLs)")
     if len(json.dumps(full_record(0, rec), ensure_ascii=False).encode()) > MAX_FULL:
         raise Invalid(f"{where}: its full record would exceed {MAX_FULL} bytes")
     return rec

@@ -69,42 +69,45 @@ class Sealer:
         plain = self._aead.decrypt(blob[:12], blob[12:], sha256.encode())
         return plain[:16], plain[16:32], plain[32:]
 
-    def seal_secret(self, device, secret):
-        """A device secret as the database keeps it: SEALED + hex, bound to the device's id."""
+    def seal_secret(self, holder, secret, kind="device"):
+        """A secret as the database keeps it: SEALED + hex, bound to its kind (a KINDS key) and
+        its holder's id (a device's id, a file server's address)."""
         nonce = secrets.token_bytes(12)
-        return SEALED + (nonce + self._aead.encrypt(nonce, secret.encode(), _secret_aad(device))).hex()
+        aad = _secret_aad(kind, holder)
+        return SEALED + (nonce + self._aead.encrypt(nonce, secret.encode(), aad)).hex()
 
-    def unseal_secret(self, device, stored):
+    def unseal_secret(self, holder, stored, kind="device"):
         blob = bytes.fromhex(stored[len(SEALED):])
-        return self._aead.decrypt(blob[:12], blob[12:], _secret_aad(device)).decode()
+        return self._aead.decrypt(blob[:12], blob[12:], _secret_aad(kind, holder)).decode()
 
 
-SEALED = "sealed:"   # a stored device secret that starts so is sealed under the master key
+SEALED = "sealed:"   # a stored secret that starts so is sealed under the master key
+KINDS = {"device": "device secrets", "server": "file servers' signing secrets"}
 
 
-def _secret_aad(device):
-    return b"device-secret\x00" + device.encode()
+def _secret_aad(kind, holder):
+    return f"{kind}-secret\x00".encode() + holder.encode()
 
 
-def store_secret(sealer, device, secret):
-    """What the database keeps of a device's secret: sealed when the server has a master key,
-    else the secret itself (the CLI warns; README "Secrets at rest")."""
-    return sealer.seal_secret(device, secret) if sealer else secret
+def store_secret(sealer, holder, secret, kind="device"):
+    """What the database keeps of a secret: sealed when the server has a master key, else the
+    secret itself (the CLI warns; README "Secrets at rest")."""
+    return sealer.seal_secret(holder, secret, kind) if sealer else secret
 
 
-def usable_secret(sealer, device, stored):
+def usable_secret(sealer, holder, stored, kind="device"):
     """The secret from what the database keeps, or raise MasterKeyError when it is sealed and
     the server has no master key (or the wrong one)."""
     if stored is None or not stored.startswith(SEALED):
         return stored
     if sealer is None:
-        raise MasterKeyError("device secrets are sealed under a master key this server was not"
+        raise MasterKeyError(f"{KINDS[kind]} are sealed under a master key this server was not"
                              " given: start it with --master-key-file")
     try:
-        return sealer.unseal_secret(device, stored)
+        return sealer.unseal_secret(holder, stored, kind)
     except Exception:
-        raise MasterKeyError("a device secret does not open with this server's master key:"
-                             " is it the right --master-key-file?") from None
+        raise MasterKeyError(f"one of the {KINDS[kind]} does not open with this server's master"
+                             " key: is it the right --master-key-file?") from None
 
 
 def no_sealer():

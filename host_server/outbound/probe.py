@@ -10,7 +10,7 @@ import logging
 
 import aiohttp
 
-from ..keys import DB, HEALTH, SETTINGS, SOURCE_POLICY
+from ..keys import DB, HEALTH, SETTINGS, SIGNER, SOURCE_POLICY
 from ..services.health import Health
 from .sourcecheck import connect_error
 
@@ -37,13 +37,16 @@ async def probe_one(session, url):
     return False, f"probe {status} ({url})"
 
 
-async def probe_all(health, timeout, policy):
+async def probe_all(health, timeout, policy, signer=None):
     """Probe every known server once and record what was seen; a server the source policy
-    does not allow is down, and is never connected to."""
+    does not allow is down, and is never connected to. signer (services/signing.py): a server
+    that requires signed URLs is probed with one."""
     targets = await health.db.health.probe_targets()
     health.known = set(targets)
     if not targets:
         return
+    if signer is not None:
+        targets = dict(zip(targets, await signer.sign_urls(list(targets.values()))))
     gate = asyncio.Semaphore(PARALLEL)
 
     async def one(session, address, url):
@@ -63,14 +66,15 @@ class ProbeRounds:
     first round that fails for a reason (with its traceback) and the first that works again; a
     round failing as the one before it did is logged at debug level only."""
 
-    def __init__(self, health, interval, timeout, policy):
+    def __init__(self, health, interval, timeout, policy, signer=None):
         self.health, self.interval, self.timeout, self.policy = health, interval, timeout, policy
+        self.signer = signer
         self.failing = None   # the reason the last round failed, None while they work
         self.failed = 0       # rounds failed in a row
 
     async def round(self):
         try:
-            await probe_all(self.health, self.timeout, self.policy)
+            await probe_all(self.health, self.timeout, self.policy, self.signer)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -88,8 +92,8 @@ class ProbeRounds:
         return True
 
 
-async def _probe_forever(health, interval, timeout, policy):
-    rounds = ProbeRounds(health, interval, timeout, policy)
+async def _probe_forever(health, interval, timeout, policy, signer):
+    rounds = ProbeRounds(health, interval, timeout, policy, signer)
     while True:
         await rounds.round()
         await asyncio.sleep(interval)
@@ -103,7 +107,8 @@ async def health_context(app):
     task = None
     if settings.probe_interval > 0:
         task = asyncio.create_task(_probe_forever(health, settings.probe_interval,
-                                                  settings.probe_timeout, app[SOURCE_POLICY]))
+                                                  settings.probe_timeout, app[SOURCE_POLICY],
+                                                  app[SIGNER]))
     yield
     if task is not None:
         task.cancel()

@@ -35,13 +35,13 @@ def self_signed(folder):
     return str(folder / "cert.pem"), str(folder / "key.pem")
 
 
-@pytest.mark.parametrize("conf", ["fileserver", "replicas", "tls-front"])
+@pytest.mark.parametrize("conf", ["fileserver", "fileserver-signed", "replicas", "tls-front"])
 def test_each_config_filled_in_is_accepted_with_an_empty_prefix(conf, tmp_path):
     prefix = tmp_path / "prefix"     # not there yet: nginx-conf creates it, nginx fills it
     values = {"PREFIX": str(prefix), "LISTEN": "127.0.0.1:8080", "ROOT": str(tmp_path),
               "REPLICAS": "server 127.0.0.1:8001 max_fails=1 fail_timeout=5s;",
               "META_LISTEN": "127.0.0.1:8443", "META": "127.0.0.1:8000",
-              "FILES_LISTEN": "127.0.0.1:8444"}
+              "FILES_LISTEN": "127.0.0.1:8444", "SECRET": "s3cr3t-s3cr3t-s3cr3t"}
     if conf == "tls-front":
         values["CERT"], values["KEY"] = self_signed(tmp_path)
     r = nginx_conf(tmp_path, conf)

@@ -68,6 +68,23 @@ async def test_owner_api_answers_match_the_document(aiohttp_client, aiohttp_serv
     assert (await api.call("GET", usage, query={"by": "owner"}, headers=me))[0] == 400
     assert (await api.call("GET", usage, headers=them))[1]["rows"] == []
     assert (await api.call("GET", usage))[0] == 401
+    address = good["primary_address"]
+    s, body, _ = await api.call("GET", "/api/v1/owner/servers", headers=me)
+    assert s == 200 and body["servers"] == [{"address": address, "signed": False, "since": None}]
+    signing = "/api/v1/owner/signing"
+    assert (await api.call("POST", signing, json={"address": address}, headers=them))[0] == 403
+    s, body, _ = await api.call("POST", signing, json={"address": address}, headers=me)
+    assert s == 201 and "secret" in body
+    s, body, _ = await api.call("POST", signing, json={"address": address, "secret": "x" * 16}, headers=me)
+    assert s == 200 and "secret" not in body
+    assert (await api.call("POST", signing, json={"address": address, "secret": "x"}, headers=me))[0] == 400
+    assert (await api.call("POST", signing, json={"address": "http://nobody.example"}, headers=them))[0] == 201
+    assert (await api.call("POST", signing, json={"address": "http://nobody.example"}, headers=me))[0] == 409
+    assert (await api.call("DELETE", signing, query={"address": address}, headers=them))[0] == 403
+    assert (await api.call("DELETE", signing, query={"address": "nothing"}, headers=me))[0] == 400
+    s, body, _ = await api.call("DELETE", signing, query={"address": address}, headers=me)
+    assert s == 200 and body == {"address": address, "signed": False}
+    assert (await api.call("DELETE", signing, query={"address": address}, headers=me))[0] == 404
     s, body, _ = await api.call("DELETE", one, {"id": mid}, headers=me)
     assert s == 200 and body == {"removed": mid, "programs": []}
     assert (await api.call("DELETE", one, {"id": mid}, headers=me))[0] == 404
