@@ -174,8 +174,11 @@ def cmd_prepare(args):
                                f" prepared file{f' (and {len(keyed) - 1} more)' if keyed[1:] else ''}"
                                ": nothing written (add it to the meta server, or move it away;"
                                " --force replaces it)")
-    os.makedirs(out, exist_ok=True)
-    os.makedirs(recs, exist_ok=True)
+    for option, folder in (("--out", out), ("--records", recs)):
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise PrepareError(f"{option} {folder}: cannot create the folder ({exc.strerror})") from None
     total = sum(os.path.getsize(s) for s in args.files)
     with tqdm(total=total, unit="B", unit_scale=True, disable=args.quiet or None,
               file=sys.stderr) as bar:
@@ -193,7 +196,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m tools.media", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("prepare", help="encrypt files and withhold a piece of each")
-    s.add_argument("files", nargs="+", metavar="FILE")
+    s.add_argument("files", nargs="+", metavar="FILE", help="the media files to prepare")
     s.add_argument("--out", required=True, help="folder for what goes on the file servers")
     s.add_argument("--records", required=True, help="folder for the meta server's records (secret)")
     s.add_argument("--no-encrypt", dest="encrypt", action="store_false",

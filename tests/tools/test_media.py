@@ -186,3 +186,17 @@ def test_two_files_of_one_name_are_refused(tmp_path, originals):
     (tmp_path / "other" / "tiny.mp3").write_bytes(b"x" * 50)
     r = prepare(tmp_path, str(src / "tiny.mp3"), str(tmp_path / "other" / "tiny.mp3"))
     assert r.returncode == 1 and "two files named tiny.mp3" in r.stderr
+
+
+def test_a_folder_that_cannot_be_made_names_its_option(tmp_path, originals):
+    src, files = originals
+    (tmp_path / "file").write_text("a file, not a folder")
+    for option in ("--out", "--records"):
+        paths = {"--out": str(tmp_path / "o"), "--records": str(tmp_path / "r"),
+                 option: str(tmp_path / "file" / "sub")}
+        r = subprocess.run([sys.executable, "-m", "tools.media", "prepare", str(src / "tiny.mp3"),
+                            "--out", paths["--out"], "--records", paths["--records"]],
+                           cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 1 and "Traceback" not in r.stderr
+        assert r.stderr == (f"error: {option} {tmp_path / 'file' / 'sub'}: cannot create the folder"
+                            " (Not a directory)\n")
