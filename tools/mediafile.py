@@ -107,7 +107,8 @@ def mpeg_frame_length(header):
 def _check_mp3(path, size):
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
         at = 0
-        if data[:3] == b"ID3" and size >= 10:   # ID3v2: a synchsafe size after 6 bytes
+        tagged = data[:3] == b"ID3" and size >= 10
+        if tagged:   # ID3v2: a synchsafe size after 6 bytes
             s = data[6:10]
             at = 10 + (s[0] << 21 | s[1] << 14 | s[2] << 7 | s[3]) + (10 if data[5] & 0x10 else 0)
         while at < size and data[at] == 0:   # padding some writers leave after the tag
@@ -124,7 +125,7 @@ def _check_mp3(path, size):
             at += length
         if frames == 0:
             raise BadMedia(f"not an MP3 file: no MPEG audio frame at byte {at}"
-                           + (" (after its ID3 tag)" if at else ""))
+                           + (" (after its ID3 tag)" if tagged else ""))
         if at < size and not any(data[at:at + len(t)] == t for t in TRAILERS):
             raise BadMedia(f"not MPEG audio from byte {at} on (after {frames} frames; the file"
                            f" has {size} bytes): damaged or truncated")

@@ -41,3 +41,10 @@ def flac(seconds=2, rate=8000):
     info = struct.pack(">HH", 4096, 4096) + bytes(6)
     info += ((rate << 44) | (0 << 41) | (15 << 36) | samples).to_bytes(8, "big") + bytes(16)
     return b"fLaC" + bytes([0x80, 0, 0, len(info)]) + info
+
+
+def noise(size=20000, seed=1):
+    """Random bytes, the same each run, that no format begins with (its first byte is not a
+    frame sync, a tag's or a zero)."""
+    import random
+    return b"Z" + random.Random(seed).randbytes(size - 1)

@@ -1,13 +1,12 @@
 """tools/mediafile.py: a file is what its name says and decodes to its end, or it is refused
 with the reason; the record's fields from its tags, the title falling back to its name."""
-import os
 import shutil
 
 import pytest
 
 from host_server.model import catalog
 from host_server.model.formats import TYPES, canonical_type, type_for_name
-from tests.tools.mediafiles import MP3_FRAME, flac, mp3, wav
+from tests.tools.mediafiles import MP3_FRAME, flac, mp3, noise, wav
 from tools import mediafile
 from tools.mediafile import BadMedia, NotMedia, media_type, record_fields
 
@@ -31,7 +30,7 @@ def test_a_file_that_is_what_its_name_says_has_its_one_type(tmp_path, name, data
 
 
 @pytest.mark.parametrize("name,data,why", [
-    ("noise.mp3", os.urandom(20000), "not an MP3 file: no MPEG audio frame at byte 0"),
+    ("noise.mp3", noise(), "not an MP3 file: no MPEG audio frame at byte 0"),
     ("words.wav", "this is a text file\n" * 20, "not a WAV file: it starts b'this is a te'"),
     ("cut.mp3", mp3()[:-200], "truncated: its last frame (at byte 16263) needs 417 bytes"),
     ("junk.mp3", mp3() + b"junk" * 100, "not MPEG audio from byte 16680 on (after 40 frames"),
@@ -48,6 +47,13 @@ def test_a_file_that_is_not_what_its_name_says_or_is_cut_is_refused_saying_why(
     with pytest.raises(BadMedia) as exc:
         media_type(write(tmp_path, name, data))
     assert str(exc.value).startswith(why), str(exc.value)
+
+
+def test_leading_zeros_are_skipped_and_named_as_no_tag(tmp_path):
+    assert media_type(write(tmp_path, "padded.mp3", bytes(100) + mp3())) == "audio/mpeg"
+    with pytest.raises(BadMedia) as exc:
+        media_type(write(tmp_path, "zeros.mp3", bytes(100) + b"Z" * 100))
+    assert str(exc.value) == "not an MP3 file: no MPEG audio frame at byte 100"
 
 
 def test_a_name_of_no_format_is_not_media():
@@ -77,7 +83,7 @@ def test_record_fields_come_from_tags_and_the_title_falls_back_to_the_file_name(
     plain = record_fields(write(tmp_path, "Night Walk.mp3", mp3()))
     assert plain["title"] == "Night Walk" and plain["file_name"] == "Night Walk.mp3"
     assert plain["type"] == "audio/mpeg" and plain["dur"] == 1042
-    unchecked = record_fields(write(tmp_path, "noise.mp3", os.urandom(500)), checked=False)
+    unchecked = record_fields(write(tmp_path, "noise.mp3", noise(500)), checked=False)
     assert unchecked["type"] == "audio/mpeg" and unchecked["title"] == "noise"
 
 

@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from tests.host.hostutil import REPO, Server
-from tests.tools.mediafiles import mp3, wav
+from tests.tools.mediafiles import mp3, noise, wav
 from tools.filehash import file_sha256
 
 pytestmark = pytest.mark.timeout(120)
@@ -98,7 +98,7 @@ def test_register_reports_files_the_server_does_not_serve(world):
 
 def test_register_refuses_files_that_are_not_what_their_names_say_and_lists_the_rest(world):
     folder = world["folder"]
-    (folder / "noise.mp3").write_bytes(os.urandom(20000))
+    (folder / "noise.mp3").write_bytes(noise())
     (folder / "words.wav").write_text("this is a text file\n" * 20)
     (folder / "cut.mp3").write_bytes(mp3()[:-200])
     (folder / "whole.mp3").write_bytes(mp3())
