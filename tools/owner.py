@@ -258,6 +258,13 @@ def cmd_list(api, args):
 
 def cmd_remove(api, args):
     status, answer = api.call("DELETE", f"/media/{args.id}")
+    if status in (403, 404):   # not yours, or none: say which are
+        listed, mine = api.call("GET", "/media")
+        ids = [str(m["id"]) for m in mine.get("media", [])] if listed == 200 else []
+        raise ToolError(answer.get("error", f"status {status}") + (" of yours" if status == 404
+                                                                    else "") + " ("
+                        + (f"yours: {', '.join(ids[:12])}{', ...' if len(ids) > 12 else ''};"
+                           " `list` shows them)" if ids else "you have none registered)"))
     if status != 200:
         raise ToolError(answer.get("error", f"status {status}"))
     print(f"media {args.id} removed (it was in {len(answer['programs'])} program(s))")

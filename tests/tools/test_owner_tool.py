@@ -179,7 +179,9 @@ def test_list_and_remove(world):
     assert proc.returncode == 0 and "removed" in proc.stdout
     assert [m["file_name"] for m in api(world, "/media")["media"]] == ["two.wav"]
     gone = tool(world, "remove", str(media["one.wav"]))
-    assert gone.returncode == 1 and "no media" in gone.stderr
+    assert gone.returncode == 1
+    assert gone.stderr == (f"error: no media {media['one.wav']} of yours (yours:"
+                           f" {media['two.wav']}; `list` shows them)\n")
 
 
 def test_a_bad_token_or_no_server_is_one_clear_line(world):
