@@ -259,16 +259,21 @@ def cmd_list(api, args):
 def cmd_remove(api, args):
     status, answer = api.call("DELETE", f"/media/{args.id}")
     if status in (403, 404):   # not yours, or none: say which are
-        listed, mine = api.call("GET", "/media")
-        ids = [str(m["id"]) for m in mine.get("media", [])] if listed == 200 else []
-        raise ToolError(answer.get("error", f"status {status}") + (" of yours" if status == 404
-                                                                    else "") + " ("
-                        + (f"yours: {', '.join(ids[:12])}{', ...' if len(ids) > 12 else ''};"
-                           " `list` shows them)" if ids else "you have none registered)"))
+        why = answer.get("error", f"status {status}") + (" of yours" if status == 404 else "")
+        raise ToolError(f"{why} ({_yours(api)})")
     if status != 200:
         raise ToolError(answer.get("error", f"status {status}"))
     print(f"media {args.id} removed (it was in {len(answer['programs'])} program(s))")
     return 0
+
+
+def _yours(api):
+    """Which media ids the owner holds, for an error about one they do not."""
+    status, answer = api.call("GET", "/media")
+    ids = [str(m["id"]) for m in answer.get("media", [])] if status == 200 else []
+    if not ids:
+        return "you have none registered"
+    return f"yours: {', '.join(ids[:12])}{', ...' if len(ids) > 12 else ''}; `list` shows them"
 
 
 USAGE_COLUMNS = (("day", "day"), ("media", "media"), ("title", "title"), ("server", "server"),
