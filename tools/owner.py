@@ -27,7 +27,7 @@ usage: your usage statement (only your own media): per UTC day, media item and f
 the plays, failed plays, bytes served, source errors, failovers away from and onto the server,
 and distinct devices (or a row per item, per server, per day: --by); then the totals.
 
-Exit status 0 when everything was done, 1 when any file failed (each failure says why).
+Exit status 0 when everything was done, 1 when any file failed or was refused (each says why).
 """
 
 import argparse
