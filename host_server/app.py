@@ -81,7 +81,8 @@ def init_app(settings=None, **overrides):
                           middlewares=[measure, json_errors, count_database_errors])
     app[SETTINGS] = settings
     app[METRICS] = MetaMetrics(settings.metrics_nets)   # a bad network fails here
-    app[SOURCE_POLICY] = SourcePolicy(settings.allow_source_nets)   # a bad network fails here
+    # a bad network or CA file fails here
+    app[SOURCE_POLICY] = SourcePolicy(settings.allow_source_nets, settings.source_ca_file)
     app[SOURCE_CHECKS] = CheckSlots(settings.max_checks, settings.max_owner_checks)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(health_context)

@@ -53,6 +53,9 @@ TABLE = (
     Setting("allow_source_nets", (), "list", "a network the meta server may fetch owners' sources"
             " and probe file servers in, besides public addresses (repeatable; e.g. 127.0.0.0/8"
             " for the simulator, 192.168.0.0/16 for a LAN)", option="--allow-source-net"),
+    Setting("source_ca_file", None, "text", "a file of CA certificates (PEM) the meta server"
+            " trusts, besides the system's, when it checks owners' https sources and probes https"
+            " file servers: an owner's private CA (README, HTTPS)"),
     Setting("max_source_size", 4 * 1024 ** 3, "int", "bytes a registered file may claim"),
     Setting("source_deadline", 120.0, "seconds", "seconds the check of one source may take in all"),
     Setting("max_checks", 8, "int", "registrations and updates checking sources at once, in all"),
@@ -100,6 +103,8 @@ def _check(settings):
             raise ValueError(f"setting {s.name} must be a positive number of seconds")
         if s.kind == "list" and isinstance(value, str):
             raise ValueError(f"setting {s.name} must be a list")
+        if s.kind == "text" and not (value is None or isinstance(value, str)):
+            raise ValueError(f"setting {s.name} must be text")
 
 
 def _default(s):
@@ -125,6 +130,9 @@ def add_option(parser, s):
     if s.kind == "list":
         parser.add_argument(s.flag, dest=s.name, action="append", default=[],
                             metavar=s.flag[2:].upper(), help=s.help)
+    elif s.kind == "text":
+        parser.add_argument(s.flag, dest=s.name, default=s.default, metavar="FILE",
+                            help=f"{s.help} (default {s.default or 'none'})")
     else:
         parser.add_argument(s.flag, dest=s.name, type=int if s.kind == "int" else float,
                             default=s.default, metavar="N", help=f"{s.help} (default {s.default})")

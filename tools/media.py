@@ -8,10 +8,14 @@ original instead). Files stream through in 1 MiB chunks, never held whole.
 
   --out DIR       what goes on the file servers (same file names)
   --records DIR   one <name>.json per file for the meta server: its size and sha256 (of the stored
-                  bytes), type, title, playback rate and duration (of the original: "rate",
-                  "dur", when they can be read), and "secure" (key, IV, piece, original size
-                  and sha256).
+                  bytes), type (by its name: host_server/model/formats.py), the descriptive
+                  fields its tags give (title, performers, composers, work, ...; the title is
+                  the file name without its extension when it has none), playback rate and
+                  duration (of the original: "rate", "dur", when they can be read), and
+                  "secure" (key, IV, piece, original size and sha256).
                   These are secrets: written with mode 0600; never put them on a file server.
+                  A record there already that holds a key is never replaced (the stored file
+                  it decrypts would be lost) unless --force is given; nothing is written then.
   --address URL --directory DIR   where the stored file will be served (primary_address and
                   primary_directory of the record; both or neither)
 
@@ -22,7 +26,6 @@ import argparse
 import base64
 import hashlib
 import json
-import mimetypes
 import os
 import secrets
 import sys
@@ -31,7 +34,7 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from tqdm import tqdm
 
-from tools.playback import playback_fields
+from tools.mediafile import record_fields
 
 MAX_PIECE = 4096   # what the meta server takes (host_server/model/secure.py; a test checks both)
 
@@ -114,11 +117,8 @@ def prepare_file(src, out_path, encrypted=True, piece_offset=DEFAULT_PIECE_OFFSE
 def record_for(src, facts, address=None, directory=None):
     """The record of a prepared file: its playback rate and duration are the original's (what
     the device's sink gets once it has decrypted it)."""
-    name = os.path.basename(src)
-    rec = {"size": facts["size"], "sha256": facts["sha256"],
-           "type": mimetypes.guess_type(name)[0] or "application/octet-stream",
-           "file_name": name, "title": os.path.splitext(name)[0], "secure": facts["secure"],
-           **playback_fields(src)}
+    rec = {**record_fields(src, checked=False), "size": facts["size"],
+           "sha256": facts["sha256"], "secure": facts["secure"]}
     if address is not None:
         rec["primary_address"], rec["primary_directory"] = address, directory
     return rec
@@ -131,6 +131,19 @@ def write_secret_json(path, doc):
         json.dump(doc, f, indent=2, ensure_ascii=False)
         f.write("\n")
     os.replace(tmp, path)
+
+
+def holds_key(path):
+    """Whether a record file is there that holds a secure item's key or piece (or cannot be
+    read, and so might)."""
+    if not os.path.lexists(path):
+        return False
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except (OSError, ValueError):
+        return True
+    return not isinstance(doc, dict) or doc.get("secure") is not None
 
 
 def cmd_prepare(args):
@@ -149,8 +162,23 @@ def cmd_prepare(args):
     out, recs = os.path.abspath(args.out), os.path.abspath(args.records)
     if out == recs or recs.startswith(out + os.sep):
         raise PrepareError("--records must not be inside --out: records hold the keys")
-    os.makedirs(out, exist_ok=True)
-    os.makedirs(recs, exist_ok=True)
+    names = [os.path.basename(src) for src in args.files]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise PrepareError(f"two files named {twice[0]}: their stored files and records would"
+                           " overwrite each other")
+    if not args.force:
+        keyed = [n + ".json" for n in names if holds_key(os.path.join(recs, n + ".json"))]
+        if keyed:
+            raise PrepareError(f"{os.path.join(args.records, keyed[0])} holds the key of a"
+                               f" prepared file{f' (and {len(keyed) - 1} more)' if keyed[1:] else ''}"
+                               ": nothing written (add it to the meta server, or move it away;"
+                               " --force replaces it)")
+    for option, folder in (("--out", out), ("--records", recs)):
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise PrepareError(f"{option} {folder}: cannot create the folder ({exc.strerror})") from None
     total = sum(os.path.getsize(s) for s in args.files)
     with tqdm(total=total, unit="B", unit_scale=True, disable=args.quiet or None,
               file=sys.stderr) as bar:
@@ -168,16 +196,19 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m tools.media", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("prepare", help="encrypt files and withhold a piece of each")
-    s.add_argument("files", nargs="+", metavar="FILE")
+    s.add_argument("files", nargs="+", metavar="FILE", help="the media files to prepare")
     s.add_argument("--out", required=True, help="folder for what goes on the file servers")
     s.add_argument("--records", required=True, help="folder for the meta server's records (secret)")
     s.add_argument("--no-encrypt", dest="encrypt", action="store_false",
                    help="only withhold a piece of the original")
-    s.add_argument("--piece-offset", type=int, default=DEFAULT_PIECE_OFFSET)
+    s.add_argument("--piece-offset", type=int, default=DEFAULT_PIECE_OFFSET,
+                   help="byte of the stored file where the withheld piece starts")
     s.add_argument("--piece-length", type=int, default=DEFAULT_PIECE_LENGTH,
                    help="bytes withheld (0: none)")
     s.add_argument("--address", help="primary_address of the records")
     s.add_argument("--directory", help="primary_directory of the records")
+    s.add_argument("--force", action="store_true",
+                   help="replace records that hold a key (their stored files are re-encrypted)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     try:

@@ -10,16 +10,21 @@
     python -m tools.owner sign ADDRESS [--save-secret FILE | --secret-file FILE]
     python -m tools.owner unsign ADDRESS
 
-register: every media file under FOLDER (by extension; sub-folders become sub-directories) is
+register: every file under FOLDER whose name says a media format (sub-folders become
+sub-directories) is checked to be that format and to decode to its end (tools/mediafile.py),
 hashed (streamed), its tags read (tinytag: RIFF INFO, ID3, Vorbis, MP4) into the record's
-descriptive fields, its playback rate and duration read (tools/playback.py; the meta server
-measures a WAV file's itself), and registered through the owner API, which checks that the owner's server
-serves exactly those bytes. A file registered already is skipped, so a re-run adds only new files.
+descriptive fields (the title, when it has none, is the file name without its extension), its
+playback rate and duration read (tools/playback.py; the meta server measures a WAV file's
+itself), and registered through the owner API, which checks that the owner's server serves
+exactly those bytes. Each file that is not registered is listed with why: a file named as no
+media format is skipped, one that is not what its name says is refused. A file registered
+already is skipped, so a re-run adds only new files.
 
-mirror: copies onto DEST (the directory an alternate server serves) only the files that are
-missing there or differ, each through a temporary file that is hashed and renamed into place
-only when its sha256 matches the original; then adds the alternate to every registered media
-record with the same sha256 (the meta server checks the alternate before it uses it).
+mirror: copies onto DEST (the directory an alternate server serves) only your registered files
+(same name and sha256 as a record of yours) that are missing there or differ, each through a
+temporary file that is hashed and renamed into place only when its sha256 matches the original,
+with the original's file mode; then adds the alternate to each of those records (the meta server
+checks the alternate before it uses it). The other files of FOLDER are listed, not copied.
 
 usage: your usage statement (only your own media): per UTC day, media item and file server,
 the plays, failed plays, bytes served, source errors, failovers away from and onto the server,
@@ -32,13 +37,14 @@ the server's secret (nginx's secure_link form: host_server/nginx/fileserver-sign
 to --save-secret FILE, mode 0600), or yours from --secret-file. Sign first, then turn the check
 on at the server; to stop, turn it off at the server first, then unsign.
 
-Exit status 0 when everything was done, 1 when any file failed (each failure says why).
+Exit status 0 when everything was done, 1 when any file failed or was refused (each says why).
 """
 
 import argparse
 import json
 import os
 import shutil
+import stat
 import sys
 import tempfile
 import urllib.error
@@ -48,11 +54,8 @@ import urllib.request
 from tqdm import tqdm
 
 from tools.filehash import size_and_sha256
-from tools.playback import playback_fields
+from tools.mediafile import KNOWN, BadMedia, NotMedia, record_fields
 
-TYPES = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".flac": "audio/flac", ".ogg": "audio/ogg",
-         ".opus": "audio/opus", ".m4a": "audio/mp4", ".aac": "audio/aac", ".aif": "audio/aiff",
-         ".aiff": "audio/aiff", ".wma": "audio/x-ms-wma"}
 CHUNK = 1 << 20
 
 
@@ -62,8 +65,8 @@ class ToolError(Exception):
 
 # -- files -----------------------------------------------------------------------------------
 
-def media_files(folder):
-    """[(relative directory, file name, path)] of media files under folder, sorted."""
+def folder_files(folder):
+    """[(relative directory, file name, path)] of the files under folder, sorted."""
     if not os.path.isdir(folder):
         raise ToolError(f"{folder} is not a directory")
     found = []
@@ -73,32 +76,13 @@ def media_files(folder):
         rel = "" if rel == "." else rel.replace(os.sep, "/")
         for name in sorted(files):
             path = os.path.join(root, name)
-            if os.path.splitext(name)[1].lower() in TYPES and os.path.isfile(path):
+            if os.path.isfile(path):
                 found.append((rel, name, path))
     return found
 
 
-def tag_fields(path):
-    """The record's descriptive fields from the file's own tags ({} when it has none)."""
-    from tinytag import TinyTag, TinyTagException
-    try:
-        tags = TinyTag.get(path).as_dict()
-    except (TinyTagException, OSError, ValueError):
-        return {}
-
-    def first(key):
-        values = tags.get(key) or []
-        return values[0] if isinstance(values, list) and values else ""
-
-    def every(key):
-        values = tags.get(key) or []
-        return [v for v in values if isinstance(v, str) and v] if isinstance(values, list) else []
-
-    fields = {"title": first("title"), "performers": every("artist"),
-              "composers": every("composer"), "composer": first("composer"),
-              "work": first("album"), "copyright_holder": first("copyright"),
-              "creators": every("lyricist")}
-    return {k: v for k, v in fields.items() if v}
+def shown_name(rel, name):
+    return f"{rel}/{name}" if rel else name
 
 
 def join_dir(directory, rel):
@@ -117,7 +101,7 @@ def copy_verified(src, dest, sha256):
             os.fsync(fout.fileno())
         if size_and_sha256(tmp)[1] != sha256:
             raise ToolError(f"copy of {src} does not match its sha256; nothing replaced")
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, stat.S_IMODE(os.stat(src).st_mode))   # mkstemp's is 0600
         os.replace(tmp, dest)
     except BaseException:
         if os.path.exists(tmp):
@@ -164,20 +148,28 @@ def _failed_sources(answer):
 # -- commands --------------------------------------------------------------------------------
 
 def cmd_register(api, args):
-    files = media_files(args.folder)
+    files = folder_files(args.folder)
     alternates = [{"address": a, "directory": d} for a, d in args.alternate or []]
-    failed = 0
+    skipped, failed, media = [], 0, 0
     for rel, name, path in tqdm(files, desc="register", unit="file", file=sys.stderr):
+        shown = shown_name(rel, name)
+        try:
+            fields = record_fields(path)
+        except NotMedia:
+            skipped.append(shown)
+            continue
+        except BadMedia as exc:
+            media += 1
+            failed += 1
+            tqdm.write(f"REFUSED {shown}: {exc}")
+            continue
+        media += 1
         size, sha = size_and_sha256(path)
-        doc = {"size": size, "sha256": sha, "type": TYPES[os.path.splitext(name)[1].lower()],
-               "primary_address": args.address, "primary_directory": join_dir(args.directory, rel),
-               "file_name": name,
+        doc = {"size": size, "sha256": sha, "primary_address": args.address,
+               "primary_directory": join_dir(args.directory, rel),
                "alternates": [{"address": a["address"], "directory": join_dir(a["directory"], rel)}
-                              for a in alternates]}
-        doc.update(tag_fields(path))
-        doc.update(playback_fields(path))
+                              for a in alternates], **fields}
         status, answer = api.call("POST", "/media", doc)
-        shown = f"{rel}/{name}" if rel else name
         if status == 201:
             bad = _failed_sources(answer)
             tqdm.write(f"registered {answer['id']} {shown}" + (f" (not used: {bad})" if bad else ""))
@@ -188,48 +180,78 @@ def cmd_register(api, args):
             why = answer.get("error", f"status {status}")
             tqdm.write(f"FAILED {shown}: {why}" + (f" ({_failed_sources(answer)})"
                                                    if "sources" in answer else ""))
-    print(f"{len(files) - failed} of {len(files)} files registered or already registered")
+    for shown in skipped:
+        print(f"skipped {shown}: not a media file name")
+    print(f"{media - failed} of {media} media files registered or already registered"
+          + (f"; {len(skipped)} other file{'s' if len(skipped) > 1 else ''} skipped (media files"
+             f" end in {KNOWN})" if skipped else ""))
     return 1 if failed else 0
 
 
+def registered_media(api):
+    """{(file name, size): [(sha256, media id)]} of the owner's media."""
+    status, answer = api.call("GET", "/media")
+    if status != 200:
+        raise ToolError(f"cannot list your media: {answer.get('error')}")
+    found = {}
+    for m in answer["media"]:
+        found.setdefault((m["file_name"], m["size"]), []).append((m["sha256"], m["id"]))
+    return found
+
+
 def cmd_mirror(api, args):
-    files = media_files(args.folder)
+    files = folder_files(args.folder)
+    registered = registered_media(api)
     copied = 0
-    mirrored = []
+    mirrored, unregistered = [], []
     for rel, name, path in tqdm(files, desc="mirror", unit="file", file=sys.stderr):
-        size, sha = size_and_sha256(path)
+        size = os.path.getsize(path)
+        candidates = registered.get((name, size), [])
+        sha = size_and_sha256(path)[1] if candidates else None
+        ids = [media_id for digest, media_id in candidates if digest == sha]
+        if not ids:
+            unregistered.append(shown_name(rel, name))
+            continue
         dest = os.path.join(args.dest, *rel.split("/"), name) if rel else os.path.join(args.dest, name)
         if not (os.path.isfile(dest) and os.path.getsize(dest) == size
                 and size_and_sha256(dest)[1] == sha):
             copy_verified(path, dest, sha)
             copied += 1
-        mirrored.append((rel, name, sha))
-    print(f"{copied} of {len(files)} files copied to {args.dest} (the rest were unchanged)")
+        elif stat.S_IMODE(os.stat(dest).st_mode) != stat.S_IMODE(os.stat(path).st_mode):
+            os.chmod(dest, stat.S_IMODE(os.stat(path).st_mode))
+        mirrored.append((rel, name, ids))
+    for shown in unregistered:
+        print(f"not copied {shown}: not registered (no record of yours has its name and sha256;"
+              " register it first)")
+    print(f"{copied} of {len(mirrored)} registered files copied to {args.dest}"
+          " (the rest were unchanged)")
     if args.no_register:
         return 0
-    status, answer = api.call("GET", "/media")
-    if status != 200:
-        raise ToolError(f"cannot list your media: {answer.get('error')}")
-    by_sha = {}
-    for m in answer["media"]:
-        by_sha.setdefault(m["sha256"], []).append(m["id"])
-    failed = added = 0
-    for rel, name, sha in mirrored:
+    failed = added = already = 0
+    for rel, name, ids in mirrored:
         alt = {"address": args.address.rstrip("/"), "directory": join_dir(args.directory, rel)}
-        for media_id in by_sha.get(sha, []):
+        where = f"{alt['address']}{alt['directory']}"
+        for media_id in ids:
             status, rec = api.call("GET", f"/media/{media_id}")
-            if status != 200 or alt in rec["alternates"]:
+            if status != 200:
+                failed += 1
+                print(f"FAILED media {media_id} {name}: {rec.get('error', status)}")
+                continue
+            if alt in rec["alternates"]:
+                already += 1
+                print(f"media {media_id} {name}: alternate {where} already registered")
                 continue
             status, answer = api.call("PATCH", f"/media/{media_id}",
                                       {"alternates": rec["alternates"] + [alt]})
             if status == 200 and alt in answer["record"]["alternates"]:
                 added += 1
-                print(f"media {media_id} {name}: alternate {alt['address']}{alt['directory']} added")
+                print(f"media {media_id} {name}: alternate {where} added")
             else:
                 failed += 1
                 print(f"FAILED media {media_id} {name}: "
                       f"{_failed_sources(answer) or answer.get('error', status)}")
-    print(f"alternate registered for {added} media" + (f", {failed} failed" if failed else ""))
+    print(f"alternate registered for {added} media" + (f", already for {already}" if already else "")
+          + (f", {failed} failed" if failed else ""))
     return 1 if failed else 0
 
 
@@ -237,6 +259,7 @@ def cmd_list(api, args):
     status, answer = api.call("GET", "/media")
     if status != 200:
         raise ToolError(answer.get("error", f"status {status}"))
+    print(f"{'id':>6}  {'bytes':>12}  {'title':30}  source")
     for m in answer["media"]:
         print(f"{m['id']:>6}  {m['size']:>12,}  {m['title'] or '-':30.30}  {m['src']}"
               f"  (+{m['alternates']} alternates)")
@@ -245,10 +268,22 @@ def cmd_list(api, args):
 
 def cmd_remove(api, args):
     status, answer = api.call("DELETE", f"/media/{args.id}")
+    if status in (403, 404):   # not yours, or none: say which are
+        why = answer.get("error", f"status {status}") + (" of yours" if status == 404 else "")
+        raise ToolError(f"{why} ({_yours(api)})")
     if status != 200:
         raise ToolError(answer.get("error", f"status {status}"))
     print(f"media {args.id} removed (it was in {len(answer['programs'])} program(s))")
     return 0
+
+
+def _yours(api):
+    """Which media ids the owner holds, for an error about one they do not."""
+    status, answer = api.call("GET", "/media")
+    ids = [str(m["id"]) for m in answer.get("media", [])] if status == 200 else []
+    if not ids:
+        return "you have none registered"
+    return f"yours: {', '.join(ids[:12])}{', ...' if len(ids) > 12 else ''}; `list` shows them"
 
 
 USAGE_COLUMNS = (("day", "day"), ("media", "media"), ("title", "title"), ("server", "server"),
@@ -349,20 +384,21 @@ def _parser():
                         " line shows in `ps` and the shell's history)")
     sub = p.add_subparsers(dest="command", required=True, metavar="command")
     s = sub.add_parser("register", help="register every media file of a folder")
-    s.add_argument("folder")
+    s.add_argument("folder", help="the folder your file server serves as --directory")
     s.add_argument("--address", required=True, help="your file server, e.g. http://files.example.org")
     s.add_argument("--directory", required=True, help="the URL directory that serves FOLDER")
     s.add_argument("--alternate", nargs=2, action="append", metavar=("ADDRESS", "DIRECTORY"),
                    help="an alternate that already mirrors FOLDER (repeatable)")
     s = sub.add_parser("mirror", help="copy changed files to an alternate and register it")
-    s.add_argument("folder")
+    s.add_argument("folder", help="the folder you registered")
     s.add_argument("dest", help="the directory the alternate server serves FOLDER's files from")
     s.add_argument("--address", required=True, help="the alternate server's address")
     s.add_argument("--directory", required=True, help="the URL directory that serves DEST")
-    s.add_argument("--no-register", action="store_true", help="only copy")
+    s.add_argument("--no-register", action="store_true",
+                   help="only copy (the registered files); do not add the alternate to them")
     sub.add_parser("list", help="your registered media")
     s = sub.add_parser("remove", help="remove one of your media (devices stop getting it)")
-    s.add_argument("id", type=int)
+    s.add_argument("id", type=int, help="the media id (`list` shows them)")
     s = sub.add_parser("usage", help="plays, failures, bytes, devices and failovers of your media")
     s.add_argument("--since", metavar="YYYY-MM-DD", help="from this UTC day on")
     s.add_argument("--until", metavar="YYYY-MM-DD", help="up to and with this UTC day")

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from ..keys import AUTH, DB, DEVICE, HEALTH, SETTINGS, SIGNER
 from ..model.catalog import dumps, next_doc
-from ..model.checks import check_device_id
+from ..model.checks import check_device_id, check_firmware_version
 from ..model.errors import Invalid
 from ..model.playback import MAX_DURATION
 from ..model.signing import unsigned
@@ -50,8 +50,10 @@ async def login(request):
     device = _device_id(doc)
     nonce = short_str(doc, "nonce", 64)
     proof = short_str(doc, "proof", 128)
+    fw = doc.get("fw")   # optional: firmware of before it sent none
+    fw = None if fw is None else check_firmware_version(fw)
     auth = request.app[AUTH]
-    token = await auth.login(device, nonce, proof, client_address(request))
+    token = await auth.login(device, nonce, proof, client_address(request), fw)
     _, selected = await request.app[DB].devices.programs_for(device)
     return json_response({"token": token, "ttl": auth.token_ttl, "program": selected})
 

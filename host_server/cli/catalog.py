@@ -11,7 +11,7 @@ from .output import load_json, print_json, table, warn
 
 # What `list <what>` shows of each list's rows (db.Database.list_of: the dashboard's rows too).
 COLUMNS = {
-    "devices": ("id", "name", "default", "selected", "programs"),
+    "devices": ("id", "name", "default", "selected", "programs", "firmware"),
     "media": ("id", "title", "type", "size", "src"),
     "programs": ("id", "name", "items"),
     "owners": ("id", "name", "state", "tokens", "media"),

@@ -43,19 +43,20 @@ class Activity:
             (device, now, now, rep["status"], error, now if error else None, rep["id"], rep["pos"]))
 
     async def overview(self, online_window):
-        """Each device with its programs, what it was last handed, and its last error."""
+        """Each device with its programs, what it was last handed, its last error and the
+        firmware version it sent at its last login."""
         now = self.db.clock()
         rows = await self.db.fetchall(
             "SELECT d.id, d.name, coalesce(d.selected_program, d.default_program), d.default_program,"
             " a.seen, a.program, p.name, a.media, m.title, a.pos, a.handed_at, a.done,"
-            " a.last_status, a.error, a.error_at"
+            " a.last_status, a.error, a.error_at, d.firmware"
             " FROM devices d LEFT JOIN device_activity a ON a.device = d.id"
             " LEFT JOIN programs p ON p.id = a.program LEFT JOIN media m ON m.id = a.media"
             " ORDER BY d.id")
         names = dict(await self.db.fetchall("SELECT id, name FROM programs"))
         out = []
         for (dev, name, plays, default, seen, program, program_name, media, title, pos, handed,
-             done, status, error, error_at) in rows:
+             done, status, error, error_at, firmware) in rows:
             playing = None
             if media is not None:
                 playing = {"program": program, "program_name": program_name or "", "media": media,
@@ -67,5 +68,6 @@ class Activity:
                 "online": seen is not None and now - seen <= online_window, "seen": seen,
                 "playing": playing,
                 "error": {"text": error, "at": error_at} if error else None,
+                "firmware": firmware,
             })
         return out

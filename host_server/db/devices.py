@@ -124,15 +124,18 @@ class Devices:
                 raise NotFound(f"no device {device!r}")
 
     async def list(self):
-        """[{id, name, default, selected, programs, disabled}] of every device, by id."""
+        """[{id, name, default, selected, programs, disabled, firmware}] of every device, by id
+        (firmware: the version it sent at its last login, None when it sent none)."""
         programs = {}
         for device, program in await self.db.fetchall(
                 "SELECT device, program FROM entitlements ORDER BY device, program"):
             programs.setdefault(device, []).append(program)
         rows = await self.db.fetchall(
-            "SELECT id, name, default_program, selected_program, disabled FROM devices ORDER BY id")
+            "SELECT id, name, default_program, selected_program, disabled, firmware FROM devices"
+            " ORDER BY id")
         return [{"id": r[0], "name": r[1], "default": r[2], "selected": r[3],
-                 "programs": programs.get(r[0], []), "disabled": r[4]} for r in rows]
+                 "programs": programs.get(r[0], []), "disabled": r[4], "firmware": r[5]}
+                for r in rows]
 
     # -- the device's side ---------------------------------------------------------------
 

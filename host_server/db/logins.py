@@ -76,15 +76,16 @@ class Logins:
                 raise NotFound(f"no device {device!r}")
             return await c.execute("DELETE FROM tokens WHERE device = ?", (device,))
 
-    async def add_token(self, token_sha256, device, ttl, address=""):
-        """Store a token (by its hash), forget this device's failures from this address, and
-        remember that it logged in from there."""
+    async def add_token(self, token_sha256, device, ttl, address="", fw=None):
+        """Store a token (by its hash), forget this device's failures from this address,
+        remember that it logged in from there and the firmware version it sent (None: none)."""
         now = self.db.clock()
         await self._sweep(now)
         await self.db.execute("DELETE FROM login_failures WHERE device = ? AND address = ?",
                               (device, address))
         await self.db.execute("INSERT INTO tokens (token_sha256, device, expires) VALUES (?, ?, ?)",
                               (token_sha256, device, now + ttl))
+        await self.db.execute("UPDATE devices SET firmware = ? WHERE id = ?", (fw, device))
         await self.db.execute("INSERT INTO login_known (device, address, at) VALUES (?, ?, ?)"
                               " ON CONFLICT (device, address) DO UPDATE SET at = excluded.at",
                               (device, address, now))

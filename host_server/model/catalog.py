@@ -11,6 +11,7 @@ from urllib.parse import quote, urlsplit
 from .checks import (MAX_DEVICE_NAME, check_device_id, check_program_name, check_secret, has_control,
                      is_hex, is_int)
 from .errors import Invalid
+from .formats import canonical_type
 from .playback import check_playback
 from .secure import compact_sec, validate_secure
 from .signing import SIGNATURE_CHARS
@@ -113,7 +114,7 @@ def validate_media(obj, where="media", warn=None):
     ctype = _check_text(obj["type"], f"{where}: field 'type'", required=True)
     if "/" not in ctype:
         raise Invalid(f"{where}: field 'type' must be a content type like audio/wav")
-    rec["type"] = ctype
+    rec["type"] = canonical_type(ctype)   # one name per format: audio/x-wav is audio/wav
     rec.update(check_playback(obj, where))
     rec["primary_address"] = check_address(obj["primary_address"], f"{where}: field 'primary_address'")
     rec["primary_directory"] = _check_directory(obj["primary_directory"], f"{where}: field 'primary_directory'")

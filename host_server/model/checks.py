@@ -11,9 +11,11 @@ from .errors import Invalid
 INT64 = (-2 ** 63, 2 ** 63)   # what the database can hold: a 64-bit signed integer
 MAX_PROGRAM_NAME = 200        # characters of a program's name
 MAX_DEVICE_NAME = 200         # characters of a device's (display) name
+MAX_FIRMWARE_VERSION = 32     # characters of the firmware version a device sends at login
 ID_DIGITS = 18                # digits of an id given as text: always inside INT64
 
 _DEVICE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}\Z")
+_FIRMWARE_VERSION = re.compile(r"[!-~]([ -~]*[!-~])?\Z")   # printable ASCII, no edge spaces
 _HEX = {}
 
 
@@ -55,6 +57,16 @@ def check_secret(value, where="device"):
     if not is_hex(value, 32):
         raise Invalid(f"{where}: secret must be 32 hex characters")
     return value.lower()
+
+
+def check_firmware_version(value, where="field 'fw'"):
+    """The firmware version a device reports ("1.4.0", "1.4.0+g3f2a1c"): 1-MAX_FIRMWARE_VERSION
+    printable ASCII characters, not beginning or ending with a space."""
+    if (not isinstance(value, str) or len(value) > MAX_FIRMWARE_VERSION
+            or not _FIRMWARE_VERSION.match(value)):
+        raise Invalid(f"{where} must be the firmware version: 1-{MAX_FIRMWARE_VERSION} printable"
+                      " ASCII characters, like 1.4.0")
+    return value
 
 
 def check_program_name(value, where="program name"):

@@ -17,11 +17,10 @@ MAX_DURATION = 2 ** 31 - 1    # ms (24.8 days): fits a 32-bit signed integer on 
 WAV_HEAD = 64 * 1024          # bytes of a WAV file read to find its fmt and data chunks
 
 
-def wav_facts(head, size=None):
-    """(rate, dur) of a RIFF/WAVE file from its first bytes, or None when they are not one or
-    do not reach the data chunk. rate is the fmt chunk's byte rate; dur the data chunk's
-    length at that rate, in ms. size (the whole file's) bounds a data chunk that claims more
-    (or 0 or 0xFFFFFFFF, as writers of a stream leave it)."""
+def wav_data(head):
+    """(rate, offset, length) of a RIFF/WAVE file's data chunk from the file's first bytes: the
+    fmt chunk's byte rate, where the samples start and the length the chunk claims; None when
+    the bytes are not a WAV file or do not reach a data chunk after a fmt chunk."""
     head = bytes(head)
     if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
         return None
@@ -34,14 +33,24 @@ def wav_facts(head, size=None):
                 return None
             rate = struct.unpack_from("<I", head, body + 8)[0]
         elif tag == b"data":
-            if not rate or rate > MAX_RATE:
-                return None
-            if size is not None and (length in (0, 0xFFFFFFFF) or body + length > size):
-                length = max(0, size - body)
-            dur = length * 1000 // rate
-            return (rate, dur) if 0 < dur <= MAX_DURATION else None
+            return (rate, body, length) if rate else None
         at = body + length + (length & 1)   # chunks are padded to an even length
     return None
+
+
+def wav_facts(head, size=None):
+    """(rate, dur) of a RIFF/WAVE file from its first bytes, or None when they are not one or
+    do not reach the data chunk. rate is the fmt chunk's byte rate; dur the data chunk's
+    length at that rate, in ms. size (the whole file's) bounds a data chunk that claims more
+    (or 0 or 0xFFFFFFFF, as writers of a stream leave it)."""
+    found = wav_data(head)
+    if found is None or found[0] > MAX_RATE:
+        return None
+    rate, body, length = found
+    if size is not None and (length in (0, 0xFFFFFFFF) or body + length > size):
+        length = max(0, size - body)
+    dur = length * 1000 // rate
+    return (rate, dur) if 0 < dur <= MAX_DURATION else None
 
 
 def check_playback(obj, where):

@@ -7,9 +7,15 @@ address a host name resolves to is checked, at every hop of a redirect, and the 
 to the addresses that were checked (so a name cannot resolve to another address between the
 check and the connection). IPv4 carried inside IPv6 (mapped, compatible, 6to4, Teredo, NAT64)
 is checked as the IPv4 address it carries.
+
+An owner's https server is trusted as a browser would trust it (the system's CAs), or by a CA
+the operator names (settings.source_ca_file): every connection the policy makes, registration
+checks and health probes alike, verifies certificates with that one TLS context.
 """
 
 import ipaddress
+import os
+import ssl
 
 import aiohttp
 
@@ -45,10 +51,28 @@ def _kind(ip):
     return None
 
 
+def tls_context(ca_file):
+    """The TLS context that verifies owners' servers: the system's CAs and those of ca_file
+    (None: the system's alone, aiohttp's default); ValueError says what is wrong with the file."""
+    if not ca_file:
+        return True
+    context = ssl.create_default_context()
+    try:
+        context.load_verify_locations(cafile=os.path.expanduser(ca_file))
+    except ssl.SSLError:   # an OSError too: first
+        raise ValueError(f"--source-ca-file {ca_file}: no PEM certificate in it (give the CA's"
+                         " certificate, -----BEGIN CERTIFICATE-----)") from None
+    except OSError as exc:
+        raise ValueError(f"--source-ca-file {ca_file}: cannot read it ({exc.strerror or exc})") from None
+    return context
+
+
 class SourcePolicy:
-    def __init__(self, allow_nets=()):
+    def __init__(self, allow_nets=(), ca_file=None):
         """allow_nets: networks the operator allows besides public addresses ("127.0.0.0/8"
-        for the simulator, a LAN's range); ValueError names a malformed one."""
+        for the simulator, a LAN's range); ValueError names a malformed one. ca_file: CA
+        certificates trusted besides the system's (ValueError when it cannot be used)."""
+        self.tls = tls_context(ca_file)
         self.allowed = []
         for net in allow_nets:
             try:
@@ -72,8 +96,9 @@ class SourcePolicy:
         return None
 
     def connector(self, **kwargs):
-        """An aiohttp connector that connects only where this policy allows."""
-        return PolicyConnector(self, **kwargs)
+        """An aiohttp connector that connects only where this policy allows, verifying https
+        servers' certificates with the policy's TLS context."""
+        return PolicyConnector(self, ssl=self.tls, **kwargs)
 
 
 class PolicyConnector(aiohttp.TCPConnector):

@@ -33,6 +33,11 @@ def connect_error(exc):
         return f"refused: {err}"
     if isinstance(err, ConnectionRefusedError):
         return "connection refused"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return ("its TLS certificate is not trusted (signed by a private CA? the operator can"
+                " trust it with --source-ca-file)")
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return "TLS handshake failed"
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return "host name not found"
     return "connection failed"

@@ -52,8 +52,10 @@ class Auth:
         await self.logins.add_nonce(nonce, device, self.nonce_ttl)
         return nonce
 
-    async def login(self, device, nonce, answer, address=""):
+    async def login(self, device, nonce, answer, address="", fw=None):
         """A new token for the device, or raise Unauthorized / Forbidden / TooManyFailures.
+        fw, the firmware version the device sent (None: it sent none), is stored on the device
+        with the token.
 
         Failures are limited per device *from one network address*, so that guesses from one
         address never lock the device out where it really is; and per address for any device
@@ -83,8 +85,8 @@ class Auth:
             log.info("login refused for %s: disabled", device)
             raise Forbidden("this device is disabled; ask the operator")
         token = secrets.token_urlsafe(32)
-        await self.logins.add_token(token_hash(token), device, self.token_ttl, address)
-        log.info("login ok for %s", device)
+        await self.logins.add_token(token_hash(token), device, self.token_ttl, address, fw)
+        log.info("login ok for %s (firmware %s)", device, fw or "not sent")
         return token
 
     def _retry(self, oldest):

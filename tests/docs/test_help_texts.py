@@ -34,6 +34,7 @@ def helpless(parser, where=""):
 
 
 @pytest.mark.parametrize("module", ["host_server.cli", "host_server.fileserver", "tools.provision",
-                                    "tools.flash", "tools.console", "simulator.console"])
+                                    "tools.flash", "tools.console", "simulator.console",
+                                    "tools.owner", "tools.media"])
 def test_every_option_has_help(module, mocker):
     assert helpless(parser_of(module, mocker)) == []

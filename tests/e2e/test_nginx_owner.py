@@ -71,7 +71,7 @@ async def test_devices_play_an_owners_files_from_nginx_and_from_its_nginx_mirror
 
     out = await owner_tool(meta.url, token, "register", str(folder), "--address", primary.address,
                            "--directory", "/music")
-    assert "%d of %d files registered" % (len(demo), len(demo)) in out
+    assert "%d of %d media files registered" % (len(demo), len(demo)) in out
     out = await owner_tool(meta.url, token, "mirror", str(folder), str(tmp_path / "mirror" / "m"),
                            "--address", mirror.address, "--directory", "/m")
     assert "alternate registered for %d media" % len(demo) in out

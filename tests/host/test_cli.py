@@ -45,7 +45,8 @@ def test_add_device_prints_generated_secret_once(db):
     proc = run_cli("add-device", "dev1", "--name", "Kitchen", db=db, check=0)
     assert re.search(r"secret \(shown once\): [0-9a-f]{32}$", proc.stdout.strip())
     assert listed(db, "devices") == [{"id": "dev1", "name": "Kitchen", "default": None,
-                                      "selected": None, "programs": [], "disabled": None}]
+                                      "selected": None, "programs": [], "disabled": None,
+                                      "firmware": None}]
     assert "secret" not in run_cli("list", "devices", db=db, check=0).stdout
 
 

@@ -137,3 +137,66 @@ def test_a_piece_no_device_could_take_is_refused_before_anything_is_written(tmp_
                 "--address", "http://127.0.0.1:8101", "--directory", "/music")
     assert r.returncode != 0 and "no device could play it" in r.stderr
     assert not (tmp_path / "out").exists() or not os.listdir(tmp_path / "out")
+
+
+def test_records_carry_the_files_tags_and_one_type_per_format(tmp_path):
+    from tests.tools.mediafiles import mp3, wav
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "dawn.wav").write_bytes(wav(bytes(8000), INAM="First Light", IART="Ensemble One",
+                                       IPRD="Dawn Suite"))
+    (src / "Night Walk.mp3").write_bytes(mp3(TIT2="", TPE1="Trio"))
+    r = prepare(tmp_path, str(src / "dawn.wav"), str(src / "Night Walk.mp3"),
+                "--address", "http://127.0.0.1:8101", "--directory", "/music")
+    assert r.returncode == 0, r.stderr
+    dawn = json.loads((tmp_path / "rec" / "dawn.wav.json").read_text())
+    assert (dawn["title"], dawn["performers"], dawn["work"], dawn["type"]) == (
+        "First Light", ["Ensemble One"], "Dawn Suite", "audio/wav")
+    assert (dawn["rate"], dawn["dur"]) == (8000, 1000)            # the original's, not encrypted
+    night = json.loads((tmp_path / "rec" / "Night Walk.mp3.json").read_text())
+    assert (night["title"], night["performers"], night["type"]) == (
+        "Night Walk", ["Trio"], "audio/mpeg")                     # an empty title: the name
+    catalog.validate_media(night)
+
+
+def test_a_record_holding_a_key_is_never_replaced_without_force(tmp_path, originals):
+    src, files = originals
+    args = [str(src / "song.wav"), str(src / "tiny.mp3")]
+    assert prepare(tmp_path, *args).returncode == 0
+    kept = {n: (tmp_path / d / f).read_bytes() for n, d, f in (
+        ("rec", "rec", "tiny.mp3.json"), ("out", "out", "tiny.mp3"))}
+    (tmp_path / "rec" / "song.wav.json").unlink()                 # added to the meta server, say
+    again = prepare(tmp_path, *args)
+    assert again.returncode == 1
+    assert "rec/tiny.mp3.json holds the key of a prepared file: nothing written" in again.stderr
+    assert "--force replaces it" in again.stderr and "Traceback" not in again.stderr
+    assert not (tmp_path / "rec" / "song.wav.json").exists()     # nothing half-done
+    assert (tmp_path / "rec" / "tiny.mp3.json").read_bytes() == kept["rec"]
+    assert (tmp_path / "out" / "tiny.mp3").read_bytes() == kept["out"]
+    forced = prepare(tmp_path, *args, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert (tmp_path / "rec" / "tiny.mp3.json").read_bytes() != kept["rec"]
+    (tmp_path / "rec" / "song.wav.json").write_text("{not json")
+    assert prepare(tmp_path, str(src / "song.wav")).returncode == 1   # unreadable: might hold one
+
+
+def test_two_files_of_one_name_are_refused(tmp_path, originals):
+    src, files = originals
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "tiny.mp3").write_bytes(b"x" * 50)
+    r = prepare(tmp_path, str(src / "tiny.mp3"), str(tmp_path / "other" / "tiny.mp3"))
+    assert r.returncode == 1 and "two files named tiny.mp3" in r.stderr
+
+
+def test_a_folder_that_cannot_be_made_names_its_option(tmp_path, originals):
+    src, files = originals
+    (tmp_path / "file").write_text("a file, not a folder")
+    for option in ("--out", "--records"):
+        paths = {"--out": str(tmp_path / "o"), "--records": str(tmp_path / "r"),
+                 option: str(tmp_path / "file" / "sub")}
+        r = subprocess.run([sys.executable, "-m", "tools.media", "prepare", str(src / "tiny.mp3"),
+                            "--out", paths["--out"], "--records", paths["--records"]],
+                           cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 1 and "Traceback" not in r.stderr
+        assert r.stderr == (f"error: {option} {tmp_path / 'file' / 'sub'}: cannot create the folder"
+                            " (Not a directory)\n")

@@ -3,7 +3,7 @@
 import json
 import os
 import re
-import struct
+import stat
 import subprocess
 import sys
 import urllib.request
@@ -11,23 +11,10 @@ import urllib.request
 import pytest
 
 from tests.host.hostutil import REPO, Server
+from tests.tools.mediafiles import mp3, noise, wav
 from tools.filehash import file_sha256
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def riff_info_wav(frames, **info):
-    """A small 8-bit mono WAV with a RIFF LIST/INFO chunk (INAM title, IART artist, ...)."""
-    fmt = struct.pack("<HHIIHH", 1, 1, 8000, 8000, 1, 8)
-    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
-    body += b"data" + struct.pack("<I", len(frames)) + frames + (b"\0" if len(frames) % 2 else b"")
-    items = b""
-    for key, value in info.items():
-        text = value.encode() + b"\0"
-        items += key.encode() + struct.pack("<I", len(text)) + text + (b"\0" if len(text) % 2 else b"")
-    if items:
-        body += b"LIST" + struct.pack("<I", 4 + len(items)) + b"INFO" + items
-    return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
 @pytest.fixture
@@ -38,10 +25,10 @@ def world(tmp_path):
     folder = root / "music"
     (folder / "live").mkdir(parents=True)
     (alt / "m").mkdir(parents=True)
-    (folder / "one.wav").write_bytes(riff_info_wav(
+    (folder / "one.wav").write_bytes(wav(
         bytes(range(256)) * 40, INAM="First Light", IART="Ensemble One", IMUS="C. Writer",
         IPRD="Dawn Suite", ICOP="Label Records"))
-    (folder / "live" / "two.wav").write_bytes(riff_info_wav(bytes(255 - b for b in range(256)) * 30))
+    (folder / "live" / "two.wav").write_bytes(wav(bytes(255 - b for b in range(256)) * 30))
     (folder / "notes.txt").write_text("not media")
     db = str(tmp_path / "meta.db")
     out = subprocess.run([sys.executable, "-m", "host_server", "--db", db, "add-owner", "Label"],
@@ -81,8 +68,11 @@ def register(world):
 def test_register_reads_tags_and_a_rerun_registers_nothing_twice(world):
     proc = register(world)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "2 of 2 files registered or already registered" in proc.stdout
-    assert "register" in proc.stderr and "2/2" in proc.stderr          # the progress bar
+    assert proc.stdout.endswith("2 of 2 media files registered or already registered; 1 other"
+                                " file skipped (media files end in .aac .aif .aiff .flac .m4a"
+                                " .mp3 .ogg .opus .wav .wma)\n")
+    assert "skipped notes.txt: not a media file name\n" in proc.stdout
+    assert "register" in proc.stderr and "3/3" in proc.stderr          # the progress bar
     media = {m["file_name"]: m for m in api(world, "/media")["media"]}
     assert set(media) == {"one.wav", "two.wav"}
     one = api(world, f"/media/{media['one.wav']['id']}")
@@ -92,10 +82,10 @@ def test_register_reads_tags_and_a_rerun_registers_nothing_twice(world):
     assert one["owner"] == "Label" and one["type"] == "audio/wav"
     assert one["sha256"] == file_sha256(world["folder"] / "one.wav")
     two = api(world, f"/media/{media['two.wav']['id']}")
-    assert two["primary_directory"] == "/music/live" and two["title"] == ""
+    assert two["primary_directory"] == "/music/live" and two["title"] == "two"   # no tags
     again = register(world)
     assert again.returncode == 0
-    assert again.stdout.count("skipped") == 2 and len(api(world, "/media")["media"]) == 2
+    assert again.stdout.count(": already registered as media") == 2 and len(api(world, "/media")["media"]) == 2
 
 
 def test_register_reports_files_the_server_does_not_serve(world):
@@ -106,13 +96,35 @@ def test_register_reports_files_the_server_does_not_serve(world):
     assert api(world, "/media")["media"] == []
 
 
+def test_register_refuses_files_that_are_not_what_their_names_say_and_lists_the_rest(world):
+    folder = world["folder"]
+    (folder / "noise.mp3").write_bytes(noise())
+    (folder / "words.wav").write_text("this is a text file\n" * 20)
+    (folder / "cut.mp3").write_bytes(mp3()[:-200])
+    (folder / "whole.mp3").write_bytes(mp3())
+    (folder / "cover.jpg").write_bytes(b"\xff\xd8\xff" + bytes(100))
+    proc = register(world)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "REFUSED noise.mp3: not an MP3 file: no MPEG audio frame at byte 0" in out
+    assert "REFUSED words.wav: not a WAV file: it starts b'this is a te'" in out
+    assert "REFUSED cut.mp3: truncated: its last frame (at byte 16263) needs 417 bytes" in out
+    assert "skipped cover.jpg: not a media file name" in out
+    assert "skipped notes.txt: not a media file name" in out
+    assert "3 of 6 media files registered or already registered; 2 other files skipped" in out
+    media = {m["file_name"]: m for m in api(world, "/media")["media"]}
+    assert set(media) == {"one.wav", "two.wav", "whole.mp3"}
+    whole = api(world, f"/media/{media['whole.mp3']['id']}")
+    assert (whole["type"], whole["title"], whole["dur"]) == ("audio/mpeg", "whole", 1042)
+
+
 def test_mirror_copies_only_what_changed_verifies_and_registers_the_alternate(world):
     assert register(world).returncode == 0
     args = ("mirror", str(world["folder"]), str(world["alt"]), "--address", world["mirror"],
             "--directory", "/m")
     first = tool(world, *args)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "2 of 2 files copied" in first.stdout
+    assert "2 of 2 registered files copied" in first.stdout
     assert "alternate registered for 2 media" in first.stdout
     for rel in ("one.wav", "live/two.wav"):
         assert file_sha256(world["alt"] / rel) == file_sha256(world["folder"] / rel)
@@ -122,26 +134,54 @@ def test_mirror_copies_only_what_changed_verifies_and_registers_the_alternate(wo
     assert [f for f in os.listdir(world["alt"]) if f.startswith(".mirror-")] == []
 
     second = tool(world, *args)
-    assert "0 of 2 files copied" in second.stdout
-    assert "alternate registered for 0 media" in second.stdout
+    assert "0 of 2 registered files copied" in second.stdout
+    assert "alternate registered for 0 media, already for 2" in second.stdout
+    assert (f"media {media['two.wav']} two.wav: alternate {world['mirror']}/m/live already"
+            " registered") in second.stdout
     (world["alt"] / "one.wav").write_bytes(b"damaged")
     third = tool(world, *args)
-    assert "1 of 2 files copied" in third.stdout
+    assert "1 of 2 registered files copied" in third.stdout
     assert file_sha256(world["alt"] / "one.wav") == file_sha256(world["folder"] / "one.wav")
     one = api(world, f"/media/{media['one.wav']}")
     assert one["alternates"] == [{"address": world["mirror"], "directory": "/m"}]
+
+
+def test_mirror_copies_only_registered_files_and_keeps_their_modes(world):
+    folder = world["folder"]
+    assert register(world).returncode == 0
+    os.chmod(folder / "one.wav", 0o640)
+    os.chmod(folder / "live" / "two.wav", 0o604)
+    (folder / "later.wav").write_bytes(wav(bytes(300)))          # not registered yet
+    (folder / "live" / "two.wav.bak").write_bytes((folder / "live" / "two.wav").read_bytes())
+    args = ("mirror", str(folder), str(world["alt"]), "--address", world["mirror"],
+            "--directory", "/m")
+    proc = tool(world, *args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for shown in ("later.wav", "notes.txt", "live/two.wav.bak"):
+        assert f"not copied {shown}: not registered" in proc.stdout
+    assert sorted(p.relative_to(world["alt"]).as_posix() for p in world["alt"].rglob("*")
+                  if p.is_file()) == ["live/two.wav", "one.wav"]
+    assert stat.S_IMODE(os.stat(world["alt"] / "one.wav").st_mode) == 0o640
+    assert stat.S_IMODE(os.stat(world["alt"] / "live" / "two.wav").st_mode) == 0o604
+    os.chmod(folder / "one.wav", 0o644)                          # a mode changed, not the bytes
+    again = tool(world, *args, "--no-register")
+    assert "0 of 2 registered files copied" in again.stdout
+    assert stat.S_IMODE(os.stat(world["alt"] / "one.wav").st_mode) == 0o644
 
 
 def test_list_and_remove(world):
     assert register(world).returncode == 0
     media = {m["file_name"]: m["id"] for m in api(world, "/media")["media"]}
     listed = tool(world, "list")
-    assert "First Light" in listed.stdout and listed.stdout.count("\n") == 2
+    assert listed.stdout.split("\n")[0].split() == ["id", "bytes", "title", "source"]
+    assert "First Light" in listed.stdout and listed.stdout.count("\n") == 3
     proc = tool(world, "remove", str(media["one.wav"]))
     assert proc.returncode == 0 and "removed" in proc.stdout
     assert [m["file_name"] for m in api(world, "/media")["media"]] == ["two.wav"]
     gone = tool(world, "remove", str(media["one.wav"]))
-    assert gone.returncode == 1 and "no media" in gone.stderr
+    assert gone.returncode == 1
+    assert gone.stderr == (f"error: no media {media['one.wav']} of yours (yours:"
+                           f" {media['two.wav']}; `list` shows them)\n")
 
 
 def test_a_bad_token_or_no_server_is_one_clear_line(world):
