@@ -20,6 +20,7 @@ an exception rolls one back.
     db.activity   what each device is doing ("now playing")            (activity.py)
     db.stats      the overview's and the metrics' figures, from the above (stats.py)
     db.usage      usage statements: live reports and their daily rollup (usage.py)
+    db.weights    file servers' weights and each record's spread       (weights.py)
 """
 
 import logging
@@ -38,6 +39,7 @@ from .owners import Owners
 from .secure import Secure
 from .stats import Stats
 from .usage import Usage
+from .weights import Weights
 
 log = logging.getLogger("host_server.db")
 MIGRATIONS = pathlib.Path(__file__).with_name("migrations")
@@ -86,6 +88,7 @@ class Database:
         self.operators = Operators(self)
         self.stats = Stats(self)
         self.usage = Usage(self)
+        self.weights = Weights(self)
 
     def describe(self):
         """Which database this is, fit for a log line (no password)."""
