@@ -6,6 +6,7 @@
     python -m tools.owner list
     python -m tools.owner remove ID
     python -m tools.owner usage [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--by media] [--json]
+    python -m tools.owner weight ADDRESS N      # or: weight ADDRESS --remove; weights lists them
 
 register: every media file under FOLDER (by extension; sub-folders become sub-directories) is
 hashed (streamed), its tags read (tinytag: RIFF INFO, ID3, Vorbis, MP4) into the record's
@@ -21,6 +22,10 @@ record with the same sha256 (the meta server checks the alternate before it uses
 usage: your usage statement (only your own media): per UTC day, media item and file server,
 the plays, failed plays, bytes served, source errors, failovers away from and onto the server,
 and distinct devices (or a row per item, per server, per day: --by); then the totals.
+
+weight: a server's capacity relative to the other sources of your files (1 to 1000): devices
+spread over your primary and every alternate that has a weight, in proportion; an alternate
+without one is a standby, used only when those fail. --remove takes a weight back.
 
 Exit status 0 when everything was done, 1 when any file failed (each failure says why).
 """
@@ -272,6 +277,32 @@ def cmd_usage(api, args):
     return 0
 
 
+def cmd_weight(api, args):
+    if args.remove == (args.weight is not None):
+        raise ToolError("give a weight (1 to 1000) or --remove, not both or neither")
+    if args.remove:
+        query = urllib.parse.urlencode({"address": args.address})
+        status, answer = api.call("DELETE", "/weights?" + query)
+    else:
+        status, answer = api.call("PUT", "/weights", {"address": args.address, "weight": args.weight})
+    if status != 200:
+        raise ToolError(answer.get("error", f"status {status}"))
+    what = "weight removed" if answer["weight"] is None else f"weight {answer['weight']}"
+    print(f"{answer['address']}: {what}; {answer['media']} of your media records name it")
+    return 0
+
+
+def cmd_weights(api, args):
+    status, answer = api.call("GET", "/weights")
+    if status != 200:
+        raise ToolError(answer.get("error", f"status {status}"))
+    if not answer["weights"]:
+        print("no weights set: each file's primary serves its devices, alternates stand by")
+    for w in answer["weights"]:
+        print(f"{w['weight']:>5}  {w['address']}  ({w['media']} media)")
+    return 0
+
+
 def _parser():
     p = argparse.ArgumentParser(prog="python -m tools.owner", description=__doc__.split("\n")[0])
     p.add_argument("--server", default=os.environ.get("META_SERVER", "http://127.0.0.1:8000"),
@@ -301,11 +332,16 @@ def _parser():
     s.add_argument("--by", metavar="FIELDS", help="a row per value of these, e.g. media or"
                    " media,server (some of day, media, server; default all three)")
     s.add_argument("--json", action="store_true", help="the meta server's answer as it is")
+    s = sub.add_parser("weight", help="a server's share of your devices (its capacity)")
+    s.add_argument("address", help="the server, e.g. http://mirror.example.org")
+    s.add_argument("weight", type=int, nargs="?", help="1 to 1000, relative to your other sources'")
+    s.add_argument("--remove", action="store_true", help="take the weight back")
+    sub.add_parser("weights", help="the weights you set")
     return p
 
 
 COMMANDS = {"register": cmd_register, "mirror": cmd_mirror, "list": cmd_list, "remove": cmd_remove,
-            "usage": cmd_usage}
+            "usage": cmd_usage, "weight": cmd_weight, "weights": cmd_weights}
 
 
 def main(argv=None):

@@ -27,6 +27,9 @@ def setup_routes(app):
     r.add_patch("/api/v1/owner/media/{id}", owner.update)
     r.add_delete("/api/v1/owner/media/{id}", owner.remove)
     r.add_get("/api/v1/owner/usage", owner.usage)
+    r.add_get("/api/v1/owner/weights", owner.list_weights)
+    r.add_put("/api/v1/owner/weights", owner.set_weight)
+    r.add_delete("/api/v1/owner/weights", owner.unset_weight)
     # everyone
     r.add_get("/api/v1/openapi.yaml", openapi.openapi)
     r.add_get("/", pages.root)
