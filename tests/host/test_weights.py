@@ -184,6 +184,9 @@ async def test_owners_weights_reach_every_devices_next_at_once(aiohttp_client, d
     assert got == [spread.spread_order(urls_of((A, B)), (1, 3), f"dev{d}", mid) + urls_of((C,))
                    for d in range(12)]
     assert {g[0] for g in got} == set(urls_of((A, B)))          # spread, C standing by
+    for h, g in zip(devices, got):                              # a horizon hands out the same
+        horizon = await (await client.get("/api/v1/horizon", headers=h, params={"k": 1})).json()
+        assert horizon["items"][0]["src"] == g
     body = await (await client.get("/api/v1/owner/weights", headers=me)).json()
     assert [(w["address"], w["weight"], w["media"]) for w in body["weights"]] == [(B, 3, 1)]
     resp = await client.put("/api/v1/owner/weights", headers=me, json={"address": B, "weight": "3"})
