@@ -13,10 +13,13 @@ then again. With
 --late-start the meta server starts that many seconds after the devices, so the storm begins
 against a closed port and has to converge. Prints requests/s, p50/p99 latency per request kind,
 errors and retries; the last line is ``LOAD devices=<n> ok=<k> errors=<e> seconds=<t> rps=<r>``.
+`fetch_storm` (bench/spread.py) also fetches each device's item from the first source it was
+given, tallying per file server what it served (SourceTally).
 Traffic goes to the loopback meta server only; every loop is bounded (--deadline).
 """
 import argparse
 import asyncio
+import collections
 import json
 import os
 import random
@@ -27,11 +30,13 @@ import time
 import aiohttp
 
 from host_server.services.auth import proof
+from host_server.services.health import address_of
 from simulator.nginxproc import start_balancer
 from simulator.pgcluster import Cluster
 from simulator.procs import ServerProcess, run_cli
 
 KINDS = ("challenge", "login", "next", "report")
+FETCH_CHUNK = 64 * 1024
 
 
 class Stats:
@@ -80,8 +85,11 @@ class Device:
         self.secret = secret
         self.token = None
         self.item = None
+        self.fetched = None   # bytes of the item fetched (fetch_storm)
 
-    async def attempt(self, session, stats, api):
+    async def ask(self, session, stats, api):
+        """Log in and take the next item (each once: kept when a later step is retried); returns
+        the authorization header."""
         if self.token is None:
             nonce = (await call(session, stats, "challenge", "POST", api + "/login/challenge",
                                 json={"device": self.dev}))["nonce"]
@@ -91,23 +99,78 @@ class Device:
         auth = {"Authorization": "Bearer " + self.token}
         if self.item is None:
             self.item = await call(session, stats, "next", "GET", api + "/next", headers=auth)
+        return auth
+
+    async def attempt(self, session, stats, api):
+        auth = await self.ask(session, stats, api)
+        await self.report(session, stats, api, auth, self.item["src"][0])
+
+    async def report(self, session, stats, api, auth, src):
         item = self.item
         await call(session, stats, "report", "POST", api + "/report", headers=auth,
                    json={"id": item["id"], "pos": item["pos"], "status": "played",
-                         "src": item["src"][0], "bytes": item["size"], "ms": 1, "errors": []})
+                         "src": src, "bytes": item["size"], "ms": 1, "errors": []})
+
+    async def fetch_and_report(self, session, stats, api, tally):
+        """Fetch the item from the first source the meta server gave (the whole file, counted
+        in tally), then report it played from there."""
+        auth = await self.ask(session, stats, api)
+        src = self.item["src"][0]
+        if self.fetched != self.item["size"]:
+            self.fetched = await tally.fetch(session, src)
+            if self.fetched != self.item["size"]:
+                raise RuntimeError("fetch: %s gave %d bytes of %d" % (src, self.fetched,
+                                                                      self.item["size"]))
+        await self.report(session, stats, api, auth, src)
 
 
-async def boot(session, stats, base, dev, secret, rng, deadline, gate):
-    """One device until it has reported, backing off with full jitter on refusal. `gate` lets at
-    most --concurrency devices talk at once (one connection each), so latencies are the server's,
+class SourceTally:
+    """What each file server (address) served in a fetch storm, seen from the devices: devices
+    that took it first, bytes, fetches in flight at most, and bytes in each `window` seconds."""
+
+    def __init__(self, window=0.1):
+        self.window = window
+        self.t0 = time.monotonic()
+        self.first = collections.Counter()
+        self.bytes = collections.Counter()
+        self.in_flight = collections.Counter()
+        self.peak_in_flight = collections.Counter()
+        self.per_window = collections.defaultdict(collections.Counter)   # address -> window -> bytes
+
+    def peak_rate(self, address):
+        """The most bytes/s the server sent over one window."""
+        return max(self.per_window[address].values(), default=0) / self.window
+
+    async def fetch(self, session, url):
+        address = address_of(url)
+        self.first[address] += 1
+        self.in_flight[address] += 1
+        self.peak_in_flight[address] = max(self.peak_in_flight[address], self.in_flight[address])
+        got = 0
+        try:
+            async with session.get(url) as r:
+                if r.status != 200:
+                    raise RuntimeError("fetch: %s answered %d" % (url, r.status))
+                async for chunk in r.content.iter_chunked(FETCH_CHUNK):
+                    got += len(chunk)
+                    self.bytes[address] += len(chunk)
+                    self.per_window[address][int((time.monotonic() - self.t0) / self.window)] += len(chunk)
+        except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as e:
+            raise Retry(type(e).__name__) from None
+        finally:
+            self.in_flight[address] -= 1
+        return got
+
+
+async def persist(step, stats, name, rng, deadline, gate):
+    """step() until it succeeds, backing off with full jitter on refusal. `gate` lets at most
+    --concurrency devices talk at once (one connection each), so latencies are the server's,
     not a queue's in this process; a device backing off leaves the gate."""
-    api = base + "/api/v1"
-    d = Device(dev, secret)
     failures = 0
     while time.monotonic() < deadline:
         try:
             async with gate:
-                await d.attempt(session, stats, api)
+                await step()
             stats.ok += 1
             return
         except Retry:
@@ -115,9 +178,38 @@ async def boot(session, stats, base, dev, secret, rng, deadline, gate):
             failures += 1
             await asyncio.sleep(rng.uniform(0, min(5.0, 0.2 * (1 << min(failures, 10)))))
         except Exception as e:  # noqa: BLE001 - every other failure is counted and shown
-            stats.errors.append("%s: %s" % (dev, e))
+            stats.errors.append("%s: %s" % (name, e))
             return
-    stats.errors.append("%s: gave up at the deadline" % dev)
+    stats.errors.append("%s: gave up at the deadline" % name)
+
+
+async def boot(session, stats, base, dev, secret, rng, deadline, gate):
+    """One device until it has reported."""
+    d = Device(dev, secret)
+    await persist(lambda: d.attempt(session, stats, base + "/api/v1"), stats, dev, rng, deadline, gate)
+
+
+async def fetch_storm(base, secrets, concurrency, deadline_s, window=0.1, seed=1):
+    """Every device logs in and takes its next item (as after a power cut); then all of them
+    at once fetch it from the first source they were given, at most `concurrency` at a time,
+    and report it. Returns (stats of the second step, SourceTally)."""
+    stats = Stats()
+    rng = random.Random(seed)
+    api = base + "/api/v1"
+    devices = [Device(d, s) for d, s in sorted(secrets.items())]
+    conn = aiohttp.TCPConnector(limit=concurrency)
+    deadline = time.monotonic() + deadline_s
+    gate = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=60)) as session:
+        await asyncio.gather(*(persist(lambda d=d: d.ask(session, stats, api), stats, d.dev, rng,
+                                       deadline, gate) for d in devices))
+        stats.ok = 0
+        tally = SourceTally(window)
+        t0 = time.perf_counter()
+        await asyncio.gather(*(persist(lambda d=d: d.fetch_and_report(session, stats, api, tally),
+                                       stats, d.dev, rng, deadline, gate) for d in devices))
+        stats.seconds = time.perf_counter() - t0
+    return stats, tally
 
 
 async def storm(base, secrets, concurrency, deadline_s, seed=1):

@@ -9,6 +9,7 @@
     python -m tools.owner servers
     python -m tools.owner sign ADDRESS [--save-secret FILE | --secret-file FILE]
     python -m tools.owner unsign ADDRESS
+    python -m tools.owner weight ADDRESS N      # or: weight ADDRESS --remove; weights lists them
 
 register: every file under FOLDER whose name says a media format (sub-folders become
 sub-directories) is checked to be that format and to decode to its end (tools/mediafile.py),
@@ -36,6 +37,10 @@ the server's secret (nginx's secure_link form: host_server/nginx/fileserver-sign
 `python -m host_server.fileserver --signing-secret-file`): a new secret, shown once (or written
 to --save-secret FILE, mode 0600), or yours from --secret-file. Sign first, then turn the check
 on at the server; to stop, turn it off at the server first, then unsign.
+
+weight: a server's capacity relative to the other sources of your files (1 to 1000): devices
+spread over your primary and every alternate that has a weight, in proportion; an alternate
+without one is a standby, used only when those fail. --remove takes a weight back.
 
 Exit status 0 when everything was done, 1 when any file failed or was refused (each says why).
 """
@@ -375,6 +380,32 @@ def cmd_unsign(api, args):
     return 0
 
 
+def cmd_weight(api, args):
+    if args.remove == (args.weight is not None):
+        raise ToolError("give a weight (1 to 1000) or --remove, not both or neither")
+    if args.remove:
+        query = urllib.parse.urlencode({"address": args.address})
+        status, answer = api.call("DELETE", "/weights?" + query)
+    else:
+        status, answer = api.call("PUT", "/weights", {"address": args.address, "weight": args.weight})
+    if status != 200:
+        raise ToolError(answer.get("error", f"status {status}"))
+    what = "weight removed" if answer["weight"] is None else f"weight {answer['weight']}"
+    print(f"{answer['address']}: {what}; {answer['media']} of your media records name it")
+    return 0
+
+
+def cmd_weights(api, args):
+    status, answer = api.call("GET", "/weights")
+    if status != 200:
+        raise ToolError(answer.get("error", f"status {status}"))
+    if not answer["weights"]:
+        print("no weights set: each file's primary serves its devices, alternates stand by")
+    for w in answer["weights"]:
+        print(f"{w['weight']:>5}  {w['address']}  ({w['media']} media)")
+    return 0
+
+
 def _parser():
     p = argparse.ArgumentParser(prog="python -m tools.owner", description=__doc__.split("\n")[0])
     p.add_argument("--server", default=os.environ.get("META_SERVER", "http://127.0.0.1:8000"),
@@ -415,11 +446,17 @@ def _parser():
                        help="use the secret FILE holds (16-128 letters, digits, '-', '_')")
     s = sub.add_parser("unsign", help="URLs for the server are handed out unsigned again")
     s.add_argument("address")
+    s = sub.add_parser("weight", help="a server's share of your devices (its capacity)")
+    s.add_argument("address", help="the server, e.g. http://mirror.example.org")
+    s.add_argument("weight", type=int, nargs="?", help="1 to 1000, relative to your other sources'")
+    s.add_argument("--remove", action="store_true", help="take the weight back")
+    sub.add_parser("weights", help="the weights you set")
     return p
 
 
 COMMANDS = {"register": cmd_register, "mirror": cmd_mirror, "list": cmd_list, "remove": cmd_remove,
-            "usage": cmd_usage, "servers": cmd_servers, "sign": cmd_sign, "unsign": cmd_unsign}
+            "usage": cmd_usage, "servers": cmd_servers, "sign": cmd_sign, "unsign": cmd_unsign,
+            "weight": cmd_weight, "weights": cmd_weights}
 
 
 def main(argv=None):

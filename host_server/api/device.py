@@ -1,7 +1,8 @@
 """The device API: login (challenge, proof), programs, next item, horizon, full record, reports.
 
-GET /next answers the compact document of the device's current item, its sources ordered by
-file servers' health (services/health.py); GET /horizon the same for its next k items. A report
+GET /next answers the compact document of the device's current item, its sources in this
+device's order over servers' weights (model/spread.py), then by file servers' health
+(services/health.py: down ones last); GET /horizon the same for its next k items. A report
 is stored, advances the position when it is of the current item, and is folded into health;
 POST /reports takes a batch of them in order, exactly once. Health does nothing while it is off
 (settings.probe_interval == 0).
@@ -10,6 +11,7 @@ POST /reports takes a batch of them in order, exactly once. Health does nothing 
 from aiohttp import web
 
 from ..keys import AUTH, DB, DEVICE, HEALTH, SETTINGS, SIGNER
+from ..model import spread
 from ..model.catalog import dumps, next_doc
 from ..model.checks import check_device_id, check_firmware_version
 from ..model.errors import Invalid
@@ -85,11 +87,17 @@ async def next_item(request):
     item = await request.app[DB].devices.next_item(request[DEVICE])
     if item is None:
         return web.Response(status=204)
-    doc = next_doc(*item)
+    doc = _ordered(request, item)
     if _health_on(request):
         doc = request.app[HEALTH].order(doc)
     (doc,) = await request.app[SIGNER].sign_docs([doc])
     return json_response(doc)
+
+
+def _ordered(request, item):
+    """The compact document of (media id, pos, compact, spread), sources in the device's order."""
+    media_id, pos, compact, weights = item
+    return spread.order(next_doc(media_id, pos, compact), weights, request[DEVICE])
 
 
 @device_required
@@ -104,7 +112,7 @@ async def horizon(request):
     health = request.app[HEALTH] if _health_on(request) else None
     doc = {"program": program, "n": n, "items": []}
     size = len(dumps(doc).encode())
-    ordered = [next_doc(*item) for item in items]
+    ordered = [_ordered(request, item) for item in items]
     if health is not None:
         ordered = [health.order(one) for one in ordered]
     for one in await request.app[SIGNER].sign_docs(ordered):

@@ -1,4 +1,5 @@
-"""The owner API: an owner registers, updates and removes files on their own servers.
+"""The owner API: an owner registers, updates and removes files on their own servers, and
+weighs their servers (model/spread.py).
 
 Every handler needs an owner token (Authorization: Bearer own_...). An owner sees and changes
 only their own media: another's gives 403. Sources are checked (outbound/sourcecheck.py) before
@@ -186,3 +187,32 @@ async def stop_signing(request):
     await request.app[DB].signing.release(address, request[OWNER][0])
     request.app[SIGNER].changed()
     return json_response({"address": address, "signed": False})
+
+
+# -- weights of equal sources ----------------------------------------------------------------
+
+@owner_required
+async def list_weights(request):
+    """The weights the owner set on servers (each applies to their own media's sources)."""
+    rows = await request.app[DB].weights.list(request[OWNER][0])
+    return json_response({"weights": [{k: r[k] for k in ("address", "weight", "set", "media")}
+                                      for r in rows]})
+
+
+@owner_required
+async def set_weight(request):
+    """{address, weight}: the server's weight for the owner's media, from their next request."""
+    doc = await read_json(request)
+    address, weight = field(doc, "address", str), field(doc, "weight", int)
+    n = await request.app[DB].weights.set(request[OWNER][0], address, weight)
+    return json_response({"address": address.rstrip("/"), "weight": weight, "media": n})
+
+
+@owner_required
+async def unset_weight(request):
+    """?address=: the server back to its default (1 as a primary, a standby as an alternate)."""
+    address = request.query.get("address")
+    if not address:
+        raise Invalid("query parameter 'address' is missing: the server whose weight to remove")
+    n = await request.app[DB].weights.unset(request[OWNER][0], address)
+    return json_response({"address": address.rstrip("/"), "weight": None, "media": n})

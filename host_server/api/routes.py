@@ -30,6 +30,9 @@ def setup_routes(app):
     r.add_get("/api/v1/owner/servers", owner.list_servers)
     r.add_post("/api/v1/owner/signing", owner.require_signing)
     r.add_delete("/api/v1/owner/signing", owner.stop_signing)
+    r.add_get("/api/v1/owner/weights", owner.list_weights)
+    r.add_put("/api/v1/owner/weights", owner.set_weight)
+    r.add_delete("/api/v1/owner/weights", owner.unset_weight)
     # everyone
     r.add_get("/api/v1/openapi.yaml", openapi.openapi)
     r.add_get("/", pages.root)

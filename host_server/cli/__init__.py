@@ -1,8 +1,8 @@
 """Operator command line: python -m host_server [--db PATH|URL] <command> ...
 
-Commands live by domain (devices, catalog, owners, secure, operators, usage; serve alone imports the
-web stack; new-master-key and nginx-conf need no database); each module adds its subcommands to
-the parser and names the function that runs each. Errors are one line on stderr and exit status
+Commands live by domain (devices, catalog, owners, secure, operators, usage, weights; serve alone
+imports the web stack; new-master-key and nginx-conf need no database); each module adds its
+subcommands to the parser and names the function that runs each. Errors are one line on stderr and exit status
 1 (2 for usage errors, from argparse): what went wrong and what to do, a missing id with the ids
 that exist.
 """
@@ -16,7 +16,7 @@ from .. import settings
 from ..db import Database, engine_for, is_postgres_url
 from ..model import sealing
 from ..model.errors import DomainError, NotFound
-from . import catalog, devices, nginxconf, operators, owners, secure, serve, usage
+from . import catalog, devices, nginxconf, operators, owners, secure, serve, usage, weights
 from .output import CliError
 
 
@@ -28,7 +28,7 @@ def _parser():
                        help=f"{s.help} (default: ${s.env}" + (f" or {s.default})" if s.default else ")"))
     sub = p.add_subparsers(dest="command", required=True, metavar="command")
     commands = {}
-    for module in (catalog, devices, owners, secure, operators, usage):
+    for module in (catalog, devices, owners, secure, operators, usage, weights):
         commands.update(module.add_commands(sub))
     serve.add_commands(sub)
     nginxconf.add_commands(sub)

@@ -21,6 +21,7 @@ an exception rolls one back.
     db.stats      the overview's and the metrics' figures, from the above (stats.py)
     db.usage      usage statements: live reports and their daily rollup (usage.py)
     db.signing    file servers that require signed URLs, their secrets (signing.py)
+    db.weights    file servers' weights and each record's spread       (weights.py)
 """
 
 import logging
@@ -40,6 +41,7 @@ from .secure import Secure
 from .signing import SignedServers
 from .stats import Stats
 from .usage import Usage
+from .weights import Weights
 
 log = logging.getLogger("host_server.db")
 MIGRATIONS = pathlib.Path(__file__).with_name("migrations")
@@ -89,6 +91,7 @@ class Database:
         self.stats = Stats(self)
         self.usage = Usage(self)
         self.signing = SignedServers(self)
+        self.weights = Weights(self)
 
     def describe(self):
         """Which database this is, fit for a log line (no password)."""

@@ -18,14 +18,17 @@ class Catalog:
 
     # -- media -----------------------------------------------------------------------------
 
-    async def insert_media(self, c, rec):
-        """Store a validated record (catalog.validate_media) inside c; returns its id."""
+    async def insert_media(self, c, rec, owner=None):
+        """Store a validated record (catalog.validate_media) inside c, as the owner account's
+        (None: the operator's); returns its id."""
         values = _column_values(rec)
         cols = ", ".join(catalog.MEDIA_COLUMNS)
-        marks = ", ".join("?" * (len(values) + 2))
-        media_id = await c.insert(f"INSERT INTO media ({cols}, compact, created) VALUES ({marks})",
-                                  values + [catalog.compact_json(rec), self.db.clock()])
+        marks = ", ".join("?" * (len(values) + 3))
+        media_id = await c.insert(
+            f"INSERT INTO media ({cols}, compact, created, owner_account) VALUES ({marks})",
+            values + [catalog.compact_json(rec), self.db.clock(), owner])
         await self.replace_alternates(c, media_id, rec["alternates"], first=True)
+        await self.db.weights.respread_media(c, media_id)
         if rec.get("secure"):
             if self.db.sealer is None:
                 sealing.no_sealer()
@@ -50,6 +53,7 @@ class Catalog:
         await c.execute(f"UPDATE media SET {sets}, compact = ? WHERE id = ?",
                         _column_values(rec) + [catalog.dumps(old), media_id])
         await self.replace_alternates(c, media_id, rec["alternates"])
+        await self.db.weights.respread_media(c, media_id)
 
     async def replace_alternates(self, c, media_id, alternates, first=False):
         if not first:

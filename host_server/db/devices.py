@@ -19,7 +19,7 @@ REPORTS_SHOWN = 50             # reports listed when no limit is given
 PRUNE_BATCH = 5000             # reports rolled up and deleted in one transaction
 
 _CURRENT = (
-    "SELECT e.program, e.pos, p.n_items, pi.media, m.compact FROM devices d"
+    "SELECT e.program, e.pos, p.n_items, pi.media, m.compact, m.spread FROM devices d"
     " JOIN entitlements e ON e.device = d.id"
     "  AND e.program = coalesce(d.selected_program, d.default_program)"
     " JOIN programs p ON p.id = e.program"
@@ -164,7 +164,8 @@ class Devices:
         return program
 
     async def current(self, device):
-        """(program, pos, n_items, media id, compact) of the device's current item, or None.
+        """(program, pos, n_items, media id, compact, spread) of the device's current item, or
+        None.
 
         One indexed query in the common case. A stored position beyond the end (the program
         was shortened) means the start.
@@ -174,23 +175,24 @@ class Devices:
             return None
         if row[3] is None:
             item = await self.db.fetchone(
-                "SELECT m.id, m.compact FROM program_items pi JOIN media m ON m.id = pi.media"
-                " WHERE pi.program = ? AND pi.pos = 0", (row[0],))
+                "SELECT m.id, m.compact, m.spread FROM program_items pi JOIN media m"
+                " ON m.id = pi.media WHERE pi.program = ? AND pi.pos = 0", (row[0],))
             if item is None:
                 return None
-            return row[0], 0, row[2], item[0], item[1]
+            return row[0], 0, row[2], item[0], item[1], item[2]
         return row
 
     async def next_item(self, device):
-        """(media id, pos, compact JSON text) or None when there is nothing to play."""
+        """(media id, pos, compact JSON text, spread JSON text or None: db/weights.py) or None
+        when there is nothing to play."""
         cur = await self.current(device)
         if cur is None:
             return None
         await self.db.activity.handed_out(device, cur[0], cur[3], cur[1])
-        return cur[3], cur[1], cur[4]
+        return cur[3], cur[1], cur[4], cur[5]
 
     async def horizon(self, device, k):
-        """(program, n_items, [(media id, pos, compact JSON text)]) of the device's next k items
+        """(program, n_items, [(media id, pos, compact, spread)]) of the device's next k items
         in program order from its current one (wrapping, at most the whole program once), or
         None when there is nothing to play. Hands out the first, as next_item does; positions
         move only on reports."""
@@ -201,10 +203,11 @@ class Devices:
         await self.db.activity.handed_out(device, program, cur[3], pos)
         wanted = [(pos + i) % n for i in range(min(k, n))]
         rows = await self.db.fetchall(
-            "SELECT pi.pos, m.id, m.compact FROM program_items pi JOIN media m ON m.id = pi.media"
+            "SELECT pi.pos, m.id, m.compact, m.spread FROM program_items pi"
+            " JOIN media m ON m.id = pi.media"
             " WHERE pi.program = ? AND pi.pos IN (%s)" % ", ".join("?" * len(wanted)),
             [program] + wanted)
-        at = {r[0]: (r[1], r[0], r[2]) for r in rows}
+        at = {r[0]: (r[1], r[0], r[2], r[3]) for r in rows}
         return program, n, [at[p] for p in wanted if p in at]
 
     async def add_report(self, device, rep, per_minute=None):

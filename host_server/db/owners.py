@@ -28,6 +28,10 @@ class Owners:
             raise NotFound(f"no owner {name!r}")
         return row[0]
 
+    async def id_of(self, name):
+        """The id of the owner account of that name, or NotFound."""
+        return await self._id(self.db, name)
+
     async def new_token(self, name, token_sha256):
         """Another token for an owner (also lifts a revocation)."""
         async with self.db.transaction() as c:
@@ -64,6 +68,7 @@ class Owners:
                                " the owner's tokens instead")
             await c.execute("DELETE FROM owner_checks WHERE owner = ?", (owner,))
             await c.execute("DELETE FROM signed_servers WHERE owner = ?", (owner,))
+            await c.execute("DELETE FROM server_weights WHERE owner = ?", (owner,))
             await c.execute("DELETE FROM owner_tokens WHERE owner = ?", (owner,))
             await c.execute("DELETE FROM owners WHERE id = ?", (owner,))
 
@@ -123,8 +128,7 @@ class Owners:
                 (owner, rec["primary_address"], rec["primary_directory"], rec["file_name"]))
             if row is not None:
                 raise Conflict(f"already registered as media {row[0]}")
-            media_id = await self.db.catalog.insert_media(c, rec)
-            await c.execute("UPDATE media SET owner_account = ? WHERE id = ?", (owner, media_id))
+            media_id = await self.db.catalog.insert_media(c, rec, owner)
         return media_id
 
     async def update_media(self, owner, media_id, rec):

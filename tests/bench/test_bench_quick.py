@@ -3,7 +3,7 @@ of a quick run mean nothing, so nothing here is timed: the assertions are about 
 measured (bytes verified, failures seen as the right kind, answers 2xx), not how fast."""
 import math
 
-from bench import failover, fileserver, memory, metaserver, streaming
+from bench import failover, fileserver, memory, metaserver, spread, streaming
 from bench.__main__ import main as bench_main
 
 
@@ -52,6 +52,17 @@ def test_metaserver_compares_next_and_login_with_hello_world_and_nginx(tmp_path)
 def test_fileserver_streams_the_same_file_from_both(tmp_path):
     (sec,) = fileserver.run(str(tmp_path), quick=True)
     assert _positive(sec.figures["curl_ratio"]) and _positive(sec.figures["device_ratio"])
+
+
+def test_spread_sends_every_device_to_the_primary_alone_then_over_the_weighted_three(tmp_path):
+    (sec,) = spread.run(str(tmp_path), quick=True)
+    by_run = {}
+    for run, server, weight, first, _share, requests, *_ in sec.rows:
+        assert first == str(requests)   # what devices took is what each nginx logged
+        by_run.setdefault(run, []).append(int(first))
+    alone, spread_out = by_run.values()
+    assert alone == [40, 0, 0] and sum(spread_out) == 40 and all(spread_out)
+    assert sec.figures["peak_fetches_spread"] < sec.figures["peak_fetches_primary"]
 
 
 def test_runner_writes_the_markdown_with_targets(tmp_path):

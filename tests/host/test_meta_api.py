@@ -407,7 +407,7 @@ async def test_one_report_sent_at_once_to_several_replicas_is_stored_and_advance
     # the first is still at work: each replica its own Database (connection pool) on one database
     dbs = [await Database(db_path, clock=clock).connect() for _ in range(4)]
     try:
-        mid, pos, _ = await dbs[0].devices.next_item("dev1")
+        mid, pos, _, _ = await dbs[0].devices.next_item("dev1")
         rep = {"id": mid, "pos": pos, "status": "played", "src": None, "bytes": 1, "ms": 1,
                "errors": []}
         others = [{**rep, "id": seeded["media"][2], "pos": 0}]   # another device's, meanwhile

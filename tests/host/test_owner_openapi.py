@@ -85,6 +85,19 @@ async def test_owner_api_answers_match_the_document(aiohttp_client, aiohttp_serv
     s, body, _ = await api.call("DELETE", signing, query={"address": address}, headers=me)
     assert s == 200 and body == {"address": address, "signed": False}
     assert (await api.call("DELETE", signing, query={"address": address}, headers=me))[0] == 404
+    weights, primary = "/api/v1/owner/weights", {"address": good["primary_address"]}
+    s, body, _ = await api.call("PUT", weights, json=dict(primary, weight=2), headers=me)
+    assert s == 200 and body == dict(primary, weight=2, media=1)
+    assert (await api.call("PUT", weights, json={"address": "x", "weight": 2}, headers=me))[0] == 400
+    assert (await api.call("PUT", weights, json=dict(primary, weight=0), headers=me))[0] == 400
+    s, body, _ = await api.call("GET", weights, headers=me)
+    assert s == 200 and [w["weight"] for w in body["weights"]] == [2]
+    assert (await api.call("GET", weights, headers=them))[1] == {"weights": []}
+    assert (await api.call("GET", weights))[0] == 401
+    assert (await api.call("DELETE", weights, query=primary, headers=them))[0] == 404
+    s, body, _ = await api.call("DELETE", weights, query=primary, headers=me)
+    assert s == 200 and body["weight"] is None
+    assert (await api.call("DELETE", weights, headers=me))[0] == 400
     s, body, _ = await api.call("DELETE", one, {"id": mid}, headers=me)
     assert s == 200 and body == {"removed": mid, "programs": []}
     assert (await api.call("DELETE", one, {"id": mid}, headers=me))[0] == 404

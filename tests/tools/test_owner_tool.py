@@ -236,3 +236,23 @@ def test_usage_shows_the_plays_and_failovers_devices_reported(world):
     assert later.returncode == 0 and "total: 0 plays" in later.stdout
     bad = tool(world, "usage", "--until", "tomorrow")
     assert bad.returncode == 1 and "until must be a day as YYYY-MM-DD" in bad.stderr
+
+
+def test_weight_sets_lists_and_removes_a_servers_share_with_clear_errors(world):
+    assert register(world).returncode == 0
+    proc = tool(world, "weight", world["files"], "3")
+    assert proc.returncode == 0
+    assert proc.stdout == f"{world['files']}: weight 3; 2 of your media records name it\n"
+    assert tool(world, "weight", world["mirror"] + "/", "2").returncode == 0
+    listed = tool(world, "weights").stdout.splitlines()   # by address
+    assert sorted(listed) == sorted([f"    3  {world['files']}  (2 media)",
+                                     f"    2  {world['mirror']}  (0 media)"])
+    bad = tool(world, "weight", world["files"], "0")
+    assert bad.returncode == 1 and "weight must be a whole number from 1 to 1000" in bad.stderr
+    neither = tool(world, "weight", world["files"])
+    assert neither.returncode == 1 and "give a weight (1 to 1000) or --remove" in neither.stderr
+    gone = tool(world, "weight", world["mirror"], "--remove")
+    assert gone.returncode == 0 and "weight removed" in gone.stdout
+    again = tool(world, "weight", world["mirror"], "--remove")
+    assert again.returncode == 1 and f"no weight is set for {world['mirror']} by you" in again.stderr
+    assert tool(world, "weights").stdout.count("\n") == 1
