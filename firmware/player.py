@@ -193,6 +193,8 @@ class Player:
                 if res.underruns >= 0:
                     ev.append(("underruns", res.underruns))
                     ev.append(("underrun_ms", res.underrun_ms))
+                if res.gap_ms >= 0:
+                    ev.append(("gap_ms", res.gap_ms))
                 self.emit("ITEM", ev)
                 break
             except MemoryError:
