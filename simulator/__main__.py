@@ -20,7 +20,7 @@ from simulator.procs import ROOT
 from tools.filehash import file_sha256
 
 SPEED = 4       # the paced sink plays the demo (55 s) in 14 s
-JITTER = 8192   # its ring: 186 ms of the demo's 44100 B/s, 46 ms at speed 4
+JITTER = 16384  # its ring: 372 ms of the demo's 44100 B/s, 92 ms at speed 4 (bench/gap.py)
 PACED_K = 8     # heap for the paced sink's module and views beside its ring, and a margin: the
                 # paced job of every fault ran in 76K, not always under load
 
