@@ -42,7 +42,6 @@ class Result:
         self.ms = 0
         self.underruns = -1   # times the sink ran dry mid-item; -1: the sink does not count
         self.underrun_ms = 0
-        self.gap_ms = -1      # ms of silence between the item before and this one; -1: none
 
 
 def open_range(client, url, have):
@@ -263,7 +262,6 @@ def fetch(client, meta, sink, buf, emit=None, resume=False, dec=None, clock=tick
     sink.end(res.status == "played")
     res.underruns = sink.underruns
     res.underrun_ms = sink.underrun_ms
-    res.gap_ms = sink.gap_ms
     res.bytes = prog.have
     res.ms = ticks_diff(clock(), t0)
     prog.item(None, None)  # nothing of the item kept until the next

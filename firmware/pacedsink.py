@@ -33,6 +33,7 @@ BLOCKS = const(16)
 
 
 class PacedSink(Sink):
+    gap_ms = -1
     def __init__(self, ring, inner, speed, clock, sleep_ms):
         self.ring = ring
         self.cap = len(ring)            # a multiple of BLOCKS (devconfig)

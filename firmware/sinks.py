@@ -13,8 +13,8 @@
 #                   no more at once
 #   underruns, underrun_ms   after end(): times the buffer ran dry mid-item and for how long;
 #                   underruns -1: not counted (this sink has no buffer of its own to watch)
-#   gap_ms          after end(): ms the sink had nothing between the item before's last byte and
-#                   this one's first (0: gapless); -1: not measured (no item before it, or none)
+#   gap_ms          (optional) after end(): ms the sink had nothing between the item before's last
+#                   byte and this one's first (0: gapless); -1 or absent: not measured
 # meta is the item (fetch.py): a live stream has no size and end() comes when its source ends; an
 # item that is not audio (an image) carries what its sink needs, such as how long to show it.
 # The pace is the sink's: write() returns once the bytes are taken (an I2S write blocks while the
@@ -27,7 +27,6 @@ class Sink:
     chunk = 0
     underruns = -1
     underrun_ms = 0
-    gap_ms = -1
 
     def low(self):
         return True

@@ -48,8 +48,10 @@ def chain(items, work_ms):
         plan, rate, data = items[i]
         meta = {"id": i, "pos": i, "size": len(data), "sha256": sha(data), "src": [UA, UB],
                 "rate": rate}
-        results.append(fetch(None, meta, sink, bytearray(BUF), None, clock=clock,
-                             opener=Net(clock, plan, data), prog=Progress(clock, TIMEOUT_MS)))
+        res = fetch(None, meta, sink, bytearray(BUF), None, clock=clock,
+                    opener=Net(clock, plan, data), prog=Progress(clock, TIMEOUT_MS))
+        res.gap_ms = sink.gap_ms   # the sink's, for the item just fetched (the ITEM line's)
+        results.append(res)
         clock.now += work_ms
     sink.close()
     return results, out, clock
