@@ -34,6 +34,7 @@ BLOCKS = const(16)
 
 class PacedSink(Sink):
     gap_ms = -1
+
     def __init__(self, ring, inner, speed, clock, sleep_ms):
         self.ring = ring
         self.cap = len(ring)            # a multiple of BLOCKS (devconfig)
@@ -84,7 +85,6 @@ class PacedSink(Sink):
             self.pend -= back
             self.wpos = self.start = (self.pend + self.blk - 1) // self.blk * self.blk
         self.bps = bps
-        self.per_ms, self.rem = divmod(bps, 1000)
         self.underruns = 0 if bps else -1
         self.underrun_ms = 0
         self.gap_ms = -1
