@@ -210,8 +210,10 @@ class Player:
                       ("failovers", res.failovers), ("resumed", res.resumed), ("ms", res.ms),
                       ("verified", res.verified), ("secure", sec)]
                 if res.underruns >= 0:
-                    ev.append(("underruns", res.underruns))
-                    ev.append(("underrun_ms", res.underrun_ms))
+                    ev += (("underruns", res.underruns), ("underrun_ms", res.underrun_ms))
+                    gap = getattr(self.sink, "gap_ms", -1)  # one that plays items back to back
+                    if gap >= 0:
+                        ev.append(("gap_ms", gap))
                 self.emit("ITEM", ev)
                 break
             except MemoryError:

@@ -3,7 +3,9 @@
 #                                      buf is the stream buffer, free for the sink to use here
 #   write(mv)       the next bytes of the item, in order (mv is only valid during the call)
 #   restart()       drop everything held of this item: the next write is byte 0 again
-#   end(ok)         the item is finished (ok: all bytes received and sha256 matched)
+#   end(ok)         the item is finished (ok: all bytes received and sha256 matched); a sink
+#                   with a buffer may still be playing its tail (gapless: the next item's bytes
+#                   go in behind it); close() plays it out
 #   low()           True while the sink's buffer is under its low-water mark (or not playing, or
 #                   it has none): a source too slow to play from matters now (fetch.py's rule)
 #   speed           the sink plays speed x the item's rate (a paced sink's factor; 1 otherwise)
@@ -11,6 +13,8 @@
 #                   no more at once
 #   underruns, underrun_ms   after end(): times the buffer ran dry mid-item and for how long;
 #                   underruns -1: not counted (this sink has no buffer of its own to watch)
+#   gap_ms          (optional) after end(): ms the sink had nothing between the item before's last
+#                   byte and this one's first (0: gapless); -1 or absent: not measured
 # meta is the item (fetch.py): a live stream has no size and end() comes when its source ends; an
 # item that is not audio (an image) carries what its sink needs, such as how long to show it.
 # The pace is the sink's: write() returns once the bytes are taken (an I2S write blocks while the

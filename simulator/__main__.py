@@ -1,13 +1,16 @@
 """python -m simulator: the whole network on loopback, devices playing the demo program once.
 
 Prints one line per item and, last, exactly one line
-``RESULT items=<n> verified=<v> failovers=<f> resumed=<r> secure=<s> underruns=<u>`` (s: secure
-items verified; u: times a device's jitter ring ran dry mid-item, summed over the items that
-carried a rate); exits 0 only if every item played and verified.
+``RESULT items=<n> verified=<v> failovers=<f> resumed=<r> secure=<s> underruns=<u> gap_ms=<g>``
+(s: secure items verified; u: times a device's jitter ring ran dry mid-item, summed over the
+items that carried a rate; g: the median over the boundaries between paced items of the ms the
+sink had nothing between one item's last byte and the next one's first, ``none`` when no
+boundary was measured); exits 0 only if every item played and verified.
 """
 import argparse
 import asyncio
 import os
+import statistics
 import sys
 
 from simulator.devices import FIRMWARE_ENTRY, INTERPRETERS, DeviceProcess, compile_firmware
@@ -17,7 +20,7 @@ from simulator.procs import ROOT
 from tools.filehash import file_sha256
 
 SPEED = 4       # the paced sink plays the demo (55 s) in 14 s
-JITTER = 8192   # its ring: 186 ms of the demo's 44100 B/s, 46 ms at speed 4
+JITTER = 16384  # its ring: 372 ms of the demo's 44100 B/s, 92 ms at speed 4 (bench/gap.py)
 PACED_K = 8     # heap for the paced sink's module and views beside its ring, and a margin: the
                 # paced job of every fault ran in 76K, not always under load
 
@@ -74,10 +77,15 @@ class Tally:
     def __init__(self):
         self.items = self.verified = self.failovers = self.resumed = self.secure = 0
         self.underruns = 0
+        self.gaps = []   # ms per boundary between paced items (ITEM gap_ms)
+
+    def gap_median(self):
+        return "%d" % statistics.median(self.gaps) if self.gaps else "none"
 
     def line(self):
-        return "RESULT items=%d verified=%d failovers=%d resumed=%d secure=%d underruns=%d" % (
-            self.items, self.verified, self.failovers, self.resumed, self.secure, self.underruns)
+        return ("RESULT items=%d verified=%d failovers=%d resumed=%d secure=%d underruns=%d "
+                "gap_ms=%s" % (self.items, self.verified, self.failovers, self.resumed,
+                               self.secure, self.underruns, self.gap_median()))
 
 
 def item_line(net, dev, n, total, ev, ok):
@@ -86,6 +94,8 @@ def item_line(net, dev, n, total, ev, ok):
     under = ""
     if "underruns" in ev:  # the item had a rate and the sink counted
         under = "  underruns=%d (%d ms)" % (ev["underruns"], ev.get("underrun_ms", 0))
+    if "gap_ms" in ev:     # it followed a paced item: the silence between them
+        under += "  gap=%d ms" % ev["gap_ms"]
     return "%-5s %2d/%d  %-36s %9s B  from %-4s failovers=%d resumed=%d  %6.1f MB/s  %s%s" % (
         dev.id, n, total, title, format(ev.get("bytes", 0), ","),
         net.server_name(ev.get("src")), ev.get("failovers", 0), ev.get("resumed", 0), mb_s,
@@ -103,19 +113,37 @@ def check_item(net, dev, ev, sink):
     return os.path.exists(path) and file_sha256(path) == facts["sha256"]
 
 
+def settle(net, dev, held, tally, sink):
+    """Check the kept bytes of the items held: a paced sink plays an item's tail on after its
+    ITEM line (gapless), so its file is whole once a later item has played, or the device has
+    stopped."""
+    for ev in held:
+        ok = check_item(net, dev, ev, sink)
+        if not ok and ev.get("status") == "played" and ev.get("verified"):
+            print("      ! %s: the bytes kept of item %s do not match its sha256" % (
+                dev.id, ev.get("id")), flush=True)
+        tally.verified += ok
+        tally.secure += 1 if ok and ev.get("secure") else 0
+    del held[:]
+
+
 async def follow(net, dev, total, tally, sink):
     n = 0
+    held = []   # ITEM events whose kept bytes are not checked yet
     async for tag, ev in dev.events():
         if tag == "ITEM":
             n += 1
-            ok = check_item(net, dev, ev, sink)
+            played = ev.get("status") == "played"
+            if played:
+                settle(net, dev, held, tally, sink)  # its end played out the item before
+            held.append(ev)
             tally.items += 1
-            tally.verified += ok
-            tally.secure += 1 if ok and ev.get("secure") else 0
             tally.failovers += ev.get("failovers", 0)
             tally.resumed += 1 if ev.get("resumed") else 0
             tally.underruns += ev.get("underruns", 0)
-            print(item_line(net, dev, n, total, ev, ok), flush=True)
+            if "gap_ms" in ev:
+                tally.gaps.append(ev["gap_ms"])
+            print(item_line(net, dev, n, total, ev, played and ev.get("verified")), flush=True)
         elif tag == "FAIL":
             print("      ! %s: %s failed at byte %s: %s" % (
                 dev.id, net.server_name(ev.get("src")), ev.get("at"), ev.get("why")), flush=True)
@@ -123,7 +151,9 @@ async def follow(net, dev, total, tally, sink):
             print("      ~ %s backs off %.1fs: %s" % (dev.id, ev.get("s", 0), ev.get("why")), flush=True)
         elif tag == "LOG" and ev[:2] in ("E ", "W "):
             print("      %s: %s" % (dev.id, ev), flush=True)
-    return await dev.wait()
+    rc = await dev.wait()
+    settle(net, dev, held, tally, sink)
+    return rc
 
 
 async def main(a):
@@ -179,6 +209,9 @@ async def run(a, db=None):
             print("only %d of %d items were played (device exit codes %s; consoles in %s)" % (
                 tally.items, expected, rcs, os.path.join(net.workdir, "devices")))
             tally.items = expected
+        if tally.gaps:
+            print("gaps     %d boundaries between paced items: median %s ms, max %d ms" % (
+                len(tally.gaps), tally.gap_median(), max(tally.gaps)), flush=True)
         reports = await net.reports()
         print("server   recorded %d reports: %d played, %d failed (python -m host_server --db %s reports)" % (
             len(reports), sum(r["status"] == "played" for r in reports),

@@ -42,7 +42,8 @@ def test_each_fault_class_mid_item_is_played_through_with_its_underruns_counted(
         assert ev["status"] == "played" and ev["verified"] == 1 and ev["src"] == alt, ev
         assert ev["resumed"] == 1 and ev["bytes"] == len(MID)
         assert (tmp_path / "out" / str(n)).read_bytes() == MID   # every byte, in order
-        assert ev["ms"] >= len(MID) * 1000 // (RATE * SPEED)     # played, not just fetched
+        # played, not just fetched (all but the ring's tail, which plays on after the item ends)
+        assert ev["ms"] >= (len(MID) - JITTER) * 1000 // (RATE * SPEED)
         assert ev["underruns"] >= 0 and ev["underrun_ms"] >= 0
     # the 500 ms read timeout outlasts the 64 ms the ring holds: at least one underrun, silent
     # for at least the difference
@@ -99,3 +100,28 @@ def test_a_bad_jitter_config_is_a_clear_config_error(interp, tmp_path):
         proc = subprocess.run(interp + [str(path)], capture_output=True, text=True, timeout=30)
         assert proc.returncode == 2, proc.stdout
         assert proc.stdout.startswith("E config: " + why), proc.stdout
+
+
+def test_items_play_gapless_one_after_another_with_a_failover_at_a_boundary(
+        interp, tmp_path, servers):
+    meta, a, fa, b, fb, ms = servers
+    other = bytes(reversed(MID))   # a different item at another rate
+    a.files["/m/other.bin"] = other
+    b.files["/alt/other.bin"] = other
+    meta.items = [item(21, MID, [fa.url + "/m/mid.bin", fb.url + "/alt/mid.bin"], rate=RATE),
+                  item(22, other, [fa.url + "/m/nope.bin", fb.url + "/alt/other.bin"],
+                       rate=2 * RATE),  # its primary answers 404: a failover at the boundary
+                  item(23, MID, [fa.url + "/m/mid.bin"], rate=RATE),
+                  item(24, SMALL, [fa.url + "/m/small.bin"], rate=RATE)]  # shorter than the ring
+    proc, events = run_device(interp, tmp_path, ms.url, 4, **paced(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    it = tags(events, "ITEM")
+    assert [ev["id"] for ev in it] == [21, 22, 23, 24]   # in program order
+    for ev, data in zip(it, (MID, other, MID, SMALL)):
+        assert ev["status"] == "played" and ev["verified"] == 1 and ev["bytes"] == len(data), ev
+        # every byte of each item, in order, though each one's tail played after its ITEM line
+        assert (tmp_path / "out" / str(ev["id"])).read_bytes() == data
+    assert [f["why"] for f in tags(events, "FAIL")] == ["404"]
+    # a gap is measured at each boundary (the sink's own clock), none before the first item
+    assert "gap_ms" not in it[0] and all(ev["gap_ms"] >= 0 for ev in it[1:]), it
+    assert all("gap_ms" not in r for r in meta.reports)   # the ITEM line's alone

@@ -154,6 +154,9 @@ def play(plan, srcs, rate=RATE, ring=RING, data=DATA, served=None):
     net = Net(clock, plan, served or data)
     res = fetch(None, meta, sink, bytearray(BUF), lambda t, p: events.append((t, dict(p))),
                 clock=clock, opener=net, prog=Progress(clock, TIMEOUT_MS))
+    net.fetched = clock.now  # the last byte is in the ring; its tail plays on (gapless)
+    sink.close()             # played out, as the player does when it stops
+    net.played = clock.now
     net.slept = clock.slept
     return res, out, events, net
 
@@ -162,9 +165,10 @@ def test_paced_play_plays_at_the_rate_without_underruns():
     res, out, events, net = play({UA: (None, None)}, [UA])
     assert res.status == "played" and res.verified == 1 and out.got(DATA)
     assert res.underruns == 0 and res.underrun_ms == 0 and events == []
-    # the network took 29 ms; the rest is playing 6144 bytes at 4000 B/s (the last of them
-    # after the fetch: end() plays the ring out)
-    assert 1536 <= res.ms <= 1536 + 29 + 2, res.ms
+    # the network took 29 ms; the rest is playing 6144 bytes at 4000 B/s, the last ring of them
+    # after the fetch (end() leaves the tail playing; close() plays it out)
+    assert 1536 <= net.played <= 1536 + 29 + 2, net.played
+    assert res.ms == net.fetched and net.played - res.ms >= (RING - STEP) * 1000 // RATE
     assert out.writes == len(DATA) // (RING // 16)  # a block at a time
 
 
@@ -280,3 +284,4 @@ def test_playing_allocates_nothing_per_chunk():
             sink.end(False)
     small, big = stream(50), stream(400)
     assert big == small, (small, big)
+
