@@ -13,7 +13,7 @@ import os
 import statistics
 import sys
 
-from simulator.devices import FIRMWARE_ENTRY, INTERPRETERS, DeviceProcess, compile_firmware
+from simulator.devices import FIRMWARE_ENTRY, HEAP, INTERPRETERS, DeviceProcess, compile_firmware
 from simulator.network import DEFAULT_FAULTS, FAULTS, Network, parse_faults
 from simulator.pgcluster import Cluster
 from simulator.procs import ROOT
@@ -30,8 +30,8 @@ def parse_args(argv):
     p.add_argument("--interpreter", choices=INTERPRETERS, default="micropython",
                    help="what runs the firmware (default: micropython, the real unix port)")
     p.add_argument("--heap", default=None,
-                   help="micropython -X heapsize (default 64K, and the jitter ring's size on top "
-                        "with the paced sink)")
+                   help="micropython -X heapsize (default %s, and the jitter ring's size and %dK on "
+                        "top with the paced sink)" % (HEAP, PACED_K))
     p.add_argument("--source", dest="mpy", action="store_false",
                    help="run the firmware from source (it needs about 74K); by default micropython "
                         "runs it compiled to .mpy by mpy-cross, as on a board")
@@ -67,7 +67,7 @@ def parse_args(argv):
     if a.speed <= 0:
         p.error("--speed must be above 0")
     if a.heap is None:
-        a.heap = "%dK" % (64 + (a.jitter // 1024 + PACED_K if a.sink == "paced" else 0))
+        a.heap = "%dK" % (int(HEAP[:-1]) + (a.jitter // 1024 + PACED_K if a.sink == "paced" else 0))
     if a.speed == int(a.speed):
         a.speed = int(a.speed)
     return a

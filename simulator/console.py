@@ -2,7 +2,7 @@
 stdout on the pty's master side, as a board sits at the far end of a USB serial cable, and the
 pty's name (/dev/pts/N) is the "port" that tools.console opens exactly as /dev/ttyUSB0.
 
-    python -m simulator.console CONFIG.json [--interpreter cpython] [--heap 64K] [--source]
+    python -m simulator.console CONFIG.json [--interpreter cpython] [--heap 72K] [--source]
     # prints "console /dev/pts/N"; in another terminal: python -m tools.console /dev/pts/N --send ""
 
 Opening a serial port drops what arrived before (pyserial flushes input on open, as for a real
@@ -21,7 +21,8 @@ import tempfile
 import tty
 import urllib.parse
 
-from simulator.devices import FIRMWARE_ENTRY, INTERPRETERS, compile_firmware, device_command
+from simulator.devices import (FIRMWARE_ENTRY, HEAP, INTERPRETERS, SOURCE_HEAP, compile_firmware,
+                               device_command)
 
 
 class PtyDevice:
@@ -74,7 +75,8 @@ def main(argv=None):
     p.add_argument("config", help="the device's config JSON")
     p.add_argument("--interpreter", choices=INTERPRETERS, default="micropython",
                    help="what runs the firmware (default: micropython, the real unix port)")
-    p.add_argument("--heap", help="micropython -X heapsize (default 64K, or 80K with --source)")
+    p.add_argument("--heap", help="micropython -X heapsize (default %s, or %s with --source)"
+                   % (HEAP, SOURCE_HEAP))
     p.add_argument("--source", action="store_true",
                    help="run the firmware from source; by default micropython runs it compiled"
                         " to .mpy by mpy-cross, as on a board (from source it needs a larger heap)")
@@ -84,7 +86,7 @@ def main(argv=None):
         print("warning: the config's meta server %s does not answer (%s): the device backs off"
               " until it does (a run of `make run` has ended: its meta server with it)"
               % (url or "(none)", why), file=sys.stderr, flush=True)
-    heap = a.heap or ("80K" if a.source else "64K")
+    heap = a.heap or (SOURCE_HEAP if a.source else HEAP)
     entry, built = FIRMWARE_ENTRY, None
     if a.interpreter == "micropython" and not a.source:
         built = tempfile.mkdtemp(prefix="fw-mpy-")

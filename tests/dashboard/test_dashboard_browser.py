@@ -12,7 +12,7 @@ import sys
 import pytest
 from playwright.async_api import expect
 
-from simulator.devices import DeviceProcess, compile_firmware
+from simulator.devices import HEAP, DeviceProcess, compile_firmware
 from simulator.network import Network
 from simulator.procs import ROOT
 
@@ -38,11 +38,11 @@ async def network(tmp_path):
 
 @pytest.fixture
 async def playing_device(network):
-    """dev1 under micropython (64K heap, the firmware compiled by mpy-cross as on a board),
+    """dev1 under micropython (simulator.devices.HEAP, the firmware compiled by mpy-cross as on a board),
     playing its program over and over (its output drained)."""
     entry = compile_firmware(os.path.join(network.workdir, "firmware-mpy"))
     dev = DeviceProcess(network.workdir, "dev1", network.devices["dev1"], network.meta.url,
-                        interpreter="micropython", heap="64K", sink="null", items=0,
+                        interpreter="micropython", heap=HEAP, sink="null", items=0,
                         read_timeout=2.0, connect_timeout=2.0, entry=entry)
     await dev.start()
     events = []

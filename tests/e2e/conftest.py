@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from simulator.devices import FIRMWARE_ENTRY, DeviceProcess, compile_firmware
+from simulator.devices import FIRMWARE_ENTRY, HEAP, DeviceProcess, compile_firmware
 from simulator.network import Network
 from tools.filehash import file_sha256
 
@@ -44,7 +44,7 @@ _compiled = {}
 
 
 def firmware_entry(interpreter, tmp_root):
-    """micropython runs the firmware compiled to .mpy, as on a board (64K heap); CPython from
+    """micropython runs the firmware compiled to .mpy, as on a board (simulator.devices.HEAP); CPython from
     source. Compiled once per test process."""
     if interpreter != "micropython":
         return FIRMWARE_ENTRY
@@ -53,7 +53,7 @@ def firmware_entry(interpreter, tmp_root):
     return _compiled["entry"]
 
 
-async def play(net, interpreter, device="dev1", items=None, heap="64K", read_timeout=1.0,
+async def play(net, interpreter, device="dev1", items=None, heap=HEAP, read_timeout=1.0,
                sink="file", on_event=None, **config):
     config.setdefault("entry", firmware_entry(interpreter, os.path.dirname(net.workdir)))
     dev = DeviceProcess(net.workdir, device, net.devices[device], net.meta.url,

@@ -1,4 +1,4 @@
-"""Each fault class, end to end on real processes, under micropython (64K heap) and CPython.
+"""Each fault class, end to end on real processes, under micropython (simulator.devices.HEAP) and CPython.
 
 The device must deliver every demo item byte-identical, fail over the way the seed's Figure 2
 says, resume at the byte reached, and the meta server must record which source served it.

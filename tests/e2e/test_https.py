@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from simulator.devices import DeviceProcess
+from simulator.devices import HEAP, DeviceProcess
 from simulator.media import write_demo_media
 from simulator.procs import ServerProcess, free_port, run_cli
 from tests.e2e.conftest import INTERPRETERS, firmware_entry
@@ -161,6 +161,6 @@ def test_an_https_server_without_a_ca_is_a_config_error(tmp_path, interpreter):
     from simulator.devices import device_command
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps({"server": "https://127.0.0.1:1", "device": "d", "secret": "00" * 16}))
-    r = subprocess.run(device_command(interpreter, "64K", str(cfg)), capture_output=True, text=True,
+    r = subprocess.run(device_command(interpreter, HEAP, str(cfg)), capture_output=True, text=True,
                        timeout=30, cwd=ROOT)
     assert r.returncode == 2 and "an https:// server needs ca" in r.stdout, r.stdout + r.stderr

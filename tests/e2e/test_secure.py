@@ -1,4 +1,4 @@
-"""Secure items end to end on real processes, under micropython (64K heap, .mpy) and CPython:
+"""Secure items end to end on real processes, under micropython (simulator.devices.HEAP, .mpy) and CPython:
 encrypted, partial, and encrypted+partial items decrypt byte-identical, with and without a
 failover mid-stream; a ciphertext altered on one file server is caught; no key, IV or piece
 appears in any log of the run."""

@@ -1,4 +1,4 @@
-"""device.py as the simulator runs it, under micropython (64K heap, modules compiled to .mpy as on
+"""device.py as the simulator runs it, under micropython (simulator.devices.HEAP, modules compiled to .mpy as on
 a board) and CPython, against small local stand-in servers: event lines, failover with Range,
 sha256, reports, state, re-login."""
 import json
@@ -11,6 +11,7 @@ import pytest
 from fwpaths import FIRMWARE, MICROPYTHON
 from fwservers import FileHandler, FileState, MetaHandler, MetaState, Running, item
 
+from simulator.devices import HEAP
 from simulator.procs import free_port, refusing_port
 
 SECRET = "00112233445566778899aabbccddeeff"
@@ -18,7 +19,7 @@ BIG = os.urandom(1000000)
 MID = os.urandom(50000)
 SMALL = b"small item\n" * 10
 
-INTERPRETERS = {"micropython": [MICROPYTHON, "-X", "heapsize=64K"], "cpython": [sys.executable]}
+INTERPRETERS = {"micropython": [MICROPYTHON, "-X", "heapsize=" + HEAP], "cpython": [sys.executable]}
 
 
 @pytest.fixture(scope="session")

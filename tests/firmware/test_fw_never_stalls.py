@@ -1,4 +1,4 @@
-"""What a device does with what it can never use, under micropython (64K heap, .mpy) and CPython,
+"""What a device does with what it can never use, under micropython (simulator.devices.HEAP, .mpy) and CPython,
 against the stand-in servers: an item whose meta data no device can play is reported failed and
 the program moves on; a refused login says that the device id or secret is wrong; the firmware's
 version goes with each login."""

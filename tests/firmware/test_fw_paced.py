@@ -1,5 +1,5 @@
 """The device with its paced sink (the jitter ring drained at the item's rate times speed), under
-micropython (64K heap, .mpy) and CPython, against the stand-in servers: each fault class mid-item
+micropython (simulator.devices.HEAP, .mpy) and CPython, against the stand-in servers: each fault class mid-item
 with underruns counted and the bytes exact, a trickling source abandoned for the alternate, and
 the jitter config checked."""
 import json
@@ -12,7 +12,7 @@ from simulator.procs import free_port
 
 RATE = 16000           # bytes per second (128 kbit/s)
 SPEED = 4              # played at 64000 B/s: MID (50000 bytes) in 781 ms
-JITTER = 4096          # 64 ms of ring at that pace (what fits beside the firmware in 64K)
+JITTER = 4096          # 64 ms of ring at that pace (what fits beside the firmware in HEAP)
 PACED = {"buffer": 1024, "jitter": JITTER, "key_buffer": 0}
 
 

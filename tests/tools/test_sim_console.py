@@ -1,5 +1,5 @@
 """python -m simulator.console as the README types it: the device runs compiled to .mpy at the
-default 64K heap (from source it ran out of memory there), and a config whose meta server is gone
+default heap (simulator.devices.HEAP) (from source it ran out of memory there), and a config whose meta server is gone
 says so before the device starts backing off."""
 
 import json
