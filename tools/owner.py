@@ -445,7 +445,7 @@ def _parser():
     given.add_argument("--secret-file", metavar="FILE",
                        help="use the secret FILE holds (16-128 letters, digits, '-', '_')")
     s = sub.add_parser("unsign", help="URLs for the server are handed out unsigned again")
-    s.add_argument("address")
+    s.add_argument("address", help="the server, as your media name it")
     s = sub.add_parser("weight", help="a server's share of your devices (its capacity)")
     s.add_argument("address", help="the server, e.g. http://mirror.example.org")
     s.add_argument("weight", type=int, nargs="?", help="1 to 1000, relative to your other sources'")
