@@ -72,7 +72,7 @@ async def test_a_device_plays_on_through_urls_expiring_mid_program(tmp_path, sta
 
     out = await owner_tool(meta.url, token, "register", str(folder), "--address", primary,
                            "--directory", "/music")
-    assert "3 of 3 files registered" in out
+    assert "3 of 3 media files registered" in out
     out = await owner_tool(meta.url, token, "mirror", str(folder), str(tmp_path / "mirror" / "m"),
                            "--address", mirror_address, "--directory", "/m")
     assert "alternate registered for 3 media" in out
