@@ -138,5 +138,8 @@ def make_sink(cfg, ring=None, clock=None, sleep_ms=None):
     try:
         import boardsinks  # hw/: I2S, VS1053, pipe; copied next to these modules on a board
     except ImportError:
+        if kind == "board":
+            raise ValueError("sink type board needs the board's modules (hw/): on the desktop, "
+                             "python -m simulator.console CONFIG plays it into a paced sink")
         raise ValueError("unknown sink type: %s" % kind)
     return boardsinks.make_sink(cfg)

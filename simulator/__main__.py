@@ -13,7 +13,8 @@ import os
 import statistics
 import sys
 
-from simulator.devices import FIRMWARE_ENTRY, HEAP, INTERPRETERS, DeviceProcess, compile_firmware
+from simulator.devices import (FIRMWARE_ENTRY, HEAP, INTERPRETERS, PACED_K, DeviceProcess,
+                               compile_firmware)
 from simulator.network import DEFAULT_FAULTS, FAULTS, Network, parse_faults
 from simulator.pgcluster import Cluster
 from simulator.procs import ROOT
@@ -21,8 +22,6 @@ from tools.filehash import file_sha256
 
 SPEED = 4       # the paced sink plays the demo (55 s) in 14 s
 JITTER = 16384  # its ring: 372 ms of the demo's 44100 B/s, 92 ms at speed 4 (bench/gap.py)
-PACED_K = 8     # heap for the paced sink's module and views beside its ring, and a margin: the
-                # paced job of every fault ran in 76K, not always under load
 
 
 def parse_args(argv):

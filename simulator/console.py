@@ -21,8 +21,8 @@ import tempfile
 import tty
 import urllib.parse
 
-from simulator.devices import (FIRMWARE_ENTRY, HEAP, INTERPRETERS, SOURCE_HEAP, compile_firmware,
-                               device_command)
+from simulator.devices import (FIRMWARE_ENTRY, HEAP, INTERPRETERS, PACED_K, SOURCE_HEAP,
+                               compile_firmware, device_command)
 
 
 class PtyDevice:
@@ -70,6 +70,28 @@ def server_answers(config_path, timeout=1.0):
         return url, getattr(e, "strerror", None) or str(e) or e.__class__.__name__
 
 
+DESKTOP_JITTER = 16384
+
+
+def desktop_config(config_path, out_dir):
+    """A provisioned config (a board's sink) as the desktop can run it: the board sink becomes a
+    paced sink at real time through a jitter ring (nothing is heard; the bytes played go to
+    out_dir), written beside out_dir; None when the config has no board sink (it runs as it is).
+    The board keys (wifi, watchdog, timer) are boardmain.py's, which the desktop does not run."""
+    with open(config_path, encoding="utf-8") as f:
+        cfg = json.load(f)
+    sink = cfg.get("sink") if isinstance(cfg, dict) else None
+    if not isinstance(sink, dict) or sink.get("type") != "board":
+        return None
+    cfg["sink"] = {"type": "paced", "speed": 1, "dir": out_dir}
+    cfg["jitter"] = cfg.get("jitter") or DESKTOP_JITTER
+    path = os.path.join(os.path.dirname(out_dir), "desktop-config.json")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)   # it holds the secret
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(cfg, f)
+    return path, sink.get("board"), cfg["jitter"]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m simulator.console", description=__doc__.splitlines()[0])
     p.add_argument("config", help="the device's config JSON")
@@ -87,14 +109,28 @@ def main(argv=None):
               " until it does (a run of `make run` has ended: its meta server with it)"
               % (url or "(none)", why), file=sys.stderr, flush=True)
     heap = a.heap or (SOURCE_HEAP if a.source else HEAP)
+    config = os.path.abspath(a.config)
+    scratch = tempfile.mkdtemp(prefix="sim-console-")
+    try:
+        desktop = desktop_config(config, os.path.join(scratch, "out"))
+    except (OSError, ValueError):
+        desktop = None   # the device's own check says what is wrong with it
+    if desktop:
+        config, board, ring = desktop
+        if not a.heap:
+            heap = "%dK" % (int(heap[:-1]) + ring // 1024 + PACED_K)
+        print("note: the board sink (%s) needs the board: here the device plays into a paced sink"
+              " at real time through a %d-byte jitter ring (nothing is heard), with %s of heap"
+              % (board, ring, heap), file=sys.stderr, flush=True)
     entry, built = FIRMWARE_ENTRY, None
     if a.interpreter == "micropython" and not a.source:
         built = tempfile.mkdtemp(prefix="fw-mpy-")
         entry = compile_firmware(built)
     try:
-        dev = PtyDevice(device_command(a.interpreter, heap, os.path.abspath(a.config), entry), hold=True)
+        dev = PtyDevice(device_command(a.interpreter, heap, config, entry), hold=True)
     except RuntimeError as e:
         print("error: %s" % e, file=sys.stderr)
+        shutil.rmtree(scratch, ignore_errors=True)
         return 1
     # a kill of this process ends the device too (its own session does not hear the terminal)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -108,6 +144,7 @@ def main(argv=None):
         dev.close()
         if built:
             shutil.rmtree(built, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

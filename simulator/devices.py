@@ -49,6 +49,8 @@ def sink_config(sink, out_dir, speed=4):
 # this keeps a margin above that cliff (README "The simulator"). From source: SOURCE_HEAP.
 HEAP = "72K"
 SOURCE_HEAP = "88K"
+PACED_K = 8     # heap for the paced sink's module and views beside its ring, and a margin: the
+                # paced job of every fault ran in 76K, not always under load
 
 
 class DeviceProcess:

@@ -118,3 +118,48 @@ def write_manifest(out_dir, manifest):
     with open(path, "w") as f:
         json.dump(manifest, f, sort_keys=True)
     return path
+
+
+# -- mip: the firmware as a MicroPython package ------------------------------------------------
+
+PACKAGE = os.path.join(ROOT, "package.json")
+
+
+def firmware_version():
+    """firmware/version.py's VERSION (read, not imported: it is a board module)."""
+    with open(os.path.join(FIRMWARE, "version.py"), encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("VERSION = "):
+                return line.split("=", 1)[1].strip().strip('"')
+    raise BuildError("firmware/version.py has no VERSION line")
+
+
+def package_doc(port="esp32"):
+    """The package.json `mip` reads: every file a MicroPython board runs (the same set as a build,
+    as source: mip copies files, it does not compile), each from its path in the repository
+    (relative URLs: mip takes them relative to package.json, so a fork or a local copy works)."""
+    urls = [[name, os.path.relpath(path, ROOT).replace(os.sep, "/")] for name, path in sources(port)]
+    return {"urls": urls, "version": firmware_version()}
+
+
+def package_text():
+    """package.json's text: one file a line."""
+    doc = package_doc()
+    lines = ",\n".join("  " + json.dumps(u) for u in doc["urls"])
+    return '{"version": %s,\n "urls": [\n%s\n ]}\n' % (json.dumps(doc["version"]), lines)
+
+
+def main(argv=None):
+    args = sys.argv[1:] if argv is None else argv
+    if args != ["package-json"]:
+        print("usage: python -m tools.fwbuild package-json   (rewrites package.json from firmware/"
+              " and hw/)", file=sys.stderr)
+        return 2
+    with open(PACKAGE, "w", encoding="utf-8") as f:
+        f.write(package_text())
+    print("%s: %d files, version %s" % (PACKAGE, len(package_doc()["urls"]), firmware_version()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

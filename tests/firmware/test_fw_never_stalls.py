@@ -61,3 +61,14 @@ def test_each_login_sends_the_firmware_version(interp, tmp_path, servers):
     proc, events = run_device(interp, tmp_path, ms.url, 1)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert meta.fw == [VERSION]
+
+
+def test_a_board_sink_on_the_desktop_says_how_to_run_the_config_there(interp, tmp_path):
+    path = tmp_path / "kitchen.json"
+    path.write_text(json.dumps({"server": "http://127.0.0.1:1", "device": "kitchen",
+                                "secret": "0" * 32, "sink": {"type": "board", "board": "esp32-i2s"}}))
+    proc = subprocess.run(interp + [str(path)], capture_output=True, text=True, timeout=60,
+                          cwd=str(tmp_path))
+    assert proc.returncode != 0
+    assert "sink type board needs the board's modules (hw/): on the desktop, python -m " \
+           "simulator.console CONFIG plays it into a paced sink" in proc.stdout + proc.stderr

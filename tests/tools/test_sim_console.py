@@ -54,3 +54,37 @@ def test_a_config_whose_server_is_gone_warns_and_the_mpy_device_backs_off_at_64k
         proc.wait(30)
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_a_provisioned_config_runs_on_the_desktop_with_a_paced_sink_for_the_board(tmp_path):
+    # what tools.provision writes for a board: its sink, Wi-Fi networks and the watchdog
+    cfg = tmp_path / "kitchen.json"
+    server = "http://127.0.0.1:%d" % free_port()
+    cfg.write_text(json.dumps({"server": server, "device": "kitchen", "secret": "0" * 32,
+                               "state": "state.json", "items": 0, "watchdog": 120,
+                               "sink": {"type": "board", "board": "esp32-i2s"},
+                               "wifi": [{"ssid": "home", "password": "pw"}],
+                               "backoff_base": 0.01, "backoff_cap": 0.02}))
+    proc = subprocess.Popen([sys.executable, "-m", "simulator.console", str(cfg)], cwd=str(tmp_path),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr.readline().startswith("warning: the config's meta server")
+        note = proc.stderr.readline()
+        assert note.startswith("note: the board sink (esp32-i2s) needs the board: here the device"
+                               " plays into a paced sink at real time through a 16384-byte"), note
+        line = proc.stdout.readline()
+        fd = os.open(line.split()[1], os.O_RDWR | os.O_NOCTTY)
+        try:
+            os.write(fd, b"\n")
+            seen = lines_until(fd, "BACKOFF")
+        finally:
+            os.close(fd)
+        # the sink was made (it is made before the first login) and no key was unknown
+        assert not [l for l in seen if l.startswith(("E ", "W "))], seen
+        assert any('"refused"' in l for l in seen if l.startswith("BACKOFF")), seen
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        proc.stdout.close()
+        proc.stderr.close()
+    assert json.loads(cfg.read_text())["sink"]["type"] == "board"   # the user's file is as it was
