@@ -109,9 +109,10 @@ class Database:
         self.transaction = engine.transaction
         self.sealed_without_key = await self.check_master_key()
         if self.sealer is not None:
-            sealed = await self.devices.seal_clear_secrets()
-            if sealed:
-                log.info("sealed %d device secrets kept in clear under the master key", sealed)
+            for what, table in (("device", self.devices), ("file server signing", self.signing)):
+                sealed = await table.seal_clear_secrets()
+                if sealed:
+                    log.info("sealed %d %s secrets kept in clear under the master key", sealed, what)
         return self
 
     async def check_master_key(self):

@@ -57,3 +57,24 @@ def test_adding_a_device_without_a_master_key_warns(tmp_path):
     from hostutil import run_cli
     proc = run_cli("add-device", "dev1", db=str(tmp_path / "m.db"), check=0)
     assert "kept in the database in clear" in proc.stderr
+
+
+async def test_file_servers_signing_secrets_kept_in_clear_are_sealed_once_there_is_a_key(tmp_path):
+    from host_server.model import sealing
+    from hostutil import dump
+
+    path, key = str(tmp_path / "meta.db"), str(tmp_path / "master.key")
+    sealing.new_master_key_file(key)
+    secret = "signing-secret-kept-in-clear"
+    db = await Database(path).connect()                 # no key: stored as given
+    owner = await db.owners.add("Label", "ab" * 32)
+    await db.signing.require(owner, "http://files.example.org:8080", secret)
+    await db.close()
+    assert secret in dump(path)
+    sealer = sealing.Sealer(sealing.load_master_key(key))
+    db = await Database(path, sealer=sealer).connect()  # a server started with the key
+    try:
+        assert secret not in dump(path)
+        assert await db.signing.secrets() == {"http://files.example.org:8080": secret}
+    finally:
+        await db.close()
