@@ -6,7 +6,8 @@ import subprocess
 import tempfile
 
 from bench.cpus import CLIENT, pinned
-from tools.fwbuild import micropython_path, put, py_files
+from simulator.devices import compile_firmware
+from tools.fwbuild import micropython_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
@@ -22,8 +23,7 @@ def firmware_mpy():
     if "dir" not in _built:
         d = tempfile.mkdtemp(prefix="bench-fw-mpy-")
         atexit.register(shutil.rmtree, d, True)
-        put(py_files(FIRMWARE), d)
-        _built["dir"] = d
+        _built["dir"] = os.path.dirname(compile_firmware(d))
     return _built["dir"]
 
 

@@ -38,6 +38,7 @@ from .logins import Logins
 from .operators import Operators
 from .owners import Owners
 from .secure import Secure
+from .signing import KIND as SIGNING_KIND
 from .signing import SignedServers
 from .stats import Stats
 from .usage import Usage
@@ -109,11 +110,23 @@ class Database:
         self.transaction = engine.transaction
         self.sealed_without_key = await self.check_master_key()
         if self.sealer is not None:
-            for what, table in (("device", self.devices), ("file server signing", self.signing)):
-                sealed = await table.seal_clear_secrets()
+            for what, table, holder, kind in (("device", "devices", "id", "device"),
+                                              ("file server signing", "signed_servers", "address",
+                                               SIGNING_KIND)):
+                sealed = await self._seal_clear_secrets(table, holder, kind)
                 if sealed:
                     log.info("sealed %d %s secrets kept in clear under the master key", sealed, what)
         return self
+
+    async def _seal_clear_secrets(self, table, holder, kind):
+        """Seal the secrets of table kept in clear (stored before the server had a master key),
+        each bound to its holder column's value; returns how many."""
+        async with self.transaction() as c:
+            rows = await c.fetchall(f"SELECT {holder}, secret FROM {table}"
+                                    f" WHERE secret NOT LIKE '{sealing.SEALED}%'")
+            await c.executemany(f"UPDATE {table} SET secret = ? WHERE {holder} = ?",
+                                [(sealing.store_secret(self.sealer, h, s, kind), h) for h, s in rows])
+        return len(rows)
 
     async def check_master_key(self):
         """Open one sealed item key and one sealed device secret as canaries, so that a wrong

@@ -103,15 +103,6 @@ class Devices:
         await self._change(device, "UPDATE devices SET secret = ? WHERE id = ?",
                            (store_secret(self.db.sealer, device, secret), device))
 
-    async def seal_clear_secrets(self):
-        """Seal the secrets kept in clear (stored before the server had a master key); returns
-        how many. Database.connect calls it when there is a master key."""
-        async with self.db.transaction() as c:
-            rows = await c.fetchall("SELECT id, secret FROM devices WHERE secret NOT LIKE 'sealed:%'")
-            await c.executemany("UPDATE devices SET secret = ? WHERE id = ?",
-                                [(store_secret(self.db.sealer, d, s), d) for d, s in rows])
-        return len(rows)
-
     async def remove(self, device):
         """The device and everything of it: entitlements, positions, tokens, reports, activity.
         Its reports are rolled up into the usage figures first: the plays it made stay in the

@@ -43,16 +43,6 @@ class SignedServers:
                              self.db.clock()))
         return row is None
 
-    async def seal_clear_secrets(self):
-        """Seal the servers' secrets kept in clear (stored before the server had a master key);
-        returns how many. Database.connect calls it when there is a master key."""
-        async with self.db.transaction() as c:
-            rows = await c.fetchall("SELECT address, secret FROM signed_servers"
-                                    " WHERE secret NOT LIKE 'sealed:%'")
-            await c.executemany("UPDATE signed_servers SET secret = ? WHERE address = ?",
-                                [(store_secret(self.db.sealer, a, s, KIND), a) for a, s in rows])
-        return len(rows)
-
     async def release(self, address, owner=None):
         """URLs for address are handed out unsigned again. owner: only if it is theirs (None:
         the operator's, any owner's)."""

@@ -2,6 +2,7 @@
 default heap (simulator.devices.HEAP) (from source it ran out of memory there), and a config whose meta server is gone
 says so before the device starts backing off."""
 
+import contextlib
 import json
 import os
 import select
@@ -29,31 +30,44 @@ def lines_until(fd, word, limit=200):
     raise AssertionError("no %r in %s" % (word, seen))
 
 
-def test_a_config_whose_server_is_gone_warns_and_the_mpy_device_backs_off_at_64k(tmp_path):
-    cfg = tmp_path / "config.json"
-    server = "http://127.0.0.1:%d" % free_port()
-    cfg.write_text(json.dumps({"server": server, "device": "dev1", "secret": "0" * 32,
-                               "items": 1, "backoff_base": 0.01, "backoff_cap": 0.02}))
-    proc = subprocess.Popen([sys.executable, "-m", "simulator.console", str(cfg)], cwd=REPO,
+@contextlib.contextmanager
+def console(cfg, cwd):
+    """python -m simulator.console CFG, running until the block ends."""
+    proc = subprocess.Popen([sys.executable, "-m", "simulator.console", str(cfg)], cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        warning = proc.stderr.readline()
-        assert warning.startswith("warning: the config's meta server %s does not answer" % server)
-        line = proc.stdout.readline()
-        assert line.startswith("console /dev/pts/"), line
-        fd = os.open(line.split()[1], os.O_RDWR | os.O_NOCTTY)
-        try:
-            os.write(fd, b"\n")   # the console's first line starts the device
-            seen = lines_until(fd, "BACKOFF")
-        finally:
-            os.close(fd)
-        assert not [l for l in seen if "MemoryError" in l or "out of memory" in l], seen
-        assert any('"refused"' in l for l in seen if l.startswith("BACKOFF")), seen
+        yield proc
     finally:
         proc.terminate()
         proc.wait(30)
         proc.stdout.close()
         proc.stderr.close()
+
+
+def device_lines(proc, word):
+    """Open the console's pty as tools.console would, start the device with a first line, and
+    read its lines until one holds word."""
+    line = proc.stdout.readline()
+    assert line.startswith("console /dev/pts/"), line
+    fd = os.open(line.split()[1], os.O_RDWR | os.O_NOCTTY)
+    try:
+        os.write(fd, b"\n")   # the console's first line starts the device
+        return lines_until(fd, word)
+    finally:
+        os.close(fd)
+
+
+def test_a_config_whose_server_is_gone_warns_and_the_mpy_device_backs_off_at_64k(tmp_path):
+    cfg = tmp_path / "config.json"
+    server = "http://127.0.0.1:%d" % free_port()
+    cfg.write_text(json.dumps({"server": server, "device": "dev1", "secret": "0" * 32,
+                               "items": 1, "backoff_base": 0.01, "backoff_cap": 0.02}))
+    with console(cfg, REPO) as proc:
+        warning = proc.stderr.readline()
+        assert warning.startswith("warning: the config's meta server %s does not answer" % server)
+        seen = device_lines(proc, "BACKOFF")
+        assert not [l for l in seen if "MemoryError" in l or "out of memory" in l], seen
+        assert any('"refused"' in l for l in seen if l.startswith("BACKOFF")), seen
 
 
 def test_a_provisioned_config_runs_on_the_desktop_with_a_paced_sink_for_the_board(tmp_path):
@@ -65,26 +79,13 @@ def test_a_provisioned_config_runs_on_the_desktop_with_a_paced_sink_for_the_boar
                                "sink": {"type": "board", "board": "esp32-i2s"},
                                "wifi": [{"ssid": "home", "password": "pw"}],
                                "backoff_base": 0.01, "backoff_cap": 0.02}))
-    proc = subprocess.Popen([sys.executable, "-m", "simulator.console", str(cfg)], cwd=str(tmp_path),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with console(cfg, str(tmp_path)) as proc:
         assert proc.stderr.readline().startswith("warning: the config's meta server")
         note = proc.stderr.readline()
         assert note.startswith("note: the board sink (esp32-i2s) needs the board: here the device"
                                " plays into a paced sink at real time through a 16384-byte"), note
-        line = proc.stdout.readline()
-        fd = os.open(line.split()[1], os.O_RDWR | os.O_NOCTTY)
-        try:
-            os.write(fd, b"\n")
-            seen = lines_until(fd, "BACKOFF")
-        finally:
-            os.close(fd)
+        seen = device_lines(proc, "BACKOFF")
         # the sink was made (it is made before the first login) and no key was unknown
         assert not [l for l in seen if l.startswith(("E ", "W "))], seen
         assert any('"refused"' in l for l in seen if l.startswith("BACKOFF")), seen
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        proc.stdout.close()
-        proc.stderr.close()
     assert json.loads(cfg.read_text())["sink"]["type"] == "board"   # the user's file is as it was
