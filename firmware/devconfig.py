@@ -23,6 +23,11 @@
 #                    against; null: plain HTTP only (a trusted LAN)                 (null)
 #   key_buffer       bytes for a secure item's key answer, allocated once; the largest
 #                    withheld piece it takes is key_buffer - 96; 0: no secure items (4192)
+#   cache            store-ahead and offline play (aheadplayer.py), an object, null: none (null):
+#                    {"dir": "<path>" (required), "bytes": the most the cache holds (required),
+#                     "horizon": items asked for at once (8, 1-16), "batch": reports sent at
+#                     once (8, 1-32), "queue": reports kept while offline (1024),
+#                     "chunk": the filler's buffer bytes, a multiple of 16 (2048)}
 # Keys beside these are warned about (with the nearest known key). A board's own keys (wifi,
 # watchdog, timer) are boardmain.py's. The file is checked as strict JSON first: MicroPython's
 # json takes trailing commas, missing colons and commas, leading zeros and unknown escapes.
@@ -34,7 +39,9 @@ _BOARD_KEYS = ("wifi", "watchdog", "timer")
 _DEFAULTS = (("buffer", 4096), ("connect_timeout", 2.0), ("read_timeout", 2.0), ("state", None),
              ("sink", None), ("items", 0), ("program", None), ("idle_wait", 5.0),
              ("backoff_base", 1.0), ("backoff_cap", 60.0),
-             ("key_buffer", 4192), ("jitter", 0))
+             ("key_buffer", 4192), ("jitter", 0), ("cache", None))
+_CACHE = (("horizon", 8, 1, 16), ("batch", 8, 1, 32), ("queue", 1024, 1, 1 << 20),
+          ("chunk", 2048, 256, 1 << 16), ("bytes", None, 1, 1 << 40))
 
 
 class ConfigError(ValueError):
@@ -243,4 +250,29 @@ def load_config(path, warn=_print_warning):
             raise ConfigError("a paced sink needs jitter: the bytes of its ring")
         if sink.get("dir") is not None and not isinstance(sink["dir"], str):
             raise ConfigError("sink.dir must be a path")
+    if cfg["cache"] is not None:
+        _check_cache(cfg["cache"], warn)
     return cfg
+
+
+def _check_cache(c, warn):
+    if not isinstance(c, dict):
+        raise ConfigError("cache must be an object: {\"dir\": ..., \"bytes\": ...}")
+    if not isinstance(c.get("dir"), str) or not c["dir"]:
+        raise ConfigError("cache.dir must be the path of the cache's folder")
+    known = ["dir"] + [k for k, _, _, _ in _CACHE]
+    for k in c:
+        if k not in known:
+            near = nearest(k, known)
+            warn("unknown key %r ignored%s" % ("cache." + k, " (did you mean %r?)"
+                                                % ("cache." + near) if near else ""))
+    for k, default, low, high in _CACHE:
+        if c.get(k) is None:
+            if default is None:
+                raise ConfigError("cache.%s is required: the most bytes the cache holds" % k)
+            c[k] = default
+        v = c[k]
+        if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
+            raise ConfigError("cache.%s must be a whole number from %d to %d" % (k, low, high))
+    if c["chunk"] % 16:
+        raise ConfigError("cache.chunk must be a multiple of 16")

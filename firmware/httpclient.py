@@ -10,7 +10,7 @@ MAX_REDIRECTS = const(3)
 # the response headers the device reads; the others (Server, Date, ETag, ...) are checked for
 # form and dropped unkept, so that each response does not leave a dict of strings to collect
 KEPT = ("content-length", "transfer-encoding", "connection", "content-range", "location",
-        "retry-after")
+        "retry-after", "content-encoding")
 
 
 class Response:
@@ -168,6 +168,15 @@ class HTTPClient:
         if self.idle is not None:
             self.idle.close()
             self.idle = None
+
+    def timeouts(self, connect_ms, read_ms):
+        """Bound the waits of what follows, on the connection held too (the cache filler's:
+        never longer than the time the player can spare)."""
+        self.cto = connect_ms
+        self.rto = read_ms
+        for c in (self.idle, self.lent_to):
+            if c is not None:
+                c.tmo = read_ms
 
     def _conn(self, host, port, tls):
         conn = self.idle

@@ -57,7 +57,7 @@ def _int(v, low=0):
     return isinstance(v, int) and not isinstance(v, bool) and v >= low
 
 
-def _check_next(doc):
+def check_next(doc):
     """Raise BadResponse unless doc has what fetch relies on (PROTOCOL.md "Next item")."""
     src = doc.get("src")
     sha = doc.get("sha256")
@@ -87,14 +87,15 @@ class MetaClient:
         self.secret = secret
         self.token = None
 
-    def _call(self, method, path, doc=None, auth=True):
+    def _call(self, method, path, doc=None, auth=True, body=None):
+        """doc: sent as JSON; body: bytes that are JSON already."""
         headers = {}
-        body = None
         if auth:
             headers["Authorization"] = "Bearer %s" % self.token
         if doc is not None:
-            headers["Content-Type"] = "application/json"
             body = json.dumps(doc)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         resp = self.http.request(method, self.base + path, body=body, headers=headers)
         status = resp.status
         if status == 204:
@@ -143,7 +144,7 @@ class MetaClient:
         doc = self._call("GET", "/next")
         if doc is not None:
             try:
-                _check_next(doc)
+                check_next(doc)
             except BadResponse as e:
                 if _int(doc.get("id")) and (doc.get("pos") is None or _int(doc.get("pos"))):
                     e.item = (doc["id"], doc.get("pos"))
@@ -161,19 +162,43 @@ class MetaClient:
                                           "Content-Type": "application/json"})
         if resp.status != 200:
             self._error(resp, resp.status, resp.read_all(MAX_META))
-        mv = memoryview(blob)
-        n = 0
-        while True:
-            if n == len(blob):
-                if resp.readinto(mv[:1], 1):
-                    resp.close()
-                    raise BadResponse("key answer over %d bytes" % len(blob))
-                break
-            r = resp.readinto(mv[n:], len(blob) - n)
-            if not r:
-                break
-            n += r
-        return nonce, n
+        return nonce, read_into(resp, blob, "key answer")
+
+    def horizon(self, k, gzblob, blob):
+        """The next k items (PROTOCOL.md "Horizon"): (n, gzipped), the answer read into gzblob
+        when it came gzipped, else into blob, [0:n] of it; (0, False) for 204."""
+        resp = self.http.request("GET", "%s/horizon?k=%d" % (self.base, k),
+                                 headers={"Authorization": "Bearer %s" % self.token,
+                                          "Accept-Encoding": "gzip"})
+        if resp.status == 204:
+            resp.close()
+            return 0, False
+        if resp.status != 200:
+            self._error(resp, resp.status, resp.read_all(MAX_META))
+        gz = "gzip" in resp.headers.get("content-encoding", "")
+        return read_into(resp, gzblob if gz else blob, "horizon"), gz
 
     def report(self, doc):
         return self._call("POST", "/report", doc)
+
+    def reports(self, body):
+        """A batch (PROTOCOL.md "Batched reports"), body the JSON bytes of it."""
+        return self._call("POST", "/reports", body=body)
+
+
+def read_into(resp, blob, what):
+    """The whole body of resp read into blob (a buffer allocated once): its length. A body
+    longer than blob is a BadResponse naming what it was."""
+    mv = memoryview(blob)
+    n = 0
+    while True:
+        if n == len(blob):
+            if resp.readinto(mv[:1], 1):
+                resp.close()
+                raise BadResponse("%s over %d bytes" % (what, len(blob)))
+            break
+        r = resp.readinto(mv[n:], len(blob) - n)
+        if not r:
+            break
+        n += r
+    return n

@@ -34,6 +34,9 @@ BLOCKS = const(16)
 
 class PacedSink(Sink):
     gap_ms = -1
+    # idle(ms): called instead of sleeping where the ring has no room, with how long the ring
+    # takes to fall to half full (at least the wait): the store-ahead filler works then
+    idle = None
 
     def __init__(self, ring, inner, speed, clock, sleep_ms):
         self.ring = ring
@@ -197,7 +200,13 @@ class PacedSink(Sink):
                 break
             if not self.playing:
                 self._start(now)  # as full as it gets
-            self.sleep_ms((n - room) * 1000 // (self.pbps if self.pend >= 0 else self.bps) + 1)
+            bps = self.pbps if self.pend >= 0 else self.bps
+            ms = (n - room) * 1000 // bps + 1
+            if self.idle is None:
+                self.sleep_ms(ms)
+            else:
+                spare = (self.wpos - self.cpos - self.cap // 2) * 1000 // bps
+                self.idle(spare if spare > ms else ms)
         w = self.wpos % self.cap
         k = self.cap - w
         if n <= k:

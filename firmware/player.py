@@ -11,7 +11,7 @@ import os
 import httpclient
 from compat import backoff_ms, random_fraction, sleep_ms, ticks_ms
 from devlog import emit, log
-from fetch import Progress, Result, fetch
+from fetch import Progress, Result, fetch, open_range
 from httpconn import BadResponse, HTTPError, reason
 from metaclient import MetaClient, MetaError, TooMany
 from sinks import make_sink
@@ -26,6 +26,7 @@ class State:
     def __init__(self, path):
         self.path = path
         self.d = {}
+        self.saves = 0  # files written, for a device that counts its flash writes
         if path:
             try:
                 with open(path) as f:
@@ -47,6 +48,7 @@ class State:
             with _private(tmp) as f:
                 json.dump(self.d, f)
             os.rename(tmp, self.path)
+            self.saves += 1
         except (OSError, MemoryError) as e:   # a hint for a restart: the device plays on
             log("W", "state not saved: %r" % (e,))
 
@@ -80,6 +82,7 @@ class Player:
         self.sink = sink if sink is not None else make_sink(cfg["sink"], ring, clock, sleep_ms)
         self.state = State(cfg["state"])
         self.meta.token = self.state.get("token")
+        self.tls = tls
         self.failures = 0  # consecutive, for the backoff
         self.pending = None  # the report of the item just played, until it is delivered
         self.done = 0  # items played (their ITEM line out; the report may still be kept)
@@ -169,22 +172,39 @@ class Player:
         if self.state.get("report") is None:
             self.state.save(report=doc)
 
-    def play_one(self):
-        """Next, fetch, ITEM line, report. False when there was nothing to play."""
-        self.deliver()   # one kept from before a restart or an error
-        res = None
+    def take(self):
+        """(item, res): the next item to play, and a failed Result when it cannot be played
+        (its meta data); (None, None) when there is nothing to play."""
         try:
-            item = self.retry(self.meta.next)
+            return self.retry(self.meta.next), None
         except BadResponse as e:
             if getattr(e, "item", None) is None:
                 raise
             # an item no device can play (its meta data): reported failed, so the program
             # moves on instead of handing it out for ever
             item = {"id": e.item[0], "pos": e.item[1]}
-            res = self.failed(item, "meta", reason(e))
+            return item, self.failed(item, "meta", reason(e))
+
+    def sources(self, item):
+        """(what fetch streams, its opener): the item and its sources as the meta server gave
+        them; (None, None) when it cannot be played now."""
+        return item, open_range
+
+    def hold(self):
+        """Nothing to play now: wait before asking again."""
+        log("I", "nothing to play")
+        self.sleep_ms(int(self.cfg["idle_wait"] * 1000))
+
+    def owed(self):
+        """True while a report of an item played is not delivered."""
+        return self.pending is not None
+
+    def play_one(self):
+        """Next, fetch, ITEM line, report. False when there was nothing to play."""
+        self.deliver()   # one kept from before a restart or an error
+        item, res = self.take()
         if item is None:
-            log("I", "nothing to play")
-            self.sleep_ms(int(self.cfg["idle_wait"] * 1000))
+            self.hold()
             return False
         dec = None
         if res is None:
@@ -196,8 +216,13 @@ class Player:
                 if dec is None:
                     res = self.failed(item, "key", why)
         if res is None:
-            res = fetch(self.http, item, self.sink, self.buf, self.emit, resume, dec,
-                        self.clock, prog=self.prog)
+            meta, opener = self.sources(item)
+            if meta is None:
+                self.hold()
+                return False
+            res = fetch(self.http, meta, self.sink, self.buf, self.emit, resume, dec,
+                        self.clock, opener, self.prog)
+            meta = None
         sec = 1 if dec else 0
         dec = None   # the cipher state, before the line and the report need memory
         gc.collect()
@@ -237,7 +262,7 @@ class Player:
             return None, "no key buffer"
         from secure import Decryptor, unwrap  # loaded at start where key_buffer is set
         try:
-            nonce, n = self.retry(self.meta.media_key, (item["id"], self.keybuf))
+            nonce, n = self.call(self.meta.media_key, (item["id"], self.keybuf))
             ln = unwrap(self.cfg["secret"], nonce, self.keybuf, n)
             kb = memoryview(self.keybuf)
             return Decryptor(item, bytes(kb[16:32]), bytes(kb[32:48]), kb[48:16 + ln]), None
@@ -245,6 +270,8 @@ class Player:
             return None, reason(e)
         except (KeyError, TypeError, ValueError):
             return None, "bad response: sec"
+
+    call = retry   # how a call that must be answered before the item plays is made
 
     def select_program(self):
         """The configured program, chosen once per start (the server keeps the choice); a
@@ -262,7 +289,7 @@ class Player:
         items = self.cfg["items"]
         try:
             self.select_program()
-            while items == 0 or self.done < items or self.pending is not None:
+            while items == 0 or self.done < items or self.owed():
                 try:
                     if items and self.done >= items:
                         self.deliver()  # the last item's report, kept by an error after its line
@@ -280,10 +307,13 @@ class Player:
                     self.backoff("os error")
                 gc.collect()
         finally:
-            self.http.close()
-            self.sink.close()
+            self.close()
         self.emit("DONE", (("items", self.done),))
         return 0
+
+    def close(self):
+        self.http.close()
+        self.sink.close()
 
 
 def main(cfg, buf, keybuf=None, ring=None, **parts):
@@ -291,7 +321,11 @@ def main(cfg, buf, keybuf=None, ring=None, **parts):
     jitter ring; parts: Player's collaborators (transport, sink, emit, sleep_ms, clock) where
     not the default."""
     try:
-        player = Player(cfg, buf, keybuf, ring, **parts)
+        if cfg.get("cache"):
+            from aheadplayer import AheadPlayer as Player_  # only a device with a cache
+        else:
+            Player_ = Player
+        player = Player_(cfg, buf, keybuf, ring, **parts)
     except (ValueError, OSError) as e:  # the sink's settings
         log("E", "config: %s" % e)
         return 2

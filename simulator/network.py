@@ -58,7 +58,7 @@ def parse_faults(text):
 
 class Network:
     def __init__(self, workdir, faults=DEFAULT_FAULTS, devices=1, token_ttl=3600, db=None,
-                 replicas=1, probe_interval=0):
+                 replicas=1, probe_interval=0, meta_args=()):
         self.workdir = os.path.abspath(workdir)
         self.faults = tuple(faults)
         self.n_devices = devices
@@ -69,6 +69,7 @@ class Network:
         self.n_replicas = replicas
         # health probing off by default: the demo shows devices failing over by themselves
         self.probe_interval = probe_interval
+        self.meta_args = list(meta_args)   # more of `serve`'s options (--max-device-reports 2000)
         self.replicas = []    # the meta server processes behind the balancer
         self.balancer = None  # nginx, when there are replicas
         self.master_key = os.path.join(self.workdir, "master.key")
@@ -126,7 +127,7 @@ class Network:
             "-m", "host_server", "--db", self.db, "--master-key-file", self.master_key,
             "serve", "--host", "127.0.0.1", "--port", str(port),
             "--probe-interval", str(self.probe_interval), "--token-ttl", str(self.token_ttl),
-            "--allow-source-net", "127.0.0.0/8"] + behind,   # the file servers are on loopback
+            "--allow-source-net", "127.0.0.0/8"] + behind + self.meta_args,   # files on loopback
             self.log_path(name))
         await proc.start()
         return proc
