@@ -28,7 +28,8 @@ class Cache:
         self.size = {}     # sha -> bytes, the whole entries held
         names = [n for n in os.listdir(self.dir)]
         for n in names:
-            if n.endswith(".part") or (n.endswith(".src") and n[:-4] not in names):
+            if n.endswith(".part") or n.endswith(".tmp") or (n.endswith(".src")
+                                                            and n[:-4] not in names):
                 self._rm(n)  # cut by a power cut, or an entry's origin without the entry
             elif len(n) == 64 and not n.strip("0123456789abcdef"):
                 self.size[n] = os.stat(self.path(n))[6]
@@ -55,8 +56,12 @@ class Cache:
     def room(self, size, keep):
         """Make room for an entry of size bytes, removing entries whose sha is not in keep;
         False when it cannot fit."""
-        if size > self.limit:
-            return False
+        kept = 0
+        for sha in self.size:
+            if sha in keep:
+                kept += self.size[sha]
+        if kept + size > self.limit:
+            return False  # nothing evicted for an entry that cannot fit
         used = self.used()
         for sha in list(self.size):
             if used + size <= self.limit:

@@ -69,12 +69,13 @@ class ReportQueue:
 
     def head(self, k):
         """(body, marks): a batch of the first (at most k) waiting reports as the body of
-        POST /reports, and for each of them (offset after it, lines up to it); (None, marks)
-        when none wait. Lines that are not JSON objects are skipped (and counted lost)."""
+        POST /reports, and for each of them (offset after it, lines up to it, bad lines among
+        those); (None, marks) when none wait. Lines that are not JSON objects are skipped, and
+        counted lost when taken."""
         lines = []
         marks = []
         end = self.off
-        used = 0
+        used = bad = 0
         try:
             with open(self.path, "rb") as f:
                 f.seek(self.off)
@@ -90,20 +91,21 @@ class ReportQueue:
                         ok = False
                     if ok:
                         lines.append(line.rstrip(b"\n"))
-                        marks.append((end, used))
+                        marks.append((end, used, bad))
                     else:
-                        self.lost += 1
+                        bad += 1
         except OSError:
             pass
         if not lines:
             if used:
-                self.taken((end, used))
+                self.taken((end, used, bad))
             return None, marks
         return b'{"reports":[' + b",".join(lines) + b"]}", marks
 
     def taken(self, mark):
         """The reports up to mark (one of head()'s) are delivered."""
-        self.off, used = mark
+        self.off, used, bad = mark
         self.count -= used
+        self.lost += bad
         if self.count <= 0:
             self.clear()
