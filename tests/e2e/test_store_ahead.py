@@ -185,12 +185,15 @@ async def test_a_cache_entry_cut_by_a_power_cut_is_never_played(network_factory,
 
     async def watch():
         """The power goes in the middle of the cache write."""
-        while "part" not in seen:
-            await asyncio.sleep(0.05)
-            parts = [f for f in os.listdir(folder) if f.endswith(".part")]
-            if stall.fired and parts and os.path.getsize(os.path.join(folder, parts[0])) > 0:
-                seen["part"] = parts[0]
-                dev.kill()
+        try:
+            while "part" not in seen:
+                await asyncio.sleep(0.05)
+                parts = [f for f in os.listdir(folder) if f.endswith(".part")] \
+                    if os.path.isdir(folder) else []
+                if stall.fired and parts and os.path.getsize(os.path.join(folder, parts[0])):
+                    seen["part"] = parts[0]
+        finally:
+            dev.kill()
 
     watcher = asyncio.ensure_future(asyncio.wait_for(watch(), 120))
     rc, _ = await run(dev)
