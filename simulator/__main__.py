@@ -5,7 +5,8 @@ Prints one line per item and, last, exactly one line
 (s: secure items verified; u: times a device's jitter ring ran dry mid-item, summed over the
 items that carried a rate; g: the median over the boundaries between paced items of the ms the
 sink had nothing between one item's last byte and the next one's first, ``none`` when no
-boundary was measured); exits 0 only if every item played and verified.
+boundary was measured), and `` cached=<c>`` with ``--cache`` (items played from a device's
+cache); exits 0 only if every item played and verified.
 """
 import argparse
 import asyncio
@@ -13,7 +14,7 @@ import os
 import statistics
 import sys
 
-from simulator.devices import (FIRMWARE_ENTRY, HEAP, INTERPRETERS, PACED_K, DeviceProcess,
+from simulator.devices import (CACHE_K, FIRMWARE_ENTRY, HEAP, INTERPRETERS, PACED_K, DeviceProcess,
                                compile_firmware)
 from simulator.network import DEFAULT_FAULTS, FAULTS, Network, parse_faults
 from simulator.pgcluster import Cluster
@@ -51,6 +52,9 @@ def parse_args(argv):
                    help="the paced sink plays at the item's rate times this (default %(default)s)")
     p.add_argument("--jitter", type=int, default=JITTER,
                    help="bytes of the paced sink's jitter ring (default %(default)s)")
+    p.add_argument("--cache", type=int, default=0, metavar="BYTES",
+                   help="give each device a store-ahead cache of this many bytes (config "
+                        "`cache`: items fetched ahead and played from it; 0: none, the default)")
     p.add_argument("--buffer", type=int, default=4096, help="device stream buffer bytes")
     p.add_argument("--read-timeout", type=float, default=2.0, help="device read timeout, seconds")
     p.add_argument("--workdir", default=os.path.join(ROOT, "run", "sim"),
@@ -65,8 +69,11 @@ def parse_args(argv):
         p.error("--devices, --rounds and --replicas must be at least 1")
     if a.speed <= 0:
         p.error("--speed must be above 0")
+    if a.cache < 0:
+        p.error("--cache must be a number of bytes (0: none)")
     if a.heap is None:
-        a.heap = "%dK" % (int(HEAP[:-1]) + (a.jitter // 1024 + PACED_K if a.sink == "paced" else 0))
+        a.heap = "%dK" % (int(HEAP[:-1]) + (a.jitter // 1024 + PACED_K if a.sink == "paced" else 0)
+                          + (CACHE_K if a.cache else 0))
     if a.speed == int(a.speed):
         a.speed = int(a.speed)
     return a
@@ -77,6 +84,7 @@ class Tally:
         self.items = self.verified = self.failovers = self.resumed = self.secure = 0
         self.underruns = 0
         self.gaps = []   # ms per boundary between paced items (ITEM gap_ms)
+        self.cached = None  # items played from a device's cache (None: no cache)
 
     def gap_median(self):
         return "%d" % statistics.median(self.gaps) if self.gaps else "none"
@@ -84,7 +92,8 @@ class Tally:
     def line(self):
         return ("RESULT items=%d verified=%d failovers=%d resumed=%d secure=%d underruns=%d "
                 "gap_ms=%s" % (self.items, self.verified, self.failovers, self.resumed,
-                               self.secure, self.underruns, self.gap_median()))
+                               self.secure, self.underruns, self.gap_median())
+                + ("" if self.cached is None else " cached=%d" % self.cached))
 
 
 def item_line(net, dev, n, total, ev, ok):
@@ -97,8 +106,12 @@ def item_line(net, dev, n, total, ev, ok):
         under += "  gap=%d ms" % ev["gap_ms"]
     return "%-5s %2d/%d  %-36s %9s B  from %-4s failovers=%d resumed=%d  %6.1f MB/s  %s%s" % (
         dev.id, n, total, title, format(ev.get("bytes", 0), ","),
-        net.server_name(ev.get("src")), ev.get("failovers", 0), ev.get("resumed", 0), mb_s,
+        source_name(net, ev.get("src")), ev.get("failovers", 0), ev.get("resumed", 0), mb_s,
         "verified" if ok else "NOT VERIFIED (%s)" % ev.get("status"), under)
+
+
+def source_name(net, url):
+    return "cache" if (url or "").startswith("cache:") else net.server_name(url)
 
 
 def check_item(net, dev, ev, sink):
@@ -142,10 +155,16 @@ async def follow(net, dev, total, tally, sink):
             tally.underruns += ev.get("underruns", 0)
             if "gap_ms" in ev:
                 tally.gaps.append(ev["gap_ms"])
+            if tally.cached is not None and (ev.get("src") or "").startswith("cache:"):
+                tally.cached += 1
             print(item_line(net, dev, n, total, ev, played and ev.get("verified")), flush=True)
         elif tag == "FAIL":
             print("      ! %s: %s failed at byte %s: %s" % (
                 dev.id, net.server_name(ev.get("src")), ev.get("at"), ev.get("why")), flush=True)
+        elif tag == "CACHED":
+            print("      + %s: item %s cached ahead from %s%s" % (
+                dev.id, ev.get("id"), net.server_name(ev.get("src")),
+                " (failovers=%d)" % ev["failovers"] if ev.get("failovers") else ""), flush=True)
         elif tag == "BACKOFF":
             print("      ~ %s backs off %.1fs: %s" % (dev.id, ev.get("s", 0), ev.get("why")), flush=True)
         elif tag == "LOG" and ev[:2] in ("E ", "W "):
@@ -153,6 +172,13 @@ async def follow(net, dev, total, tally, sink):
     rc = await dev.wait()
     settle(net, dev, held, tally, sink)
     return rc
+
+
+def cache_config(net, device, size):
+    if not size:
+        return {}
+    return {"cache": {"dir": os.path.join(net.workdir, "devices", device, "cache"),
+                      "bytes": size}}
 
 
 async def main(a):
@@ -186,13 +212,17 @@ async def run(a, db=None):
         devs = [DeviceProcess(net.workdir, did, secret, net.meta.url, interpreter=a.interpreter,
                               heap=a.heap, sink=a.sink, items=total, buffer=a.buffer,
                               read_timeout=a.read_timeout, entry=entry, speed=a.speed,
-                              **({"jitter": a.jitter} if a.sink == "paced" else {}))
+                              **({"jitter": a.jitter} if a.sink == "paced" else {}),
+                              **cache_config(net, did, a.cache))
                 for did, secret in sorted(net.devices.items())]
+        if a.cache:
+            tally.cached = 0
         print("devices  %d under %s%s%s, %d items each, %s" % (
             len(devs), a.interpreter, " -X heapsize=" + a.heap if a.interpreter == "micropython" else "",
             " (.mpy)" if a.mpy else "", total,
             "paced at %s x each item's rate through a %d-byte jitter ring" % (a.speed, a.jitter)
-            if a.sink == "paced" else "%s sink" % a.sink), flush=True)
+            if a.sink == "paced" else "%s sink" % a.sink)
+            + (", a %s-byte cache ahead" % format(a.cache, ",") if a.cache else ""), flush=True)
         for d in devs:
             await d.start()
         try:

@@ -51,6 +51,9 @@ HEAP = "72K"
 SOURCE_HEAP = "88K"
 PACED_K = 8     # heap for the paced sink's module and views beside its ring, and a margin: the
                 # paced job of every fault ran in 76K, not always under load
+CACHE_K = 48    # and for a cache (config `cache`) beside those: the 8 KiB horizon buffer, the
+                # filler's buffer and connection, the parsed horizon, the store-ahead modules;
+                # with a 16 KiB ring the job ran in 128K, not in 112K (72+16+8+48 = 144K)
 
 
 class DeviceProcess:
