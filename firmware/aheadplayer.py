@@ -240,10 +240,12 @@ class AheadPlayer(Player):
         if not isinstance(items, list):
             raise BadResponse("horizon: items")
         for it in items:
-            if not isinstance(it, dict):
-                raise BadResponse("horizon: items")
+            if not isinstance(it, dict) or not isinstance(it.get("id"), int) \
+                    or not isinstance(it.get("pos"), int):
+                raise BadResponse("horizon: an item without its id and pos")
             try:
                 check_next(it)
+                it["sha256"] = it["sha256"].lower()
             except BadResponse as e:
                 it["bad"] = reason(e)  # reported failed when its turn comes
         self.items = items
@@ -267,6 +269,12 @@ class AheadPlayer(Player):
                 self.refresh()
             except Away:
                 pass
+            except BadResponse as e:  # a horizon that cannot be used: play on from the cache
+                log("W", "horizon not used: %s" % (e.args[0] if e.args else e))
+                try:
+                    self.offline(reason(e))
+                except Away:
+                    pass
         if self.ai >= len(self.items):
             if not (self.whole and self.items):
                 return None, None

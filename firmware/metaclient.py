@@ -64,6 +64,8 @@ def check_next(doc):
     if not _int(doc.get("id")) or not _int(doc.get("size")) or not isinstance(sha, str) \
             or len(sha) != 64 or not isinstance(src, list) or not src or len(src) > 16:
         raise BadResponse("bad meta data")
+    if sha.strip("0123456789abcdefABCDEF"):   # it names a cache entry: only hex
+        raise BadResponse("bad meta data: sha256")
     for u in src:
         if not isinstance(u, str) or not (u.startswith("http://") or u.startswith("https://")):
             raise BadResponse("bad meta data: src")
