@@ -21,9 +21,9 @@ from cache import CACHE_SRC, Cache, Stored
 from compat import backoff_ms, ticks_diff
 from devlog import log
 from fetch import open_range
-from filler import Filler
+from filler import BoundedClient, Filler
 from httpconn import BadResponse, HTTPError, reason
-from metaclient import MetaError, TooMany, check_next
+from metaclient import MAX_META, MetaClient, MetaError, TooMany, check_next, read_into
 from player import Player
 from reportq import ReportQueue
 
@@ -34,6 +34,29 @@ QUEUE = "reports.q"
 
 class Away(HTTPError):
     """The meta server cannot be reached now: the device is offline."""
+
+
+class AheadMeta(MetaClient):
+    """The calls only a device with a cache makes (kept out of metaclient.py, which every
+    device loads)."""
+
+    def horizon(self, k, gzblob, blob):
+        """The next k items (PROTOCOL.md "Horizon"): (n, gzipped), the answer read into gzblob
+        when it came gzipped, else into blob, [0:n] of it; (0, False) for 204."""
+        resp = self.http.request("GET", "%s/horizon?k=%d" % (self.base, k),
+                                 headers={"Authorization": "Bearer %s" % self.token,
+                                          "Accept-Encoding": "gzip"})
+        if resp.status == 204:
+            resp.close()
+            return 0, False
+        if resp.status != 200:
+            self._error(resp, resp.status, resp.read_all(MAX_META))
+        gz = "gzip" in resp.headers.get("content-encoding", "")
+        return read_into(resp, gzblob if gz else blob, "horizon"), gz
+
+    def reports(self, body):
+        """A batch (PROTOCOL.md "Batched reports"), body the JSON bytes of it."""
+        return self._call("POST", "/reports", body=body)
 
 
 def inflate(data, out):
@@ -76,6 +99,8 @@ class AheadPlayer(Player):
     def __init__(self, cfg, buf, keybuf=None, ring=None, transport=None, **parts):
         super().__init__(cfg, buf, keybuf, ring, transport=transport, **parts)
         c = cfg["cache"]
+        self.meta = AheadMeta(self.http, cfg["server"], cfg["device"], cfg["secret"])
+        self.meta.token = self.state.get("token")
         self.hbuf = bytearray(HORIZON_MAX)
         self.cache = Cache(c["dir"], c["bytes"])
         self.queue = ReportQueue(self.cache.path(QUEUE), c["queue"], self.state.get("qoff") or 0)
@@ -90,8 +115,8 @@ class AheadPlayer(Player):
         self.since = 0        # offline: when the server last failed
         self.wait = 0         # ms from then before it is tried again
         self.selected = cfg["program"] is None
-        http = (transport or type(self.http))(cfg["connect_timeout"], cfg["read_timeout"],
-                                              tls=self.tls)
+        http = (transport or BoundedClient)(cfg["connect_timeout"], cfg["read_timeout"],
+                                            tls=self.tls)
         self.fill = Filler(self.cache, http, bytearray(c["chunk"]), self.clock, self.sleep_ms,
                            self.emit, int(cfg["read_timeout"] * 1000),
                            int(cfg["connect_timeout"] * 1000))

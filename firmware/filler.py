@@ -18,9 +18,22 @@ import hashlib
 from cache import CACHE_SRC
 from compat import const, hexlify, ticks_diff
 from fetch import open_range
+from httpclient import HTTPClient
 from httpconn import HTTPError, Timeout, reason
 
 MIN_MS = const(5)     # an idle time shorter than this is slept, not worked in
+
+
+class BoundedClient(HTTPClient):
+    """The filler's HTTP client: its waits bounded anew before each step."""
+
+    def timeouts(self, connect_ms, read_ms):
+        """Bound the waits of what follows, on the connection held too."""
+        self.cto = connect_ms
+        self.rto = read_ms
+        for c in (self.idle, self.lent_to):
+            if c is not None:
+                c.tmo = read_ms
 
 
 class Filler:

@@ -169,15 +169,6 @@ class HTTPClient:
             self.idle.close()
             self.idle = None
 
-    def timeouts(self, connect_ms, read_ms):
-        """Bound the waits of what follows, on the connection held too (the cache filler's:
-        never longer than the time the player can spare)."""
-        self.cto = connect_ms
-        self.rto = read_ms
-        for c in (self.idle, self.lent_to):
-            if c is not None:
-                c.tmo = read_ms
-
     def _conn(self, host, port, tls):
         conn = self.idle
         self.idle = None

@@ -166,26 +166,8 @@ class MetaClient:
             self._error(resp, resp.status, resp.read_all(MAX_META))
         return nonce, read_into(resp, blob, "key answer")
 
-    def horizon(self, k, gzblob, blob):
-        """The next k items (PROTOCOL.md "Horizon"): (n, gzipped), the answer read into gzblob
-        when it came gzipped, else into blob, [0:n] of it; (0, False) for 204."""
-        resp = self.http.request("GET", "%s/horizon?k=%d" % (self.base, k),
-                                 headers={"Authorization": "Bearer %s" % self.token,
-                                          "Accept-Encoding": "gzip"})
-        if resp.status == 204:
-            resp.close()
-            return 0, False
-        if resp.status != 200:
-            self._error(resp, resp.status, resp.read_all(MAX_META))
-        gz = "gzip" in resp.headers.get("content-encoding", "")
-        return read_into(resp, gzblob if gz else blob, "horizon"), gz
-
     def report(self, doc):
         return self._call("POST", "/report", doc)
-
-    def reports(self, body):
-        """A batch (PROTOCOL.md "Batched reports"), body the JSON bytes of it."""
-        return self._call("POST", "/reports", body=body)
 
 
 def read_into(resp, blob, what):

@@ -59,7 +59,7 @@ class ReportQueue:
         if self.count >= self.limit:
             self.lost += 1
             return False
-        line = json.dumps(doc).encode() + b"\n"
+        line = json.dumps(doc, separators=(",", ":")).encode() + b"\n"
         with open(self.path, "ab") as f:
             f.write(line)
         self.count += 1
