@@ -40,12 +40,14 @@ class AheadMeta(MetaClient):
     """The calls only a device with a cache makes (kept out of metaclient.py, which every
     device loads)."""
 
-    def horizon(self, k, gzblob, blob):
+    def horizon(self, k, gzblob, blob, gzip=True):
         """The next k items (PROTOCOL.md "Horizon"): (n, gzipped), the answer read into gzblob
-        when it came gzipped, else into blob, [0:n] of it; (0, False) for 204."""
-        resp = self.http.request("GET", "%s/horizon?k=%d" % (self.base, k),
-                                 headers={"Authorization": "Bearer %s" % self.token,
-                                          "Accept-Encoding": "gzip"})
+        when it came gzipped (asked for with gzip), else into blob, [0:n] of it; (0, False)
+        for 204."""
+        headers = {"Authorization": "Bearer %s" % self.token}
+        if gzip:
+            headers["Accept-Encoding"] = "gzip"
+        resp = self.http.request("GET", "%s/horizon?k=%d" % (self.base, k), headers=headers)
         if resp.status == 204:
             resp.close()
             return 0, False
@@ -115,6 +117,7 @@ class AheadPlayer(Player):
         self.since = 0        # offline: when the server last failed
         self.wait = 0         # ms from then before it is tried again
         self.selected = cfg["program"] is None
+        self.gzip = True      # horizons asked for gzipped (until one is larger than buf)
         http = (transport or BoundedClient)(cfg["connect_timeout"], cfg["read_timeout"],
                                             tls=self.tls)
         self.fill = Filler(self.cache, http, bytearray(c["chunk"]), self.clock, self.sleep_ms,
@@ -243,11 +246,24 @@ class AheadPlayer(Player):
             except MetaError as e:
                 log("E", "program %s not selected: %s" % (self.cfg["program"], e.status))
             self.selected = True
-        n, gz = self.once(self.meta.horizon, (self.k, self.buf, self.hbuf))
+        try:
+            # gzipped it is read into the stream buffer first: one larger than that is asked
+            # for again as plain JSON (at most 8192 bytes, what hbuf holds)
+            n, gz = self.once(self.meta.horizon, (self.k, self.buf, self.hbuf, self.gzip))
+        except BadResponse as e:
+            if not self.gzip or not str(e.args[0] if e.args else "").startswith("horizon over"):
+                raise
+            self.gzip = False
+            n, gz = self.once(self.meta.horizon, (self.k, self.buf, self.hbuf, False))
         if gz:
             n = inflate(memoryview(self.buf)[:n], self.hbuf)
         data = bytes(memoryview(self.hbuf)[:n]) if n else b"{}"
-        self._use(data)
+        try:
+            self._use(data)
+        except BadResponse:
+            data = None
+            self._load_ahead()  # the horizon before plays on (ahead.json still holds it)
+            raise
         self.cache.save(AHEAD, data)
         self.ai = 0
         self.stale = False
@@ -256,8 +272,11 @@ class AheadPlayer(Player):
 
     def _use(self, data):
         """The horizon's JSON (or b"{}": nothing to play) as the items to play."""
-        self.items = []
-        doc = json.loads(data)
+        self.items = []  # the one before is freed first: ahead.json has it
+        try:
+            doc = json.loads(data)
+        except ValueError:  # (UnicodeError too)
+            raise BadResponse("horizon: not JSON")
         data = None
         if not isinstance(doc, dict):
             raise BadResponse("horizon: not an object")
@@ -326,6 +345,8 @@ class AheadPlayer(Player):
 
     def sources(self, item):
         sha = item["sha256"]
+        if self.cache.has(sha) and self.cache.size[sha] != item["size"]:
+            self.cache.drop(sha)  # not the item's bytes (a card that lost some): filled again
         if self.cache.has(sha):
             meta = {}
             for k in item:
@@ -356,14 +377,6 @@ class AheadPlayer(Player):
     def report(self, item, res):
         """Queue the item's report (on flash, with the reasons its sources failed) at its
         boundary; the next item is then the one after it."""
-        for _ in range(2):
-            try:
-                return self._queue(item, res)
-            except MemoryError:
-                gc.collect()
-        return self._queue(item, res)
-
-    def _queue(self, item, res):
         src, errors = res.src, res.errors
         sha = item.get("sha256")
         if src is not None and src.startswith(CACHE_SRC):

@@ -71,7 +71,9 @@ class Filler:
         for it in self.plan:
             sha = it["sha256"]
             if self.cache.has(sha):
-                continue
+                if self.cache.size[sha] == it["size"]:
+                    continue
+                self.cache.drop(sha)  # not the item's bytes: filled again
             t = self.later.get(sha)
             if t is not None and ticks_diff(now, t) < self.retry_ms:
                 continue

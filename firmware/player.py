@@ -246,6 +246,14 @@ class Player:
                 gc.collect()
         ev = None
         self.done += 1
+        # the report holds the reasons the sources failed: an out-of-memory error before it is
+        # kept would lose them and hand the item out again
+        for _ in range(2):
+            try:
+                self.report(item, res)
+                return True
+            except MemoryError:
+                gc.collect()
         self.report(item, res)
         return True
 

@@ -7,6 +7,7 @@ import os
 import re
 import threading
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -113,6 +114,18 @@ class MetaState:
         self.entitled = (1, 2)
         self.too_many = 0             # answer this many logins with 429 Retry-After: 1
         self.report_errors = 0        # answer this many reports with 503
+        # store-ahead (PROTOCOL.md "Horizon", "Batched reports")
+        self.horizons = []            # (k, gzipped) of each GET /horizon answered properly
+        self.horizon_asked = 0        # GET /horizon requests, hostile answers included
+        # hostile horizon answers, one used (and removed) per request before proper ones:
+        # (body bytes, [(header, value), ...]) sent with 200 and that Content-Length
+        self.horizon_body = []
+        self.horizon_good_first = 0   # proper answers given before horizon_body is used
+        self.batches = []             # the seqs of each POST /reports, in order (refused too)
+        self.reports_status = []      # statuses, one used (and removed) per batch: answered so
+        self.reports_drop = 0         # apply this many batches, then close without an answer
+        self.seqs = set()             # seqs applied (a batch report with one seen is a repeat)
+        self.repeats = []             # batch reports taken as repeats (not applied again)
         self.lock = threading.Lock()
 
 
@@ -170,8 +183,87 @@ class MetaHandler(_Base):
                     if st.items and doc.get("id") == st.items[st.pos]["id"] and doc.get("pos") == st.pos:
                         st.pos = (st.pos + 1) % len(st.items)
                     self.send_json(200, {"next_pos": st.pos})
+            elif self.path == "/api/v1/reports":
+                if self._authed():
+                    self._reports(doc)
             else:
                 self.send_json(404, {"error": "no such endpoint"})
+
+    def _apply(self, doc):
+        """A report applied as /report applies it: stored, and the position advanced when its
+        id and pos are the current item's."""
+        st = self.state
+        st.reports.append(doc)
+        if st.items and doc.get("id") == st.items[st.pos]["id"] and doc.get("pos") == st.pos:
+            st.pos = (st.pos + 1) % len(st.items)
+
+    def _reports(self, doc):
+        st = self.state
+        reports = doc.get("reports") if isinstance(doc, dict) else None
+        if not isinstance(reports, list):
+            self.send_json(400, {"error": "reports must be a list"})
+            return
+        st.batches.append([r.get("seq") if isinstance(r, dict) else None for r in reports])
+        if st.reports_status:
+            status = st.reports_status.pop(0)
+            self.send_json(status, {"error": "batch answered %d" % status})
+            return
+        if not 1 <= len(reports) <= 32:
+            self.send_json(400, {"error": "1 to 32 reports"})
+            return
+        for i, r in enumerate(reports):   # all checked before any is applied
+            ok = isinstance(r, dict) and all(
+                isinstance(r.get(k), int) and not isinstance(r.get(k), bool)
+                for k in ("seq", "id", "pos")) and r.get("status") in ("played", "failed")
+            if not ok:
+                self.send_json(400, {"error": "reports[%d]: malformed" % i})
+                return
+        for r in reports:
+            if r["seq"] in st.seqs:
+                st.repeats.append(r)
+                continue
+            st.seqs.add(r["seq"])
+            self._apply(r)
+        if st.reports_drop:           # applied, but the answer is lost on the way
+            st.reports_drop -= 1
+            self.close_connection = True
+            return
+        self.send_json(200, {"applied": len(reports), "next_pos": st.pos})
+
+    def _horizon(self, query):
+        st = self.state
+        st.horizon_asked += 1
+        if st.horizon_body and len(st.horizons) >= st.horizon_good_first:
+            body, headers = st.horizon_body.pop(0)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in headers:
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        m = re.match(r"(?:.*&)?k=(\d+)(?:&|$)", query)
+        k = int(m.group(1)) if m else 4
+        if not 1 <= k <= 16:
+            self.send_json(400, {"error": "k is 1 to 16"})
+            return
+        if not st.items:
+            self.send_response(204)
+            self.end_headers()
+            return
+        n = len(st.items)
+        items = [dict(st.items[(st.pos + i) % n], pos=(st.pos + i) % n) for i in range(min(k, n))]
+        body = json.dumps({"program": st.program, "n": n, "items": items}).encode()
+        gz = "gzip" in self.headers.get("Accept-Encoding", "")
+        st.horizons.append((k, gz))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if gz:
+            body = gzip_window10(body)
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def do_GET(self):
         st = self.state
@@ -185,8 +277,17 @@ class MetaHandler(_Base):
                     return
                 item = dict(st.items[st.pos], pos=st.pos)
                 self.send_json(200, item)
+            elif self.path.split("?", 1)[0] == "/api/v1/horizon":
+                if self._authed():
+                    self._horizon(self.path.partition("?")[2])
             else:
                 self.send_json(404, {"error": "no such endpoint"})
+
+
+def gzip_window10(data):
+    """data gzipped as the meta server gzips a horizon (PROTOCOL.md "Horizon": a 1 KiB window)."""
+    z = zlib.compressobj(9, zlib.DEFLATED, 16 + 10)
+    return z.compress(data) + z.flush()
 
 
 def item(media_id, data, urls, title="T", rate=None):
