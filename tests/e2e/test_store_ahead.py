@@ -174,8 +174,10 @@ async def next_pos(net):
 async def test_a_cache_entry_cut_by_a_power_cut_is_never_played(network_factory, interpreter):
     net = await network_factory(faults=())
     big = next(m for m in net.media if m["name"] == "breaking.wav")
-    stall = Fault("stall", "/music/a/breaking.wav", at=big["size"] // 3)
-    stall2 = Fault("stall", "/mirror/a/breaking.wav", at=big["size"] // 3)
+    # every answer for it goes silent after 4 KiB: the filler asks again from the byte reached
+    # each time its wait is over, so the entry is written for seconds, a few KiB at a time
+    stall = Fault("stall", "/music/a/breaking.wav", at=4096, times=10 ** 6)
+    stall2 = Fault("stall", "/mirror/a/breaking.wav", at=4096, times=10 ** 6)
     net.proxies["A"].faults.append(stall)
     net.proxies["ABC"].faults.append(stall2)
     folder = os.path.join(net.workdir, "cache")
