@@ -71,7 +71,7 @@ def inflate(data, out):
         deflate = None
     try:
         if deflate is None:  # CPython
-            import zlib
+            import zlib  # type: ignore  # (the boards' stubs have none)
             z = zlib.decompressobj(31)
             got = z.decompress(bytes(data), len(out))
             if z.unconsumed_tail or not z.eof:
@@ -181,7 +181,8 @@ class AheadPlayer(Player):
             self.emit("ONLINE", (("queued", self.queue.count),))
         return r
 
-    call = once
+    def call(self, fn, args=()):
+        return self.once(fn, args)
 
     def _login(self):
         program = self.meta.login().get("program")

@@ -279,7 +279,9 @@ class Player:
         except (KeyError, TypeError, ValueError):
             return None, "bad response: sec"
 
-    call = retry   # how a call that must be answered before the item plays is made
+    def call(self, fn, args=()):
+        """A call that must be answered before the item plays (a secure item's key)."""
+        return self.retry(fn, args)
 
     def select_program(self):
         """The configured program, chosen once per start (the server keeps the choice); a

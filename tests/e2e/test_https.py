@@ -150,8 +150,10 @@ async def test_a_device_with_another_ca_refuses_the_server(tls_network, interpre
     net = tls_network
     dev, events = await run_device(net, interpreter, net["other_ca"], items=1, timeout=8)
     assert not [e for t, e in events if t == "LOGIN"]
-    backoffs = [e for t, e in events if t == "BACKOFF"]
-    assert backoffs and all(b["why"].startswith("bad response: tls: ") for b in backoffs), events
+    whys = [e["why"] for t, e in events if t == "BACKOFF"]
+    # refused for its certificate (a handshake may also time out on a busy machine: no login)
+    assert [w for w in whys if w.startswith("bad response: tls: ")], whys
+    assert all(w.startswith("bad response: tls: ") or w == "timeout" for w in whys), whys
     assert not [e for t, e in events if t == "LOG" and "Traceback" in e], events
 
 
