@@ -18,7 +18,7 @@ import gc
 import json
 
 from cache import CACHE_SRC, Cache, Stored
-from compat import backoff_ms, ticks_diff
+from compat import ticks_diff
 from devlog import log
 from fetch import open_range
 from filler import BoundedClient, Filler
@@ -92,17 +92,17 @@ def inflate(data, out):
     except (OSError, ValueError) as e:  # zlib.error is an Exception: caught below
         raise BadResponse("horizon: bad gzip (%s)" % e)
     except Exception as e:
-        if isinstance(e, HTTPError):
+        if isinstance(e, (HTTPError, MemoryError)):  # out of memory is not a bad answer
             raise
         raise BadResponse("horizon: bad gzip")
 
 
 class AheadPlayer(Player):
+    Meta = AheadMeta
+
     def __init__(self, cfg, buf, keybuf=None, ring=None, transport=None, **parts):
         super().__init__(cfg, buf, keybuf, ring, transport=transport, **parts)
         c = cfg["cache"]
-        self.meta = AheadMeta(self.http, cfg["server"], cfg["device"], cfg["secret"])
-        self.meta.token = self.state.get("token")
         self.hbuf = bytearray(HORIZON_MAX)
         self.cache = Cache(c["dir"], c["bytes"])
         self.queue = ReportQueue(self.cache.path(QUEUE), c["queue"], self.state.get("qoff") or 0)
@@ -134,13 +134,8 @@ class AheadPlayer(Player):
         return self.online or ticks_diff(self.clock(), self.since) >= self.wait
 
     def offline(self, why, at_least=0.0):
-        ms = backoff_ms(self.failures, int(self.cfg["backoff_base"] * 1000),
-                        int(self.cfg["backoff_cap"] * 1000))
-        if ms < at_least * 1000:
-            ms = int(at_least * 1000)
-        self.failures += 1
+        self.wait = self.backoff_ms(at_least)
         self.since = self.clock()
-        self.wait = ms
         self.stale = True  # back online: every report delivered, then a new horizon
         if self.online:
             self.online = False

@@ -62,10 +62,6 @@ class Filler:
         if self.job is not None and self.job not in items:
             self._stop()
 
-    def busy(self):
-        """True while an entry is being filled or one in the plan waits to be."""
-        return self.job is not None or self._next() is not None
-
     def _next(self):
         now = self.clock()
         for it in self.plan:

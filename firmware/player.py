@@ -63,6 +63,8 @@ def _private(path):
 
 
 class Player:
+    Meta = MetaClient   # the meta server's calls this player makes (AheadPlayer: more)
+
     def __init__(self, cfg, buf, keybuf=None, ring=None, transport=None, sink=None, emit=emit,
                  sleep_ms=sleep_ms, clock=ticks_ms):
         self.cfg = cfg
@@ -78,7 +80,7 @@ class Player:
             tls = tlswrap.TLS(cfg["ca"])
         self.http = (transport or httpclient.HTTPClient)(cfg["connect_timeout"],
                                                          cfg["read_timeout"], tls=tls)
-        self.meta = MetaClient(self.http, cfg["server"], cfg["device"], cfg["secret"])
+        self.meta = self.Meta(self.http, cfg["server"], cfg["device"], cfg["secret"])
         self.sink = sink if sink is not None else make_sink(cfg["sink"], ring, clock, sleep_ms)
         self.state = State(cfg["state"])
         self.meta.token = self.state.get("token")
@@ -88,12 +90,18 @@ class Player:
         self.done = 0  # items played (their ITEM line out; the report may still be kept)
         self.prog = Progress(clock, int(cfg["read_timeout"] * 1000))
 
-    def backoff(self, why, at_least=0.0):
+    def backoff_ms(self, at_least=0.0):
+        """The next wait after a failure (exponential, full jitter; at least at_least seconds,
+        a 429's Retry-After), counting the failure."""
         ms = backoff_ms(self.failures, int(self.cfg["backoff_base"] * 1000),
                         int(self.cfg["backoff_cap"] * 1000))
         if ms < at_least * 1000:
             ms = int((at_least + random_fraction()) * 1000)
         self.failures += 1
+        return ms
+
+    def backoff(self, why, at_least=0.0):
+        ms = self.backoff_ms(at_least)
         self.emit("BACKOFF", (("why", why), ("s", round(ms / 1000, 2))))
         self.sleep_ms(ms)
 
