@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # chromium for the dashboard test, postgresql for the second database engine, openssl for the
 # README's certificate recipe, ...): installed by scripts/apt-ensure only when missing. Tests
 # start their own servers on loopback ports.
-TEST_DEBS := nginx chromium wrk curl postgresql openssl
+TEST_DEBS := nginx chromium wrk curl postgresql openssl icecast2 ffmpeg
 
 .PHONY: run test venv clean debs bench bench-load
 

@@ -285,7 +285,8 @@ class AheadPlayer(Player):
                 raise BadResponse("horizon: an item without its id and pos")
             try:
                 check_next(it)
-                it["sha256"] = it["sha256"].lower()
+                if it.get("stream") is None:
+                    it["sha256"] = it["sha256"].lower()
             except BadResponse as e:
                 it["bad"] = reason(e)  # reported failed when its turn comes
         self.items = items
@@ -323,12 +324,16 @@ class AheadPlayer(Player):
         plan = self.items[self.ai + 1:]
         if self.whole:
             plan += self.items[:self.ai + 1]
-        self.fill.set_plan([x for x in plan if not x.get("bad")], (item.get("sha256"),))
+        # streams are not stored ahead: they are played live, online
+        self.fill.set_plan([x for x in plan if not x.get("bad") and not x.get("stream")],
+                           (item.get("sha256"),))
         plan = None
         if not self.paced:  # a sink that cannot lend its waits: one entry ahead per item
             self.fill.fill_one()
         if item.get("bad"):
             return item, self.failed(item, "meta", item["bad"])
+        if item.get("stream") and not self.online:
+            return item, self.failed(item, "stream", "offline: a stream plays only online")
         return item, None
 
     def hold(self):
@@ -340,6 +345,8 @@ class AheadPlayer(Player):
         self.idle(int(self.cfg["idle_wait"] * 1000))
 
     def sources(self, item):
+        if item.get("stream"):
+            return Player.sources(self, item)
         sha = item["sha256"]
         if self.cache.has(sha) and self.cache.size[sha] != item["size"]:
             self.cache.drop(sha)  # not the item's bytes (a card that lost some): filled again
@@ -390,6 +397,8 @@ class AheadPlayer(Player):
         if res.underruns > 0:
             doc["underruns"] = res.underruns
             doc["underrun_ms"] = res.underrun_ms
+        if self.live is not None and item.get("stream"):
+            self.live.mounts(doc, item, res)
         self.queue.add(doc)
         doc = errs = errors = None
         self.seq += 1

@@ -42,6 +42,7 @@ class Result:
         self.ms = 0
         self.underruns = -1   # times the sink ran dry mid-item; -1: the sink does not count
         self.underrun_ms = 0
+        self.parts = []       # [url, bytes] of each source that delivered bytes, in order
 
 
 def open_range(client, url, have):
@@ -209,7 +210,8 @@ def fetch(client, meta, sink, buf, emit=None, resume=False, dec=None, clock=tick
         prog = Progress()
     prog.item(meta, sink, dec)
     rate = meta.get("rate")
-    prog.need = int(rate * sink.speed * prog.window // 1000) if rate else 0
+    # a stream arrives at the rate it plays: its sources are judged by their stalls alone
+    prog.need = int(rate * sink.speed * prog.window // 1000) if rate and "stream" not in meta else 0
     after = None
     if dec is not None and dec.blk > 1:  # its views made as needed, once per item
         after = [None] * dec.blk
@@ -230,6 +232,7 @@ def fetch(client, meta, sink, buf, emit=None, resume=False, dec=None, clock=tick
             res.failovers += 1
         resp = None
         over = True  # the bytes written are bad: the next source starts the item over
+        start = prog.have
         try:
             resp, skip = opener(client, url, prog.have)
             if prog.have and not skip:
@@ -237,6 +240,8 @@ def fetch(client, meta, sink, buf, emit=None, resume=False, dec=None, clock=tick
             prog.take(resp, skip, buf, after, i < len(srcs) - 1)
             if not resp.done:
                 resp.close()  # the body holds more than size: do not reuse the connection
+            if prog.have > start:
+                res.parts.append([url, prog.have - start])
             if prog.intact():
                 res.status, res.src = "played", url
                 res.verified = 1 if dec is not None or meta.get("sha256") else 0
@@ -248,6 +253,8 @@ def fetch(client, meta, sink, buf, emit=None, resume=False, dec=None, clock=tick
         if resp is not None:
             resp.close()
         at = prog.have
+        if at > start and not (res.parts and res.parts[-1][0] is url):
+            res.parts.append([url, at - start])
         if over:
             prog.restart()
         else:

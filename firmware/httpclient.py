@@ -10,7 +10,7 @@ MAX_REDIRECTS = const(3)
 # the response headers the device reads; the others (Server, Date, ETag, ...) are checked for
 # form and dropped unkept, so that each response does not leave a dict of strings to collect
 KEPT = ("content-length", "transfer-encoding", "connection", "content-range", "location",
-        "retry-after", "content-encoding")
+        "retry-after", "content-encoding", "icy-metaint")
 
 
 class Response:
@@ -249,7 +249,9 @@ class HTTPClient:
         for _ in range(4):  # skip interim 1xx answers
             line = conn.readline(MAX_LINE)
             parts = line.split(None, 2)
-            if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or len(parts[1]) != 3 \
+            # "ICY 200 OK": a Shoutcast 1 server's status line (its body ends with the connection)
+            if len(parts) < 2 or not (parts[0].startswith(b"HTTP/1.") or parts[0] == b"ICY") \
+                    or len(parts[1]) != 3 \
                     or not parts[1].isdigit():
                 raise BadResponse("bad status line")
             status = int(parts[1])

@@ -60,15 +60,19 @@ def _int(v, low=0):
 def check_next(doc):
     """Raise BadResponse unless doc has what fetch relies on (PROTOCOL.md "Next item")."""
     src = doc.get("src")
-    sha = doc.get("sha256")
-    if not _int(doc.get("id")) or not _int(doc.get("size")) or not isinstance(sha, str) \
-            or len(sha) != 64 or not isinstance(src, list) or not src or len(src) > 16:
+    if not _int(doc.get("id")) or not isinstance(src, list) or not src or len(src) > 16:
         raise BadResponse("bad meta data")
-    if sha.strip("0123456789abcdefABCDEF"):   # it names a cache entry: only hex
-        raise BadResponse("bad meta data: sha256")
     for u in src:
         if not isinstance(u, str) or not (u.startswith("http://") or u.startswith("https://")):
             raise BadResponse("bad meta data: src")
+    if doc.get("stream") is not None:   # no size, no hash: streams.py's
+        from streams import check_stream
+        return check_stream(doc)
+    sha = doc.get("sha256")
+    if not _int(doc.get("size")) or not isinstance(sha, str) or len(sha) != 64:
+        raise BadResponse("bad meta data")
+    if sha.strip("0123456789abcdefABCDEF"):   # it names a cache entry: only hex
+        raise BadResponse("bad meta data: sha256")
     rate = doc.get("rate")  # bytes per second of playback, when known (fetch, pacedsink)
     if rate is not None and not _int(rate, 1):
         raise BadResponse("bad meta data: rate")

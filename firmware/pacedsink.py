@@ -72,7 +72,8 @@ class PacedSink(Sink):
         if self.cur:
             self.end(False)  # the item before was abandoned (an error in the player)
         rate = meta.get("rate")
-        bps = int(rate * self.speed) if rate else 0
+        # a stream (a live mount, HLS) comes at the rate it plays: never faster than real time
+        bps = int(rate * (1 if meta.get("stream") else self.speed)) if rate else 0
         if not bps or resume:
             self._drain()   # the ring plays out first: unpaced, or the inner sink holds bytes
         self._play(self.clock())

@@ -78,8 +78,8 @@ class Player:
         if cfg.get("ca"):
             import tlswrap  # only devices that speak TLS load ssl
             tls = tlswrap.TLS(cfg["ca"])
-        self.http = (transport or httpclient.HTTPClient)(cfg["connect_timeout"],
-                                                         cfg["read_timeout"], tls=tls)
+        self.transport = transport or httpclient.HTTPClient
+        self.http = self.transport(cfg["connect_timeout"], cfg["read_timeout"], tls=tls)
         self.meta = self.Meta(self.http, cfg["server"], cfg["device"], cfg["secret"])
         self.sink = sink if sink is not None else make_sink(cfg["sink"], ring, clock, sleep_ms)
         self.state = State(cfg["state"])
@@ -89,6 +89,8 @@ class Player:
         self.pending = None  # the report of the item just played, until it is delivered
         self.done = 0  # items played (their ITEM line out; the report may still be kept)
         self.prog = Progress(clock, int(cfg["read_timeout"] * 1000))
+        self.live = None   # streams.Streams, made at the first stream item
+        self.skey = None   # the key of the HLS stream playing (its segments'), else None
 
     def backoff_ms(self, at_least=0.0):
         """The next wait after a failure (exponential, full jitter; at least at_least seconds,
@@ -156,6 +158,8 @@ class Player:
         if res.underruns >= 0:
             doc["underruns"] = res.underruns
             doc["underrun_ms"] = res.underrun_ms
+        if self.live is not None and item.get("stream"):
+            self.live.mounts(doc, item, res)
         self.pending = doc
         return self.deliver()
 
@@ -195,7 +199,12 @@ class Player:
 
     def sources(self, item):
         """(what fetch streams, its opener): the item and its sources as the meta server gave
-        them; (None, None) when it cannot be played now."""
+        them; (None, None) when it cannot be played now. A stream's are streams.py's."""
+        if item.get("stream"):
+            if self.live is None:
+                from streams import Streams  # loaded at the first stream item
+                self.live = Streams(self)
+            return self.live.sources(item)
         return item, open_range
 
     def hold(self):
@@ -215,8 +224,11 @@ class Player:
             self.hold()
             return False
         dec = None
+        stream = item.get("stream")
         if res is None:
-            resume = self.state.get("id") == item["id"] and self.state.get("pos") == item.get("pos")
+            # a stream is played from where it is now: nothing of it is resumed
+            resume = not stream and self.state.get("id") == item["id"] \
+                and self.state.get("pos") == item.get("pos")
             self.state.save(id=item["id"], pos=item.get("pos"))
             gc.collect()
             if item.get("sec") is not None:
@@ -228,9 +240,10 @@ class Player:
             if meta is None:
                 self.hold()
                 return False
-            res = fetch(self.http, meta, self.sink, self.buf, self.emit, resume, dec,
-                        self.clock, opener, self.prog)
-            meta = None
+            self.skey = dec if stream else None
+            res = fetch(self.http, meta, self.sink, self.buf, self.emit, resume,
+                        None if stream else dec, self.clock, opener, self.prog)
+            meta = opener = self.skey = None
         sec = 1 if dec else 0
         dec = None   # the cipher state, before the line and the report need memory
         gc.collect()
@@ -273,7 +286,8 @@ class Player:
         return res
 
     def secure(self, item):
-        """(Decryptor, None) for a secure item, or (None, why) when its key cannot be had."""
+        """(Decryptor, None) for a secure item (an HLS stream: (its segments' key, None)), or
+        (None, why) when its key cannot be had."""
         if not self.keybuf:
             return None, "no key buffer"
         from secure import Decryptor, unwrap  # loaded at start where key_buffer is set
@@ -281,6 +295,8 @@ class Player:
             nonce, n = self.call(self.meta.media_key, (item["id"], self.keybuf))
             ln = unwrap(self.cfg["secret"], nonce, self.keybuf, n)
             kb = memoryview(self.keybuf)
+            if item.get("stream"):  # an HLS stream's: the AES-128 key of its segments
+                return bytes(kb[16:32]), None
             return Decryptor(item, bytes(kb[16:32]), bytes(kb[32:48]), kb[48:16 + ln]), None
         except HTTPError as e:  # a MetaError (its status) or a SecureError
             return None, reason(e)
@@ -332,6 +348,8 @@ class Player:
     def close(self):
         self.http.close()
         self.sink.close()
+        if self.live is not None:
+            self.live.close()
 
 
 def main(cfg, buf, keybuf=None, ring=None, **parts):

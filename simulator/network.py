@@ -17,6 +17,7 @@ from simulator.faults import Fault, FaultProxy
 from simulator.media import write_demo_media
 from simulator.nginxproc import start_balancer
 from simulator.procs import ServerProcess, refusing_port, run_cli
+from simulator.streamnet import Streams
 from tools.media import prepare_file
 from tools.playback import playback_fields
 
@@ -58,7 +59,7 @@ def parse_faults(text):
 
 class Network:
     def __init__(self, workdir, faults=DEFAULT_FAULTS, devices=1, token_ttl=3600, db=None,
-                 replicas=1, probe_interval=0, meta_args=()):
+                 replicas=1, probe_interval=0, meta_args=(), streams=False):
         self.workdir = os.path.abspath(workdir)
         self.faults = tuple(faults)
         self.n_devices = devices
@@ -82,6 +83,9 @@ class Network:
         self.media_ids = {}   # demo file name -> media id
         self.meta = None
         self._refusing = None
+        # streams=True: the live radio and the HLS presentation too (simulator/streamnet.py),
+        # in the program after its files
+        self.streams = Streams(self.workdir) if streams else None
 
     def log_path(self, name):
         return os.path.join(self.logs, name + ".log")
@@ -99,6 +103,8 @@ class Network:
                 self.address[name] = "http://127.0.0.1:%d" % self._refusing.getsockname()[1]
                 continue
             await self.start_file_server(name)
+        if self.streams is not None:
+            await self.streams.start(os.path.join(self.workdir, "servers"), self.address)
         await self._seed()
         await self.start_meta()
         return self
@@ -153,6 +159,8 @@ class Network:
         await self.proxies.pop(name).stop()
 
     async def stop(self):
+        if self.streams is not None:
+            await self.streams.stop()
         for p in self.proxies.values():
             await p.stop()
         for s in list(self.servers.values()) + ([self.meta] if self.meta else []) + self.replicas:
@@ -228,8 +236,10 @@ class Network:
                                  secure=m["stored"]["secure"])
         devices = [{"id": "dev%d" % (i + 1), "name": "Simulated device %d" % (i + 1),
                     "programs": ["Demo"], "default": "Demo"} for i in range(self.n_devices)]
-        return {"media": media,
-                "programs": [{"name": "Demo", "items": [m["name"] for m in self.media]}],
+        streams = self.streams.media(self.address) if self.streams is not None else []
+        return {"media": media + streams,
+                "programs": [{"name": "Demo", "items": [m["name"] for m in self.media]
+                              + [m["ref"] for m in streams]}],
                 "devices": devices}
 
     async def _seed(self):
@@ -254,6 +264,10 @@ class Network:
     def expected(self):
         """media id -> the demo file's facts (name, size, sha256, title...)."""
         return {self.media_ids[m["name"]]: m for m in self.media}
+
+    def items(self):
+        """How many items the program has: its files and its streams."""
+        return len(self.media) + (2 if self.streams is not None else 0)
 
     async def reports(self, device=None):
         args = ["--db", self.db, "reports", "--json", "--limit", "1000000"]

@@ -58,6 +58,8 @@ import urllib.request
 
 from tqdm import tqdm
 
+from host_server.cli.catalog import add_stream_options, stream_body
+from host_server.model.errors import Invalid
 from tools.filehash import size_and_sha256
 from tools.mediafile import KNOWN, BadMedia, NotMedia, record_fields
 
@@ -191,6 +193,20 @@ def cmd_register(api, args):
           + (f"; {len(skipped)} other file{'s' if len(skipped) > 1 else ''} skipped (media files"
              f" end in {KNOWN})" if skipped else ""))
     return 1 if failed else 0
+
+
+def cmd_add_stream(api, args):
+    try:
+        doc = stream_body(args)
+    except Invalid as exc:
+        raise ToolError(str(exc)) from None
+    status, answer = api.call("POST", "/media", doc)
+    if status != 201:
+        why = answer.get("error", f"status {status}")
+        raise ToolError(why + (f" ({_failed_sources(answer)})" if "sources" in answer else ""))
+    bad = _failed_sources(answer)
+    print(f"registered {answer['id']} ({args.kind} stream)" + (f" (not used: {bad})" if bad else ""))
+    return 0
 
 
 def registered_media(api):
@@ -420,6 +436,9 @@ def _parser():
     s.add_argument("--directory", required=True, help="the URL directory that serves FOLDER")
     s.add_argument("--alternate", nargs=2, action="append", metavar=("ADDRESS", "DIRECTORY"),
                    help="an alternate that already mirrors FOLDER (repeatable)")
+    s = sub.add_parser("add-stream", help="register a live stream (your mounts on two or more"
+                       " servers) or an HLS presentation")
+    add_stream_options(s)
     s = sub.add_parser("mirror", help="copy changed files to an alternate and register it")
     s.add_argument("folder", help="the folder you registered")
     s.add_argument("dest", help="the directory the alternate server serves FOLDER's files from")
@@ -454,7 +473,7 @@ def _parser():
     return p
 
 
-COMMANDS = {"register": cmd_register, "mirror": cmd_mirror, "list": cmd_list, "remove": cmd_remove,
+COMMANDS = {"register": cmd_register, "add-stream": cmd_add_stream, "mirror": cmd_mirror, "list": cmd_list, "remove": cmd_remove,
             "usage": cmd_usage, "servers": cmd_servers, "sign": cmd_sign, "unsign": cmd_unsign,
             "weight": cmd_weight, "weights": cmd_weights}
 

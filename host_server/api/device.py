@@ -1,4 +1,5 @@
-"""The device API: login (challenge, proof), programs, next item, horizon, full record, reports.
+"""The device API: login (challenge, proof), programs, next item, horizon, full record, reports,
+a live stream's title now playing.
 
 GET /next answers the compact document of the device's current item, its sources in this
 device's order over servers' weights (model/spread.py), then by file servers' health
@@ -13,7 +14,7 @@ from aiohttp import web
 from ..keys import AUTH, DB, DEVICE, HEALTH, SETTINGS, SIGNER
 from ..model import spread
 from ..model.catalog import dumps, next_doc
-from ..model.checks import check_device_id, check_firmware_version
+from ..model.checks import check_device_id, check_firmware_version, has_control, is_int
 from ..model.errors import Invalid
 from ..model.playback import MAX_DURATION
 from ..model.signing import unsigned
@@ -140,6 +141,7 @@ def parse_report(doc):
         "underruns": field(doc, "underruns", int, required=False, default=0),
         "underrun_ms": field(doc, "underrun_ms", int, required=False, default=0),
         "seq": field(doc, "seq", int, required=False, nullable=True),
+        "mounts": field(doc, "mounts", list, required=False, nullable=True),
     }
     if rep["status"] not in REPORT_STATUSES:
         raise Invalid(f"field 'status' must be one of {', '.join(REPORT_STATUSES)}")
@@ -161,7 +163,33 @@ def parse_report(doc):
                 or not all(isinstance(s, str) and len(s) <= MAX_URL for s in pair)):
             raise Invalid(f"field 'errors'[{i}] must be a [url, reason] pair of strings")
     rep["errors"] = [[unsigned(url), why] for url, why in rep["errors"]]
+    if rep["mounts"] is not None:   # a stream's: the sources it played from, and for how long
+        if len(rep["mounts"]) > MAX_REPORT_ERRORS:
+            raise Invalid(f"field 'mounts' has more than {MAX_REPORT_ERRORS} entries")
+        for i, pair in enumerate(rep["mounts"]):
+            if (not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[0], str)
+                    or len(pair[0]) > MAX_URL or not is_int(pair[1])
+                    or not 0 <= pair[1] <= MAX_DURATION):
+                raise Invalid(f"field 'mounts'[{i}] must be a [url, ms] pair")
+        rep["mounts"] = [[unsigned(url), ms] for url, ms in rep["mounts"]]
     return rep
+
+
+MAX_STREAM_TITLE = 256   # characters of a stream title a device tells (ICY allows 4080 bytes)
+
+
+@device_required
+async def playing(request):
+    """The title a live stream is playing now (ICY StreamTitle), for the dashboard's "now
+    playing": one row updated, nothing kept of earlier titles."""
+    doc = await read_json(request)
+    media_id = field(doc, "id", int)
+    title = field(doc, "title", str)
+    if len(title) > MAX_STREAM_TITLE or has_control(title):
+        raise Invalid(f"field 'title' must be at most {MAX_STREAM_TITLE} characters, without"
+                      " control characters")
+    await request.app[DB].activity.stream_title(request[DEVICE], media_id, title)
+    return json_response({"ok": True})
 
 
 @device_required

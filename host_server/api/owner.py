@@ -22,7 +22,7 @@ from .inputs import bearer_token, field, path_id, read_json
 from .middleware import json_response
 
 # Fields an update may not change: they define which bytes the record is about.
-FIXED_FIELDS = ("size", "sha256", "primary_address", "primary_directory", "file_name")
+FIXED_FIELDS = ("size", "sha256", "primary_address", "primary_directory", "file_name", "stream")
 
 
 CHECK_WINDOW = 3600.0   # s: max_owner_registrations counts within this
@@ -55,7 +55,8 @@ async def _check(request, urls, rec, head=None):
     fetched = await request.app[SIGNER].sign_urls(urls)   # as a device would fetch them
     async with request.app[SOURCE_CHECKS].slot(owner):
         checks = await check_sources(fetched, rec["size"], rec["sha256"], request.app[SOURCE_POLICY],
-                                     settings.source_timeout, settings.source_deadline, head)
+                                     settings.source_timeout, settings.source_deadline, head,
+                                     rec.get("stream"))
     return [{**check, "url": url} for check, url in zip(checks, urls)]
 
 
@@ -97,7 +98,7 @@ def _measured(rec, head):
     """rec with the rate and duration its stored bytes show (a WAV header at the primary's
     start), over what the owner said; as the owner said for other formats and secure items
     (whose stored bytes are not what plays)."""
-    facts = None if rec["secure"] else wav_facts(head, rec["size"])
+    facts = None if rec["secure"] or rec["stream"] else wav_facts(head, rec["size"])
     if facts is None:
         return rec
     return catalog.validate_media({**rec, "rate": facts[0], "dur": facts[1]})

@@ -19,6 +19,7 @@ def setup_routes(app):
     r.add_post("/api/v1/media/{id}/key", secure.media_key)
     r.add_post("/api/v1/report", device.report)
     r.add_post("/api/v1/reports", device.reports)
+    r.add_post("/api/v1/playing", device.playing)
     # owners
     r.add_get("/api/v1/owner", owner.whoami)
     r.add_get("/api/v1/owner/media", owner.list_media)

@@ -2,7 +2,7 @@
 
 import json
 
-from ..model import catalog
+from ..model import catalog, streams
 from ..model.checks import check_program_name, id_from_text, is_number_text
 from ..model.display import when
 from ..model.errors import Invalid
@@ -25,6 +25,9 @@ def add_commands(sub):
     s.add_argument("--json", required=True, metavar="FILE",
                    help="the record: size, sha256, type, primary_address, primary_directory,"
                         " file_name, and any descriptive fields (docs/PROTOCOL.md)")
+    s = sub.add_parser("add-stream", help="add a live stream (mounts on two or more servers) or an"
+                       " HLS presentation (docs/PROTOCOL.md \"Live items\")")
+    add_stream_options(s)
     s = sub.add_parser("add-program", help="add a program")
     s.add_argument("name", help="the program's name (devices and the dashboard show it)")
     s.add_argument("--items", default="", help="media ids, comma separated, in play order")
@@ -41,7 +44,7 @@ def add_commands(sub):
     s = sub.add_parser("list", help="list devices, media, programs, owners or file servers (health)")
     s.add_argument("what", choices=tuple(COLUMNS), help="what to list: %(choices)s")
     s.add_argument("--json", action="store_true", help="as JSON, every field")
-    return {"init": init, "add-media": add_media, "add-program": add_program,
+    return {"init": init, "add-media": add_media, "add-stream": add_stream, "add-program": add_program,
             "import": import_catalog, "remove-media": remove_media,
             "remove-program": remove_program, "list": list_rows}
 
@@ -54,6 +57,41 @@ async def add_media(db, args):
     rec = catalog.validate_media(load_json(args.json), args.json, warn)
     media_id = await db.catalog.add_media(rec)
     print(f"media {media_id} added")
+
+
+def add_stream_options(s):
+    """The options of add-stream (the owner tool's add-stream takes the same)."""
+    s.add_argument("kind", choices=streams.KINDS, help="live: an Icecast/Shoutcast mount; hls: a"
+                   " playlist (master or media)")
+    s.add_argument("urls", nargs="+", metavar="URL", help="its sources, primary first: mounts (or"
+                   " playlists) of the same name on different servers")
+    s.add_argument("--type", required=True, help="the audio it carries: audio/mpeg, audio/aac, ...")
+    s.add_argument("--rate", type=int, help="bytes per second of the audio (required for live)")
+    s.add_argument("--dur", type=int, metavar="MS", help="how long to play it, in ms (required for"
+                   " live and for a live HLS playlist)")
+    s.add_argument("--title", default="", help="what devices and the dashboard show")
+    s.add_argument("--hls-key-file", metavar="FILE", help="an HLS presentation's AES-128 segment"
+                   " key (16 bytes, as ffmpeg's key info names it): kept sealed, handed only to"
+                   " entitled devices")
+
+
+def stream_body(args):
+    """The record add-stream's options describe (not yet validated)."""
+    fields = {"type": args.type, "rate": args.rate, "dur": args.dur, "title": args.title}
+    if args.hls_key_file:
+        with open(args.hls_key_file, "rb") as f:
+            key = f.read(17)
+        if len(key) != 16:
+            raise Invalid(f"{args.hls_key_file}: an AES-128 key file holds exactly 16 bytes")
+        fields["secure"] = {"hls_key": key.hex()}
+    return streams.record_from_urls(args.kind, args.urls, **fields)
+
+
+async def add_stream(db, args):
+    rec = catalog.validate_media(stream_body(args), "stream", warn)
+    media_id = await db.catalog.add_media(rec)
+    print(f"media {media_id} added ({args.kind} stream, {len(args.urls)} source"
+          f"{'s' if len(args.urls) > 1 else ''})")
 
 
 async def add_program(db, args):

@@ -18,12 +18,22 @@ class Activity:
             "INSERT INTO device_activity (device, seen, program, media, pos, handed_at, done)"
             " VALUES (?, ?, ?, ?, ?, ?, 0) ON CONFLICT (device) DO UPDATE SET seen = excluded.seen,"
             " program = excluded.program, media = excluded.media, pos = excluded.pos, done = 0,"
+            " stream_title = CASE WHEN device_activity.media IS NOT DISTINCT FROM excluded.media"
+            "  AND device_activity.pos IS NOT DISTINCT FROM excluded.pos"
+            "  THEN device_activity.stream_title END,"
             " handed_at = CASE WHEN device_activity.media IS NOT DISTINCT FROM excluded.media"
             "  AND device_activity.pos IS NOT DISTINCT FROM excluded.pos"
             "  AND device_activity.program IS NOT DISTINCT FROM excluded.program"
             "  AND device_activity.done = 0"
             "  THEN device_activity.handed_at ELSE excluded.handed_at END",
             (device, now, program, media, pos, now))
+
+    async def stream_title(self, device, media, title):
+        """The device's live stream (media) is playing title now; ignored unless that is the
+        item it was last handed (a late title must not label the next item)."""
+        await self.db.execute(
+            "UPDATE device_activity SET stream_title = ?, seen = ? WHERE device = ? AND media = ?",
+            (title, self.db.clock(), device, media))
 
     async def reported(self, c, device, rep, now):
         """A report came in (inside devices.add_report's transaction c)."""
@@ -49,19 +59,20 @@ class Activity:
         rows = await self.db.fetchall(
             "SELECT d.id, d.name, coalesce(d.selected_program, d.default_program), d.default_program,"
             " a.seen, a.program, p.name, a.media, m.title, a.pos, a.handed_at, a.done,"
-            " a.last_status, a.error, a.error_at, d.firmware"
+            " a.last_status, a.error, a.error_at, d.firmware, a.stream_title"
             " FROM devices d LEFT JOIN device_activity a ON a.device = d.id"
             " LEFT JOIN programs p ON p.id = a.program LEFT JOIN media m ON m.id = a.media"
             " ORDER BY d.id")
         names = dict(await self.db.fetchall("SELECT id, name FROM programs"))
         out = []
         for (dev, name, plays, default, seen, program, program_name, media, title, pos, handed,
-             done, status, error, error_at, firmware) in rows:
+             done, status, error, error_at, firmware, stream_title) in rows:
             playing = None
             if media is not None:
                 playing = {"program": program, "program_name": program_name or "", "media": media,
                            "title": title or "", "pos": pos, "since": handed,
-                           "finished": bool(done), "status": status if done else None}
+                           "finished": bool(done), "status": status if done else None,
+                           "stream_title": stream_title}
             out.append({
                 "id": dev, "name": name,
                 "program": plays, "program_name": names.get(plays, ""), "default": default,

@@ -27,7 +27,7 @@ _CURRENT = (
     " LEFT JOIN media m ON m.id = pi.media"
     " WHERE d.id = ?")
 _REPORT_KEYS = ("id", "device", "program", "media", "title", "pos", "status", "src", "bytes", "ms",
-                "underruns", "underrun_ms", "errors", "advanced", "at")
+                "underruns", "underrun_ms", "errors", "advanced", "at", "mounts")
 
 
 class Devices:
@@ -260,12 +260,13 @@ class Devices:
         advanced = cur is not None and rep["id"] == cur[3] and rep["pos"] == pos
         await c.execute(
             "INSERT INTO reports (device, program, media, pos, status, source, bytes, ms,"
-            " errors, underruns, underrun_ms, seq, advanced, at, owner_account)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " errors, underruns, underrun_ms, seq, advanced, at, mounts, owner_account)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
             " (SELECT owner_account FROM media WHERE id = ?))",
             (device, cur[0] if cur else None, rep["id"], rep["pos"], rep["status"],
              rep["src"], rep["bytes"], rep["ms"], errors, rep.get("underruns", 0),
-             rep.get("underrun_ms", 0), rep.get("seq"), int(advanced), now, rep["id"]))
+             rep.get("underrun_ms", 0), rep.get("seq"), int(advanced), now,
+             None if rep.get("mounts") is None else json.dumps(rep["mounts"]), rep["id"]))
         await self.db.activity.reported(c, device, rep, now)
         if advanced:
             pos = (pos + 1) % cur[2]
@@ -290,11 +291,11 @@ class Devices:
     async def reports(self, device=None, failed_only=False, limit=REPORTS_SHOWN, offset=0,
                       media=None):
         """The latest reports, newest first: [{id, device, program, media, title, pos, status,
-        src, bytes, ms, underruns, underrun_ms, errors, advanced, at}]; of one device, of one
+        src, bytes, ms, underruns, underrun_ms, errors, advanced, at, a stream's mounts}]; of one device, of one
         media, or only those that failed or met a failing source; offset skips that many of the
         newest (a page). What the CLI and the dashboard both list."""
         sql = ("SELECT r.id, r.device, r.program, r.media, m.title, r.pos, r.status, r.source,"
-               " r.bytes, r.ms, r.underruns, r.underrun_ms, r.errors, r.advanced, r.at"
+               " r.bytes, r.ms, r.underruns, r.underrun_ms, r.errors, r.advanced, r.at, r.mounts"
                " FROM reports r LEFT JOIN media m ON m.id = r.media")
         where, args = [], []
         if device is not None:
@@ -314,5 +315,9 @@ class Devices:
             rep = dict(zip(_REPORT_KEYS, row))
             rep["errors"] = json.loads(rep["errors"])
             rep["advanced"] = bool(rep["advanced"])
+            if rep["mounts"] is None:   # a stored file's: no mounts
+                del rep["mounts"]
+            else:
+                rep["mounts"] = json.loads(rep["mounts"])
             out.append(rep)
         return out

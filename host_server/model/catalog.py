@@ -15,6 +15,8 @@ from .formats import canonical_type
 from .playback import check_playback
 from .secure import compact_sec, validate_secure
 from .signing import SIGNATURE_CHARS
+from .streams import (check_stream, check_stream_record, compact_stream, stream_identity,
+                      validate_stream_secure)
 
 # Seed fields 6-25 that are plain text, in the order of the seed.
 TEXT_FIELDS = (
@@ -27,10 +29,14 @@ TEXT_FIELDS = (
 )
 LIST_FIELDS = ("performers", "composers", "creators")
 REQUIRED_FIELDS = ("size", "sha256", "type", "primary_address", "primary_directory", "file_name")
+# A stream (model/streams.py: a live mount, an HLS playlist) has no size and no sha256 of bytes.
+STREAM_REQUIRED = REQUIRED_FIELDS[2:]
 # The file's playback rate (bytes/s) and duration (ms), when known (model/playback.py).
 PLAYBACK_FIELDS = ("rate", "dur")
 # Column order of the media table (without id, compact, created).
-MEDIA_COLUMNS = REQUIRED_FIELDS + TEXT_FIELDS[:8] + LIST_FIELDS + TEXT_FIELDS[8:] + PLAYBACK_FIELDS
+# "stream": None for a stored file, else the stream's kind (model/streams.py).
+MEDIA_COLUMNS = (REQUIRED_FIELDS + TEXT_FIELDS[:8] + LIST_FIELDS + TEXT_FIELDS[8:] + PLAYBACK_FIELDS
+                 + ("stream",))
 KNOWN_FIELDS = frozenset(MEDIA_COLUMNS) | {"alternates", "secure"}
 
 MAX_TEXT = 1024          # any one text field, in characters
@@ -97,20 +103,25 @@ def validate_media(obj, where="media", warn=None):
     for key in obj:
         if key not in KNOWN_FIELDS and key not in ("id", "ref") and warn:
             warn(f"{where}: ignoring unknown field {key!r}")
-    for key in REQUIRED_FIELDS:
+    kind = check_stream(obj, where)
+    for key in REQUIRED_FIELDS if kind is None else STREAM_REQUIRED:
         if key not in obj:
             raise Invalid(f"{where}: missing required field {key!r}")
-    rec = {}
-    size = obj["size"]
-    if not is_int(size) or size < 0:
-        raise Invalid(f"{where}: field 'size' must be a non-negative integer")
-    rec["size"] = size
+    rec = {"stream": kind}
     secure = obj.get("secure")
-    rec["secure"] = None if secure is None else validate_secure(secure, size, where)
-    sha = obj["sha256"]
-    if not is_hex(sha, 64):
-        raise Invalid(f"{where}: field 'sha256' must be 64 hex characters")
-    rec["sha256"] = sha.lower()
+    if kind is None:
+        size = obj["size"]
+        if not is_int(size) or size < 0:
+            raise Invalid(f"{where}: field 'size' must be a non-negative integer")
+        rec["size"] = size
+        rec["secure"] = None if secure is None else validate_secure(secure, size, where)
+        sha = obj["sha256"]
+        if not is_hex(sha, 64):
+            raise Invalid(f"{where}: field 'sha256' must be 64 hex characters")
+        rec["sha256"] = sha.lower()
+    else:
+        rec["size"] = 0
+        rec["secure"] = None if secure is None else validate_stream_secure(secure, kind, where)
     ctype = _check_text(obj["type"], f"{where}: field 'type'", required=True)
     if "/" not in ctype:
         raise Invalid(f"{where}: field 'type' must be a content type like audio/wav")
@@ -148,6 +159,9 @@ def validate_media(obj, where="media", warn=None):
     urls = source_urls(rec)
     if len(set(urls)) != len(urls):
         raise Invalid(f"{where}: names the same source twice (primary and alternates must differ)")
+    if kind is not None:
+        rec["sha256"] = stream_identity(kind, urls[0], obj.get("sha256"), where)
+        check_stream_record(rec, urls, where)
     # room for each source's signature, should its server require one (model/signing.py)
     if len(compact_json(rec).encode()) + SIGNATURE_CHARS * len(urls) > MAX_COMPACT:
         raise Invalid(f"{where}: its compact document would exceed {MAX_COMPACT} bytes "
@@ -167,11 +181,15 @@ def source_urls(rec):
 def compact_json(rec):
     """The compact document without id and pos, as JSON text (what the database stores)."""
     performers = rec["performers"]
-    doc = {
-        "size": rec["size"],
-        "sha256": rec["sha256"],
-        "type": rec["type"],
-    }
+    if rec.get("stream"):
+        doc = compact_stream(rec)   # a stream: no size, no sha256; its "sec" says HLS keys
+        doc["type"] = rec["type"]
+    else:
+        doc = {
+            "size": rec["size"],
+            "sha256": rec["sha256"],
+            "type": rec["type"],
+        }
     for key in PLAYBACK_FIELDS:
         if rec.get(key) is not None:
             doc[key] = rec[key]
@@ -180,7 +198,7 @@ def compact_json(rec):
         "by": (performers[0] if performers else "")[:DISPLAY_CHARS],
         "src": source_urls(rec),
     })
-    if rec.get("secure"):
+    if rec.get("secure") and not rec.get("stream"):
         doc["sec"] = compact_sec(rec["secure"])
     return dumps(doc)
 
@@ -210,6 +228,8 @@ def full_record(media_id, rec):
     out["alternates"] = [dict(a) for a in rec["alternates"]]
     for key in MEDIA_COLUMNS[len(REQUIRED_FIELDS):]:
         out[key] = rec[key]
+    if out["stream"] is None:   # a stored file's record: as it was before streams
+        del out["stream"]
     return out
 
 

@@ -1,4 +1,7 @@
-"""Checking a media file's sources at registration: reachable, size and sha256 as claimed.
+"""Checking a media file's sources at registration: reachable, size and sha256 as claimed. A
+stream's sources (model/streams.py) have no size and no hash: a live mount must answer 200 and
+send audio bytes, an HLS source must answer 200 with a playlist (#EXTM3U); at most STREAM_PEEK
+bytes of either are read.
 
 Each source is fetched with a GET and hashed as it streams (never loaded whole, never more than
 the claimed size plus one chunk), through the source policy (policy.py: public addresses only,
@@ -24,6 +27,7 @@ from .policy import SourceRefused
 CHUNK = 64 * 1024
 HEAD = WAV_HEAD   # bytes of the primary kept while it is checked: its format's header
 MAX_REDIRECTS = 3
+STREAM_PEEK = 16 * 1024   # bytes of a stream's source read at its check
 
 
 def connect_error(exc):
@@ -43,9 +47,25 @@ def connect_error(exc):
     return "connection failed"
 
 
-async def _check(session, url, size, sha256, head=None):
-    """None when the source serves exactly the claimed bytes, else why not (a short string).
-    head (a bytearray) receives the body's first bytes, up to HEAD bytes."""
+async def _stream_why(resp, stream):
+    """None when a stream's source (an open 200 answer) looks like its kind, else why not."""
+    got = bytearray()
+    async for chunk in resp.content.iter_chunked(CHUNK):
+        got += chunk[:STREAM_PEEK - len(got)]
+        if len(got) >= (STREAM_PEEK if stream == "live" else 7):
+            break
+    if stream == "hls":
+        if not bytes(got).lstrip(b"\xef\xbb\xbf").startswith(b"#EXTM3U"):
+            return "not an HLS playlist (no #EXTM3U)"
+    elif not got:
+        return "no audio bytes"
+    return None
+
+
+async def _check(session, url, size, sha256, head=None, stream=None):
+    """None when the source serves exactly the claimed bytes (a stream: is a live mount or a
+    playlist, _stream_why), else why not (a short string). head (a bytearray) receives the
+    body's first bytes, up to HEAD bytes."""
     try:
         async with session.get(url, headers={"Accept-Encoding": "identity"},
                                allow_redirects=True, max_redirects=MAX_REDIRECTS) as resp:
@@ -53,6 +73,8 @@ async def _check(session, url, size, sha256, head=None):
                 return f"status {resp.status}"
             if resp.headers.get("Content-Encoding", "identity") != "identity":
                 return "content encoded, not the stored bytes"
+            if stream is not None:
+                return await _stream_why(resp, stream)
             length = resp.content_length
             if length is not None and length != size:
                 return "size differs from the claimed one"
@@ -82,18 +104,20 @@ async def _check(session, url, size, sha256, head=None):
         return f"failed: {exc.__class__.__name__}"
 
 
-async def check_sources(urls, size, sha256, policy, timeout=5.0, deadline=60.0, head=None):
+async def check_sources(urls, size, sha256, policy, timeout=5.0, deadline=60.0, head=None,
+                        stream=None):
     """[{"url", "ok", "why"}] for each URL, in order; why is "" when ok.
 
     timeout bounds connecting and each wait for data; deadline the whole check of each source
     (a trickling source cannot hold the meta server longer). head, a bytearray, receives the
     first HEAD bytes of the first URL's body (the primary's: where a WAV header is read).
+    stream: the record's stream kind (None: a stored file).
     """
     timeout = aiohttp.ClientTimeout(total=deadline, sock_connect=timeout, sock_read=timeout)
     async with aiohttp.ClientSession(timeout=timeout, auto_decompress=False,
                                      connector=policy.connector()) as session:
-        whys = await asyncio.gather(*(_check(session, u, size, sha256, head if i == 0 else None)
-                                      for i, u in enumerate(urls)))
+        whys = await asyncio.gather(*(_check(session, u, size, sha256, head if i == 0 else None,
+                                             stream) for i, u in enumerate(urls)))
     return [{"url": u, "ok": why is None, "why": why or ""} for u, why in zip(urls, whys)]
 
 

@@ -172,6 +172,14 @@ async def test_device_api_answers_match_the_document(api, seeded):
     assert s == 413
     s, body, _ = await api.call("POST", "/api/v1/report", json={"id": 1, "pos": 0, "status": "played"})
     assert s == 401
+    s, body, _ = await api.call("POST", "/api/v1/playing", headers=auth,
+                                json={"id": item["id"], "title": "Artist - Song"})
+    assert s == 200 and body == {"ok": True}
+    s, body, _ = await api.call("POST", "/api/v1/playing", headers=auth,
+                                json={"id": item["id"], "title": "x" * 257})
+    assert s == 400
+    s, body, _ = await api.call("POST", "/api/v1/playing", json={"id": 1, "title": "t"})
+    assert s == 401
 
     missing = [(m, p) for m, p in c.operations(tags=["device", "meta"])
                if not any(e[0] == m and e[1] == p for e in c.exercised)]

@@ -43,6 +43,25 @@ def flac(seconds=2, rate=8000):
     return b"fLaC" + bytes([0x80, 0, 0, len(info)]) + info
 
 
+def decodable_flac(seconds=1, rate=8000):
+    """A FLAC file with frames (ffmpeg's, where it is installed: then ffprobe, which reads every
+    frame, is too), else the header alone (what the tools check without ffprobe)."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+    if not shutil.which("ffmpeg"):
+        return flac(seconds, rate)
+    with tempfile.TemporaryDirectory() as d:   # a file: ffmpeg writes the length at the end
+        out = os.path.join(d, "t.flac")
+        subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+                        "sine=frequency=440:duration=%d:sample_rate=%d" % (seconds, rate),
+                        "-ac", "1", "-fflags", "+bitexact", out],
+                       check=True, capture_output=True, timeout=60)
+        with open(out, "rb") as f:
+            return f.read()
+
+
 def noise(size=20000, seed=1):
     """Random bytes, the same each run, that no format begins with (its first byte is not a
     frame sync, a tag's or a zero)."""
