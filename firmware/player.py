@@ -236,11 +236,11 @@ class Player:
                 if dec is None:
                     res = self.failed(item, "key", why)
         if res is None:
+            self.skey = dec if stream else None   # an HLS stream's opener takes it
             meta, opener = self.sources(item)
             if meta is None:
                 self.hold()
                 return False
-            self.skey = dec if stream else None
             res = fetch(self.http, meta, self.sink, self.buf, self.emit, resume,
                         None if stream else dec, self.clock, opener, self.prog)
             meta = opener = self.skey = None

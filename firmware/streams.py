@@ -38,8 +38,11 @@ class Streams:
         self.side = None    # metaclient.MetaClient over its own connection, for titles
         self.item = None
         self.told = None    # ticks of the last title told
+        self.last = None
 
     def sources(self, item):
+        if item is not self.item:
+            self.last = None   # the title told of this item (a mount after a failover repeats it)
         self.item = item
         if item["stream"] == "live":
             if self.live is None:
@@ -53,6 +56,9 @@ class Streams:
 
     def title(self, t):
         p, item = self.p, self.item
+        if t == self.last:
+            return
+        self.last = t
         p.emit("TITLE", (("id", item["id"]), ("title", t)))
         show = getattr(p.sink, "show_title", None)
         if show is not None:
