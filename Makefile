@@ -40,8 +40,10 @@ $(CPLIB): $(STAMP) tests/hw/cplib.txt
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --target $(VENV)/cplib -r tests/hw/cplib.txt
 	touch $(CPLIB)
 
-# The main job: meta server, file servers A, B, C and alternate ABC, one device under micropython.
+# The main job: meta server, file servers A, B, C and alternate ABC, the radio's two Icecast
+# servers (icecast2, ffmpeg: installed when missing), one device under micropython.
 run: $(STAMP)
+	scripts/apt-ensure icecast2 ffmpeg
 	$(BIN)/python -m simulator $(ARGS)
 
 debs:

@@ -32,7 +32,7 @@ def simulate(work, faults, ring, rounds):
     """One simulator run: (events of the device's console as (tag, doc), RESULT line)."""
     workdir = os.path.join(work, "gap-%d-%s" % (ring, faults.replace(",", "-")))
     shutil.rmtree(workdir, ignore_errors=True)
-    proc = subprocess.run([sys.executable, "-m", "simulator", "--workdir", workdir, "--faults",
+    proc = subprocess.run([sys.executable, "-m", "simulator", "--workdir", workdir, "--no-streams", "--faults",
                            faults, "--rounds", str(rounds), "--jitter", str(ring), "--speed",
                            str(SPEED), "--timeout", str(60 + 30 * rounds)],
                           cwd=mprun.ROOT, capture_output=True, text=True, timeout=120 + 40 * rounds)

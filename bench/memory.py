@@ -32,7 +32,7 @@ def run_job(heap_k, mpy, workdir, timeout=90, args=JOB_ARGS):
     [--mpy]`). A pass: every item verified and no out-of-memory line. Stopped at the first
     out-of-memory line (the device would only back off and retry)."""
     cmd = [sys.executable, "-m", "simulator", "--heap", "%dK" % heap_k, "--workdir", workdir,
-           "--timeout", str(timeout)] + list(args) + [firmware_flag(mpy)]
+           "--timeout", str(timeout), "--no-streams"] + list(args) + [firmware_flag(mpy)]
     proc = subprocess.Popen(cmd, cwd=mprun.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, text=True, start_new_session=True)
     why, result = None, None

@@ -5,20 +5,27 @@ Prints one line per item and, last, exactly one line
 (s: secure items verified; u: times a device's jitter ring ran dry mid-item, summed over the
 items that carried a rate; g: the median over the boundaries between paced items of the ms the
 sink had nothing between one item's last byte and the next one's first, ``none`` when no
-boundary was measured), and `` cached=<c>`` with ``--cache`` (items played from a device's
-cache); exits 0 only if every item played and verified.
+boundary was measured), `` cached=<c>`` with ``--cache`` (items played from a device's
+cache) and `` live=<l> hls=<h>`` when the program has its stream items (``--no-streams``: not;
+they need icecast2 and ffmpeg): a live stream is verified when it played its duration's bytes,
+an HLS presentation when the audio kept is its elementary stream byte for byte. Exits 0 only if
+every item played and verified.
 """
 import argparse
 import asyncio
+import hashlib
 import os
 import statistics
 import sys
 
-from simulator.devices import (CACHE_K, FIRMWARE_ENTRY, HEAP, INTERPRETERS, PACED_K, DeviceProcess,
+from simulator.devices import (CACHE_K, FIRMWARE_ENTRY, HEAP, INTERPRETERS, PACED_K, STREAM_K,
+                               DeviceProcess,
                                compile_firmware)
 from simulator.network import DEFAULT_FAULTS, FAULTS, Network, parse_faults
 from simulator.pgcluster import Cluster
 from simulator.procs import ROOT
+from simulator.streamnet import LIVE_MS
+from simulator.streamnet import available as streams_missing
 from tools.filehash import file_sha256
 
 SPEED = 4       # the paced sink plays the demo (55 s) in 14 s
@@ -41,6 +48,9 @@ def parse_args(argv):
                    help="comma-separated faults, 'all' or 'none' (default %(default)s); known: "
                    + "; ".join("%s = %s" % kv for kv in FAULTS.items()))
     p.add_argument("--rounds", type=int, default=1, help="times through the program (default 1)")
+    p.add_argument("--no-streams", dest="streams", action="store_false",
+                   help="leave out the live radio (two Icecast servers, the primary killed mid-"
+                        "stream) and the HLS presentation that follow the files by default")
     p.add_argument("--replicas", type=int, default=1,
                    help="meta server replicas behind nginx, sharing a throwaway PostgreSQL "
                         "cluster (default 1: one meta server on SQLite)")
@@ -73,7 +83,7 @@ def parse_args(argv):
         p.error("--cache must be a number of bytes (0: none)")
     if a.heap is None:
         a.heap = "%dK" % (int(HEAP[:-1]) + (a.jitter // 1024 + PACED_K if a.sink == "paced" else 0)
-                          + (CACHE_K if a.cache else 0))
+                          + (CACHE_K if a.cache else 0) + (STREAM_K if a.streams else 0))
     if a.speed == int(a.speed):
         a.speed = int(a.speed)
     return a
@@ -85,6 +95,7 @@ class Tally:
         self.underruns = 0
         self.gaps = []   # ms per boundary between paced items (ITEM gap_ms)
         self.cached = None  # items played from a device's cache (None: no cache)
+        self.live = self.hls = None   # stream items verified (None: no streams)
 
     def gap_median(self):
         return "%d" % statistics.median(self.gaps) if self.gaps else "none"
@@ -93,7 +104,8 @@ class Tally:
         return ("RESULT items=%d verified=%d failovers=%d resumed=%d secure=%d underruns=%d "
                 "gap_ms=%s" % (self.items, self.verified, self.failovers, self.resumed,
                                self.secure, self.underruns, self.gap_median())
-                + ("" if self.cached is None else " cached=%d" % self.cached))
+                + ("" if self.cached is None else " cached=%d" % self.cached)
+                + ("" if self.live is None else " live=%d hls=%d" % (self.live, self.hls)))
 
 
 def item_line(net, dev, n, total, ev, ok):
@@ -114,8 +126,38 @@ def source_name(net, url):
     return "cache" if (url or "").startswith("cache:") else net.server_name(url)
 
 
+def stream_kind(net, ev):
+    """"live" or "hls" for a stream item's event, else None."""
+    for kind, ref in (("live", "radio"), ("hls", "hls")):
+        if net.streams is not None and ev.get("id") == net.media_ids.get(ref):
+            return kind
+    return None
+
+
+def check_stream(net, dev, ev, sink, kind):
+    """A live item played its duration's bytes; an HLS item kept exactly its audio."""
+    if ev.get("status") != "played":
+        return False
+    want = None
+    if kind == "live":
+        size = net.streams.source.rate * LIVE_MS // 1000
+        if ev.get("bytes") != size:
+            return False
+    else:
+        want = hashlib.sha256(net.streams.hls["es"]).hexdigest()
+    if sink == "null":
+        return True
+    path = os.path.join(dev.out_dir, str(ev["id"]))
+    if not os.path.exists(path):
+        return False
+    return os.path.getsize(path) == ev["bytes"] and (want is None or file_sha256(path) == want)
+
+
 def check_item(net, dev, ev, sink):
     """True when the device says played+verified and (file sink) the bytes it kept hash right."""
+    kind = stream_kind(net, ev)
+    if kind is not None:
+        return check_stream(net, dev, ev, sink, kind)
     facts = net.expected().get(ev.get("id"))
     if facts is None or ev.get("status") != "played" or not ev.get("verified"):
         return False
@@ -131,11 +173,14 @@ def settle(net, dev, held, tally, sink):
     stopped."""
     for ev in held:
         ok = check_item(net, dev, ev, sink)
-        if not ok and ev.get("status") == "played" and ev.get("verified"):
+        if not ok and ev.get("status") == "played" and (ev.get("verified") or stream_kind(net, ev)):
             print("      ! %s: the bytes kept of item %s do not match its sha256" % (
                 dev.id, ev.get("id")), flush=True)
         tally.verified += ok
         tally.secure += 1 if ok and ev.get("secure") else 0
+        kind = stream_kind(net, ev)
+        if ok and kind is not None:
+            setattr(tally, kind, getattr(tally, kind) + 1)
     del held[:]
 
 
@@ -157,7 +202,8 @@ async def follow(net, dev, total, tally, sink):
                 tally.gaps.append(ev["gap_ms"])
             if tally.cached is not None and (ev.get("src") or "").startswith("cache:"):
                 tally.cached += 1
-            print(item_line(net, dev, n, total, ev, played and ev.get("verified")), flush=True)
+            print(item_line(net, dev, n, total, ev, played and (ev.get("verified")
+                                                               or stream_kind(net, ev))), flush=True)
         elif tag == "FAIL":
             print("      ! %s: %s failed at byte %s: %s" % (
                 dev.id, net.server_name(ev.get("src")), ev.get("at"), ev.get("why")), flush=True)
@@ -165,6 +211,12 @@ async def follow(net, dev, total, tally, sink):
             print("      + %s: item %s cached ahead from %s%s" % (
                 dev.id, ev.get("id"), net.server_name(ev.get("src")),
                 " (failovers=%d)" % ev["failovers"] if ev.get("failovers") else ""), flush=True)
+        elif tag == "TITLE":
+            print("      ♪ %s: %s" % (dev.id, ev.get("title")), flush=True)
+            relay = net.streams.relay if net.streams is not None else None
+            if relay is not None and relay.proc is not None and relay.proc.returncode is None:
+                relay.kill()   # the primary mount dies mid-stream: the device moves to its origin
+                print("      ! R2 (the relay, the radio's primary mount) killed", flush=True)
         elif tag == "BACKOFF":
             print("      ~ %s backs off %.1fs: %s" % (dev.id, ev.get("s", 0), ev.get("why")), flush=True)
         elif tag == "LOG" and ev[:2] in ("E ", "W "):
@@ -189,8 +241,16 @@ async def main(a):
 
 
 async def run(a, db=None):
-    net = Network(a.workdir, faults=a.faults, devices=a.devices, db=db, replicas=a.replicas)
+    streams = a.streams
+    if streams and streams_missing():
+        print("note     no stream items: %s not installed (make run installs them)"
+              % streams_missing(), flush=True)
+        streams = False
+    net = Network(a.workdir, faults=a.faults, devices=a.devices, db=db, replicas=a.replicas,
+                  streams=streams)
     tally = Tally()
+    if streams:
+        tally.live = tally.hls = 0
     try:
         try:
             await net.start()
@@ -204,8 +264,11 @@ async def run(a, db=None):
         for name in ("A", "B", "C", "ABC"):
             print("         %-3s %s%s" % (name, net.address[name],
                                          "  (down)" if name not in net.servers else ""))
+        if net.streams is not None:
+            print("         R1  %s  (Icecast, fed by ffmpeg)\n         R2  %s  (Icecast relaying R1:"
+                  " the radio's primary)" % (net.streams.origin.url, net.streams.relay.url))
         print("faults   %s" % ("; ".join("%s: %s" % (f, FAULTS[f]) for f in a.faults) or "none"))
-        total = len(net.media) * a.rounds
+        total = net.items() * a.rounds
         entry = FIRMWARE_ENTRY
         if a.mpy and a.interpreter == "micropython":
             entry = compile_firmware(os.path.join(net.workdir, "firmware-mpy"))

@@ -54,6 +54,10 @@ PACED_K = 8     # heap for the paced sink's module and views beside its ring, an
 CACHE_K = 48    # and for a cache (config `cache`) beside those: the 8 KiB horizon buffer, the
                 # filler's buffer and connection, the parsed horizon, the store-ahead modules;
                 # with a 16 KiB ring the job ran in 128K, not in 112K (72+16+8+48 = 144K)
+STREAM_K = 32   # and for stream items (a live mount, an encrypted HLS presentation): icy.py,
+                # streams.py, hls.py and tsdemux.py resident, the HLS playlist and segment
+                # buffers, a second connection for titles; the demo with a 16 KiB ring ran in
+                # 128K, not in 112K (72+16+8+32 = 128K)
 
 
 class DeviceProcess:

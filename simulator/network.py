@@ -259,6 +259,10 @@ class Network:
         for name, addr in self.address.items():
             if url and url.startswith(addr + "/"):
                 return name
+        if self.streams is not None and self.streams.relay is not None and url:
+            for name, server in (("R1", self.streams.origin), ("R2", self.streams.relay)):
+                if url.startswith("http://127.0.0.1:%d/" % server.port):
+                    return name
         return url or "-"
 
     def expected(self):

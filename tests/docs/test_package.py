@@ -113,7 +113,7 @@ def test_the_simulator_command_plays_the_demo_from_any_folder(tmp_path):
     """More than --help: the command's function is the simulator's whole run."""
     path = os.path.join(os.path.dirname(sys.executable), "media-simulator")
     r = subprocess.run([path, "--interpreter", "cpython", "--faults", "none", "--sink", "null",
-                        "--workdir", str(tmp_path / "sim")], cwd=tmp_path, env=_clean_env(),
+                        "--no-streams", "--workdir", str(tmp_path / "sim")], cwd=tmp_path, env=_clean_env(),
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.splitlines()[-1].startswith("RESULT items=10 verified=10")
