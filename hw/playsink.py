@@ -39,6 +39,11 @@ class PlaySink(Sink):
         # the whole item is fetched again (the sha256 covers every byte); output resumes at skip_to
         return 0
 
+    def show_title(self, text):
+        """A live stream's new title (ICY StreamTitle): the display's second line."""
+        if self.display is not None:
+            self.display.show(self.meta.get("title", ""), text)
+
     def write(self, mv):
         watchdog.feed()
         at = self.pos

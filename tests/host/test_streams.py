@@ -156,3 +156,53 @@ def test_the_cli_adds_streams_and_says_what_is_wrong(tmp_path, master_file):
     assert "exactly 16 bytes" in proc.stderr
     proc = run_cli("list", "media", "--json", db=db, check=0)
     assert [m["id"] for m in json.loads(proc.stdout)] == [1, 2]
+
+
+async def test_an_owner_registers_streams_whose_sources_are_checked_for_their_kind(
+        aiohttp_client, aiohttp_server, db_path, tmp_path):
+    from aiohttp import web
+
+    from host_server import fileserver
+    from host_server.services import owners
+
+    async def mount(request):   # a live mount: audio that does not end
+        resp = web.StreamResponse(headers={"Content-Type": "audio/mpeg", "icy-metaint": "16000"})
+        await resp.prepare(request)
+        await resp.write(b"\xff\xfb" + bytes(20000))
+        return resp
+
+    app = web.Application()
+    app.router.add_get("/live", mount)
+    radio_a, radio_b = await aiohttp_server(app), await aiohttp_server(app)
+    root = tmp_path / "files"
+    (root / "hls").mkdir(parents=True)
+    (root / "hls" / "master.m3u8").write_text("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n")
+    (root / "hls" / "fake.m3u8").write_text("not a playlist\n")
+    files = await aiohttp_server(fileserver.init_app(str(root)))
+    db = await Database(db_path).connect()
+    _, token = await owners.create_owner(db, "Label One")
+    await db.close()
+    meta = await aiohttp_client(init_app(probe_interval=0, db=db_path, source_timeout=2.0,
+                                         allow_source_nets=("127.0.0.0/8",)))
+    auth = bearer(token)
+    a, b = f"http://127.0.0.1:{radio_a.port}", f"http://127.0.0.1:{radio_b.port}"
+    body = streams.record_from_urls("live", [a + "/live", b + "/live"], type="audio/mpeg",
+                                    rate=4000, dur=60000, title="Radio")
+    resp = await meta.post("/api/v1/owner/media", json=body, headers=auth)
+    answer = await resp.json()
+    assert resp.status == 201, answer
+    assert [s["ok"] for s in answer["sources"]] == [True, True]
+    record = await (await meta.get(f"/api/v1/owner/media/{answer['id']}", headers=auth)).json()
+    assert record["stream"] == "live" and record["owner"] == "Label One"
+    f = f"http://127.0.0.1:{files.port}"
+    resp = await meta.post("/api/v1/owner/media", headers=auth, json=streams.record_from_urls(
+        "hls", [f + "/hls/master.m3u8"], type="audio/aac"))
+    assert resp.status == 201, await resp.text()
+    resp = await meta.post("/api/v1/owner/media", headers=auth, json=streams.record_from_urls(
+        "hls", [f + "/hls/fake.m3u8"], type="audio/aac"))
+    answer = await resp.json()
+    assert resp.status == 422 and "no #EXTM3U" in answer["sources"][0]["why"], answer
+    # a stream's primary cannot change by an update: its identity
+    resp = await meta.patch(f"/api/v1/owner/media/{record['id']}", headers=auth,
+                            json={"stream": "hls"})
+    assert resp.status == 400
