@@ -15,7 +15,7 @@ from bench.mprun import ROOT
 from bench.report import verdict
 
 MODULES = ("streaming", "memory", "failover", "metaserver", "fileserver", "metabytes",
-           "underruns", "spread", "gap")
+           "underruns", "spread", "gap", "streams")
 
 
 def parse_args(argv):
