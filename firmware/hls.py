@@ -384,7 +384,8 @@ class Stream:
         if isinstance(e, Unplayable):
             raise e
         if self.emit:
-            self.emit("HLS", (("seq", self.seq), ("path", self.pi), ("why", reason(e))))
+            self.emit("HLS", (("seq", self.seq), ("path", self.pi), ("url", self.paths[self.pi]),
+                              ("why", reason(e))))
         self._drop_segment()
         self.tried += 1
         self.stale = True

@@ -39,6 +39,7 @@ class Streams:
         self.item = None
         self.told = None    # ticks of the last title told
         self.last = None
+        self.errs = []      # [url, why] of the HLS paths that failed a segment
 
     def sources(self, item):
         if item is not self.item:
@@ -52,7 +53,14 @@ class Streams:
             return item, self.live.open
         import hls
         p = self.p
-        return item, hls.opener(item, p.skey, p.sleep_ms, p.clock, p.emit)
+        self.errs = []
+        return item, hls.opener(item, p.skey, p.sleep_ms, p.clock, self.hls_line)
+
+    def hls_line(self, tag, pairs):
+        """An HLS line out; a path's failure also kept for the report (its first 8)."""
+        self.p.emit(tag, pairs)
+        if len(pairs) == 4 and len(self.errs) < 8:
+            self.errs.append([pairs[2][1], pairs[3][1]])
 
     def title(self, t):
         p, item = self.p, self.item
@@ -79,7 +87,11 @@ class Streams:
             log("W", "title not told: %s" % reason(e))
 
     def mounts(self, doc, item, res):
-        """A stream's report says what it played from, and for how long: [[url, ms], ...]."""
+        """A stream's report says what it played from, and for how long: [[url, ms], ...]; an
+        HLS stream's, also the paths that failed a segment (in errors)."""
+        if self.errs and item["stream"] == "hls":
+            doc["errors"] = (doc.get("errors") or []) + self.errs
+            self.errs = []
         rate = item.get("rate")
         if rate:
             doc["mounts"] = [[u, n * 1000 // rate] for u, n in res.parts]

@@ -106,6 +106,9 @@ async def test_an_encrypted_hls_presentation_plays_byte_identical_when_a_segment
     assert any(p.endswith("/" + facts["segments"][2]) for p in requests), requests
     assert not any(p.endswith("key.bin") for name in ("A", "ABC")
                    for p in (r["path"] for r in net.proxies[name].requests))
+    # the report names the path that lacked the segment
+    (rep,) = [r for r in await net.reports() if r["media"] == hls]
+    assert [net.address["A"] + "/hls/demo/index.m3u8", "404"] in rep["errors"], rep
 
 
 class Nginx(NginxProcess):

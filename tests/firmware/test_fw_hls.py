@@ -240,7 +240,8 @@ def test_a_live_playlist_that_stops_advancing_fails_over_as_stalled(
     assert segs_b == list(range(segs_b[0], segs_b[0] + 3)), segs_b
     assert got == b"".join(live.es(n) for n in [3, 4, 5] + segs_b)
     hls_lines = [e for t, e in events if t == "HLS"]
-    assert hls_lines == [{"seq": 6, "path": 0, "why": "timeout"}, {"skipped": segs_b[0] - 6}]
+    assert hls_lines == [{"seq": 6, "path": 0, "url": ra.url + "/live/list.m3u8", "why": "timeout"},
+                         {"skipped": segs_b[0] - 6}]
 
 
 @pytest.mark.parametrize("hostile", ["endless", "long line", "master loop"])
@@ -267,7 +268,8 @@ def test_a_hostile_playlist_is_an_error_and_the_next_src_plays(
     res, events, got = run(kind, driver_dir, mpy_dir, tmp_path, item([bad, rb.url + "/b/list.m3u8"]))
     assert res["status"] == "played" and got == b"".join(ES[:2]), (res, events)
     if hostile == "master loop":   # the src's master was read: its variant failed as a path
-        assert res["errors"] == [] and ("HLS", {"seq": -1, "path": 0, "why": why}) in events
+        assert res["errors"] == [] and ("HLS", {"seq": -1, "path": 0, "url": ra.url + "/bad2.m3u8",
+                                                "why": why}) in events
     else:
         assert res["errors"] == [[bad, why]]
 
