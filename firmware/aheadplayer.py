@@ -397,8 +397,8 @@ class AheadPlayer(Player):
         if res.underruns > 0:
             doc["underruns"] = res.underruns
             doc["underrun_ms"] = res.underrun_ms
-        if self.live is not None and item.get("stream"):
-            self.live.mounts(doc, item, res)
+        if self.streams is not None and item.get("stream"):
+            self.streams.mounts(doc, item, res)
         self.queue.add(doc)
         doc = errs = errors = None
         self.seq += 1

@@ -89,7 +89,7 @@ class Player:
         self.pending = None  # the report of the item just played, until it is delivered
         self.done = 0  # items played (their ITEM line out; the report may still be kept)
         self.prog = Progress(clock, int(cfg["read_timeout"] * 1000))
-        self.live = None   # streams.Streams, made at the first stream item
+        self.streams = None   # streams.Streams, made at the first stream item
         self.skey = None   # the key of the HLS stream playing (its segments'), else None
 
     def backoff_ms(self, at_least=0.0):
@@ -158,8 +158,8 @@ class Player:
         if res.underruns >= 0:
             doc["underruns"] = res.underruns
             doc["underrun_ms"] = res.underrun_ms
-        if self.live is not None and item.get("stream"):
-            self.live.mounts(doc, item, res)
+        if self.streams is not None and item.get("stream"):
+            self.streams.mounts(doc, item, res)
         self.pending = doc
         return self.deliver()
 
@@ -201,10 +201,10 @@ class Player:
         """(what fetch streams, its opener): the item and its sources as the meta server gave
         them; (None, None) when it cannot be played now. A stream's are streams.py's."""
         if item.get("stream"):
-            if self.live is None:
+            if self.streams is None:
                 from streams import Streams  # loaded at the first stream item
-                self.live = Streams(self)
-            return self.live.sources(item)
+                self.streams = Streams(self)
+            return self.streams.sources(item)
         return item, open_range
 
     def hold(self):
@@ -348,8 +348,8 @@ class Player:
     def close(self):
         self.http.close()
         self.sink.close()
-        if self.live is not None:
-            self.live.close()
+        if self.streams is not None:
+            self.streams.close()
 
 
 def main(cfg, buf, keybuf=None, ring=None, **parts):
