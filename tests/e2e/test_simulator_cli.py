@@ -64,7 +64,7 @@ def test_several_devices_under_cpython_with_every_fault(tmp_path):
 
 
 def test_the_firmware_from_source_plays_in_a_larger_heap(tmp_path):
-    r = simulate(tmp_path, STREAMS, "--source", "--heap", "112K", "--faults", "secure-cut,drop")
+    r = simulate(tmp_path, STREAMS, "--source", "--heap", "128K", "--faults", "secure-cut,drop")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "(.mpy)" not in r.stdout
     assert result_of(r.stdout)[:2] == (N, N)
