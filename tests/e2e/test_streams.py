@@ -14,10 +14,11 @@ import pytest
 from simulator.devices import HEAP, PACED_K, STREAM_K
 from simulator.hlsmedia import LivePlaylist, make_vod, write_master
 from simulator.icecast import set_title
-from simulator.nginxproc import NginxProcess, nginx_path
-from simulator.procs import free_port, run_cli
+from simulator.nginxproc import nginx_path
+from simulator.procs import run_cli
 from simulator.streamnet import LIVE_MS, TITLE, available
 from tests.e2e.conftest import INTERPRETERS, play
+from tests.e2e.test_nginx_owner import Nginx as OwnerNginx
 
 pytestmark = [pytest.mark.timeout(240),
               pytest.mark.skipif(available() is not None, reason="needs %s" % available())]
@@ -111,14 +112,8 @@ async def test_an_encrypted_hls_presentation_plays_byte_identical_when_a_segment
     assert [net.address["A"] + "/hls/demo/index.m3u8", "404"] in rep["errors"], rep
 
 
-class Nginx(NginxProcess):
-    """A file server as owners run it: host_server/nginx/fileserver.conf serving root."""
-
-    def __init__(self, workdir, root):
-        self.port = free_port()
-        self.address = "http://127.0.0.1:%d" % self.port
-        super().__init__(workdir, "fileserver.conf",
-                         {"ROOT": root, "LISTEN": "127.0.0.1:%d" % self.port}, self.port)
+class Nginx(OwnerNginx):
+    """An owner's nginx file server (tests/e2e/test_nginx_owner.py's) that counts segments."""
 
     def segments_served(self):
         try:

@@ -11,7 +11,7 @@ from host_server.db import Database
 from host_server.model import catalog, sealing, streams
 from host_server.model.errors import Invalid
 from hostutil import SECRET, bearer, login, media_doc, run_cli, sql
-from test_secure_api import key_request, unwrap
+from test_secure_api import key_request, master_file, unwrap  # noqa: F401 (a fixture)
 
 KEY = bytes(range(100, 116))
 A, B = "http://127.0.0.1:8201", "http://127.0.0.1:8202"
@@ -70,13 +70,6 @@ def test_urls_of_a_stream_must_end_in_one_name():
         streams.record_from_urls("live", [A + "/live", B + "/relay"])
     with pytest.raises(Invalid, match="query"):
         streams.record_from_urls("live", [A + "/live?x=1"])
-
-
-@pytest.fixture
-def master_file(tmp_path):
-    path = str(tmp_path / "master.key")
-    sealing.new_master_key_file(path)
-    return path
 
 
 @pytest.fixture
