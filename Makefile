@@ -55,7 +55,7 @@ test: $(STAMP) $(STUBS) $(CPLIB) debs
 # Benchmarks, side by side with nginx, curl, requests and an aiohttp hello-world; writes
 # BENCHMARKS.md (a few minutes). ARGS go to python -m bench (e.g. ARGS="--only failover").
 bench: $(STAMP)
-	scripts/apt-ensure nginx wrk curl
+	scripts/apt-ensure nginx wrk curl postgresql icecast2 ffmpeg
 	$(BIN)/python -m bench $(ARGS)
 
 # A boot storm: N devices log in, take their next item and report, as after a power cut

@@ -92,6 +92,7 @@ class MetaClient:
         self.device = device
         self.secret = secret
         self.token = None
+        self.at = None   # the position the server last gave (GET /next?pos=: answered from memory)
 
     def _call(self, method, path, doc=None, auth=True, body=None):
         """doc: sent as JSON; body: bytes that are JSON already."""
@@ -147,8 +148,10 @@ class MetaClient:
         """The compact meta data of the next item, or None (204: nothing to play). Meta data that
         fetch cannot use is a BadResponse whose .item is (id, pos) when those are readable, so
         the player can report the item failed."""
-        doc = self._call("GET", "/next")
+        doc = self._call("GET", "/next" if self.at is None else "/next?pos=%d" % self.at)
         if doc is not None:
+            p = doc.get("pos")
+            self.at = p if _int(p) else None
             try:
                 check_next(doc)
             except BadResponse as e:
@@ -171,7 +174,10 @@ class MetaClient:
         return nonce, read_into(resp, blob, "key answer")
 
     def report(self, doc):
-        return self._call("POST", "/report", doc)
+        ans = self._call("POST", "/report", doc)
+        p = ans.get("next_pos") if isinstance(ans, dict) else None
+        self.at = p if _int(p) else None
+        return ans
 
 
 def read_into(resp, blob, what):

@@ -8,16 +8,17 @@ import logging
 from aiohttp import web
 
 from .api.middleware import json_errors
-from .api.monitoring import count_database_errors, measure
+from .api.monitoring import measure
 from .api.routes import setup_routes
 from .db import Database
-from .keys import AUTH, DB, METRICS, SETTINGS, SIGNER, SOURCE_CHECKS, SOURCE_POLICY
+from .keys import AUTH, DB, HOT, METRICS, SETTINGS, SIGNER, SOURCE_CHECKS, SOURCE_POLICY
 from .metrics import MetaMetrics
 from .model.sealing import ENV_FILE, Sealer, load_master_key
 from .outbound.policy import SourcePolicy
 from .outbound.probe import health_context
 from .outbound.sourcecheck import CheckSlots
 from .services.auth import Auth
+from .services.hotpath import HotPath
 from .services.signing import UrlSigner
 from .settings import Settings
 
@@ -37,7 +38,17 @@ async def _database(app):
     app[DB] = db
     app[AUTH] = Auth(db, settings)
     app[SIGNER] = UrlSigner(db, settings.signed_url_ttl)
+    hot = app[HOT] = HotPath(db)
+    await hot.start()
+    task = asyncio.create_task(hot.run())
     yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    try:
+        await hot.flush()   # the last "now playing" rows
+    except Exception as exc:   # the database is away: they are lost, nothing else
+        log.warning("the last \"now playing\" rows were not written: %s", exc)
     await db.close()
 
 
@@ -76,9 +87,9 @@ async def _retention(app):
 def init_app(settings=None, **overrides):
     """The aiohttp application; the database opens (and migrates) when the app starts."""
     settings = dataclasses.replace(settings or Settings(), **overrides)
-    # measure outermost (the status sent), database errors innermost (before json_errors)
+    # measure outermost (the status sent); json_errors counts database errors as it answers
     app = web.Application(client_max_size=settings.max_body,
-                          middlewares=[measure, json_errors, count_database_errors])
+                          middlewares=[measure, json_errors])
     app[SETTINGS] = settings
     app[METRICS] = MetaMetrics(settings.metrics_nets)   # a bad network fails here
     # a bad network or CA file fails here

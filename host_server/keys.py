@@ -8,6 +8,7 @@ from .outbound.policy import SourcePolicy
 from .outbound.sourcecheck import CheckSlots
 from .services.auth import Auth
 from .services.health import Health
+from .services.hotpath import HotPath
 from .services.operators import SignInLimiter
 from .services.signing import UrlSigner
 from .settings import Settings
@@ -17,6 +18,7 @@ SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
 AUTH = web.AppKey("auth", Auth)
 HEALTH = web.AppKey("health", Health)
+HOT = web.AppKey("hot", HotPath)   # tokens, positions and programs held in memory
 SIGNER = web.AppKey("signer", UrlSigner)   # signs the sources of signed file servers
 SOURCE_POLICY = web.AppKey("source_policy", SourcePolicy)   # where owners' URLs may lead
 SOURCE_CHECKS = web.AppKey("source_checks", CheckSlots)     # owners' checks in flight

@@ -11,10 +11,11 @@ POST /reports takes a batch of them in order, exactly once. Health does nothing 
 
 from aiohttp import web
 
-from ..keys import AUTH, DB, DEVICE, HEALTH, SETTINGS, SIGNER
+from ..keys import AUTH, DB, DEVICE, HEALTH, HOT, SETTINGS, SIGNER
 from ..model import spread
 from ..model.catalog import dumps, next_doc
-from ..model.checks import check_device_id, check_firmware_version, has_control, is_int
+from ..model.checks import (check_device_id, check_firmware_version, has_control, is_int,
+                            is_number_text)
 from ..model.errors import Invalid
 from ..model.playback import MAX_DURATION
 from ..model.signing import unsigned
@@ -83,16 +84,41 @@ def _health_on(request):
     return request.app[SETTINGS].probe_interval > 0
 
 
+MAX_POS_DIGITS = 9   # a position in a program (?pos=N)
+
+
+def _pos_hint(request):
+    """?pos=N: where the device says it is (its last report's next_pos), or None."""
+    text = request.query.get("pos")
+    if text is None:
+        return None
+    if not is_number_text(text, MAX_POS_DIGITS):
+        raise Invalid("query parameter 'pos' must be a position: an integer from 0")
+    return int(text)
+
+
 @device_required
 async def next_item(request):
-    item = await request.app[DB].devices.next_item(request[DEVICE])
+    """The device's current item. With ?pos=N, the position the device's last report left it
+    at, answered from memory when the server holds it there (services/hotpath.py)."""
+    hot, device, pos = request.app[HOT], request[DEVICE], _pos_hint(request)
+    health = request.app[HEALTH] if _health_on(request) else None
+    down = health.down if health is not None else None   # a new set at each change of health
+    signer = request.app[SIGNER]
+    body = hot.body(device, pos, down, signer.held())
+    if body is not None:
+        return web.Response(body=body, content_type="application/json")
+    item = await hot.next_item(device, pos)
     if item is None:
         return web.Response(status=204)
     doc = _ordered(request, item)
-    if _health_on(request):
-        doc = request.app[HEALTH].order(doc)
-    (doc,) = await request.app[SIGNER].sign_docs([doc])
-    return json_response(doc)
+    if health is not None:
+        doc = health.order(doc)
+    (signed,) = await signer.sign_docs([doc])
+    body = dumps(signed).encode()
+    if signed is doc:   # nothing signed (a signed URL expires: made anew each time)
+        hot.keep_body(device, item[1], item[0], body, down, signer.held())
+    return web.Response(body=body, content_type="application/json")
 
 
 def _ordered(request, item):
@@ -106,6 +132,7 @@ async def horizon(request):
     """The next k items of the device's program, in order, as GET /next would hand them out one
     by one; as many as fit in HORIZON_BYTES (always the first)."""
     k = query_int(request, "k", 4, 1, MAX_HORIZON)
+    request.app[HOT].take_pending(request[DEVICE])   # the horizon's own row is newer
     found = await request.app[DB].devices.horizon(request[DEVICE], k)
     if found is None:
         return web.Response(status=204)
@@ -188,6 +215,7 @@ async def playing(request):
     if len(title) > MAX_STREAM_TITLE or has_control(title):
         raise Invalid(f"field 'title' must be at most {MAX_STREAM_TITLE} characters, without"
                       " control characters")
+    await request.app[HOT].flush_device(request[DEVICE])   # the row of the item it names
     await request.app[DB].activity.stream_title(request[DEVICE], media_id, title)
     return json_response({"ok": True})
 
@@ -195,8 +223,10 @@ async def playing(request):
 @device_required
 async def report(request):
     rep = parse_report(await read_json(request))
-    next_pos = await request.app[DB].devices.add_report(
-        request[DEVICE], rep, request.app[SETTINGS].max_device_reports)
+    limit = request.app[SETTINGS].max_device_reports
+    next_pos = await request.app[HOT].report(
+        request[DEVICE], lambda handed: request.app[DB].devices.add_report(
+            request[DEVICE], rep, limit, handed))
     if _health_on(request):
         await request.app[HEALTH].fold_report(request[DEVICE], rep)
     return json_response({"next_pos": next_pos})
@@ -224,8 +254,10 @@ def parse_batch(doc):
 async def reports(request):
     """A batch of reports (a device that played on while it could not report), in order."""
     reps = parse_batch(await read_json(request))
-    applied, stored, next_pos = await request.app[DB].devices.add_reports(
-        request[DEVICE], reps, request.app[SETTINGS].max_device_reports)
+    limit = request.app[SETTINGS].max_device_reports
+    applied, stored, next_pos = await request.app[HOT].report(
+        request[DEVICE], lambda handed: request.app[DB].devices.add_reports(
+            request[DEVICE], reps, limit, handed))
     if _health_on(request):
         for rep in stored:
             await request.app[HEALTH].fold_report(request[DEVICE], rep)

@@ -6,7 +6,7 @@ import json
 
 from aiohttp import web
 
-from ..keys import AUTH, DEVICE
+from ..keys import DEVICE, HOT
 from ..model.checks import MAX_DEPTH, id_from_text, is_int, is_number_text, text_problem
 from ..model.errors import Invalid
 
@@ -83,6 +83,6 @@ def device_required(handler):
     """The handler runs with request[DEVICE] set from a live device token, else 401."""
     @functools.wraps(handler)
     async def wrapper(request):
-        request[DEVICE] = await request.app[AUTH].device_for(bearer_token(request))
+        request[DEVICE] = await request.app[HOT].device_for(bearer_token(request))
         return await handler(request)
     return wrapper

@@ -82,6 +82,8 @@ async def json_errors(request, handler):
         headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
         return error_response(exc.status, message, headers)
     except Exception as exc:
+        from .monitoring import count_database_error   # monitoring imports this module
+        count_database_error(request, exc)
         if isinstance(exc, request.app[DB].engine.unavailable):
             # PostgreSQL down or restarting: devices back off on a 5xx and come back
             log.warning("database unavailable on %s %s: %s", request.method, request.path,

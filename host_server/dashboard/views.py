@@ -10,7 +10,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from ..db.stats import HOUR, ONLINE_WINDOW
-from ..keys import CSRF, DB, METRICS, OPERATOR, SETTINGS, SIGN_IN_LIMITER
+from ..keys import CSRF, DB, HOT, METRICS, OPERATOR, SETTINGS, SIGN_IN_LIMITER
 from ..model.checks import MAX_PROGRAM_NAME, contains_nul, id_from_text, is_number_text
 from ..model.display import when
 from ..model import usage
@@ -115,6 +115,7 @@ async def home(request):
 
 async def render(request, name, error="", status=200, **extra):
     """A page by its name in PAGES, with an error above it (a form's bad input: status 400)."""
+    await request.app[HOT].flush()   # "now playing" as of this request
     ctx = await PAGES[name](request)
     ctx.update(extra, error=error)
     return aiohttp_jinja2.render_template(f"{name}.html", request, ctx, status=status)
@@ -223,6 +224,7 @@ async def _devices(request):
 async def devices_json(request):
     """GET /api/v1/operator/devices: what the devices page shows, for its refresh."""
     settings = request.app[SETTINGS]
+    await request.app[HOT].flush()
     return web.json_response({
         "now": settings.clock(), "online_window": ONLINE_WINDOW,
         "devices": await _devices_with_trouble(request.app[DB])})

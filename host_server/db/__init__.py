@@ -22,6 +22,8 @@ an exception rolls one back.
     db.usage      usage statements: live reports and their daily rollup (usage.py)
     db.signing    file servers that require signed URLs, their secrets (signing.py)
     db.weights    file servers' weights and each record's spread       (weights.py)
+    db.changes    the feed of what changed devices' tokens, programs and positions,
+                  or the catalog, for the replicas' memory             (changes.py)
 """
 
 import logging
@@ -32,6 +34,7 @@ import time
 from ..model import sealing
 from .activity import Activity
 from .catalog import Catalog
+from .changes import Changes
 from .devices import Devices
 from .health import FileServerHealth
 from .logins import Logins
@@ -93,6 +96,7 @@ class Database:
         self.usage = Usage(self)
         self.signing = SignedServers(self)
         self.weights = Weights(self)
+        self.changes = Changes(self)
 
     def describe(self):
         """Which database this is, fit for a log line (no password)."""

@@ -4,29 +4,40 @@ dashboard's devices page."""
 
 ERROR_TEXT_LIMIT = 512
 
+# GET /next and /horizon handed this item out. The same item again, not reported yet (the device
+# crashed, or asked twice), keeps the time it was first handed out; anything else is a new play.
+_HANDED = (
+    "INSERT INTO device_activity (device, seen, program, media, pos, handed_at, done)"
+    " VALUES (?, ?, ?, ?, ?, ?, 0) ON CONFLICT (device) DO UPDATE SET seen = excluded.seen,"
+    " program = excluded.program, media = excluded.media, pos = excluded.pos, done = 0,"
+    " stream_title = CASE WHEN device_activity.media IS NOT DISTINCT FROM excluded.media"
+    "  AND device_activity.pos IS NOT DISTINCT FROM excluded.pos"
+    "  THEN device_activity.stream_title END,"
+    " handed_at = CASE WHEN device_activity.media IS NOT DISTINCT FROM excluded.media"
+    "  AND device_activity.pos IS NOT DISTINCT FROM excluded.pos"
+    "  AND device_activity.program IS NOT DISTINCT FROM excluded.program"
+    "  AND device_activity.done = 0"
+    "  THEN device_activity.handed_at ELSE excluded.handed_at END")
+
 
 class Activity:
     def __init__(self, db):
         self.db = db
 
     async def handed_out(self, device, program, media, pos):
-        """GET /next handed this item out: one upsert of the device's row."""
-        # The same item again, not reported yet (the device crashed, or asked twice), keeps the
-        # time it was first handed out; anything else is a new play.
+        """GET /horizon handed this item out: one upsert of the device's row."""
         now = self.db.clock()
-        await self.db.execute(
-            "INSERT INTO device_activity (device, seen, program, media, pos, handed_at, done)"
-            " VALUES (?, ?, ?, ?, ?, ?, 0) ON CONFLICT (device) DO UPDATE SET seen = excluded.seen,"
-            " program = excluded.program, media = excluded.media, pos = excluded.pos, done = 0,"
-            " stream_title = CASE WHEN device_activity.media IS NOT DISTINCT FROM excluded.media"
-            "  AND device_activity.pos IS NOT DISTINCT FROM excluded.pos"
-            "  THEN device_activity.stream_title END,"
-            " handed_at = CASE WHEN device_activity.media IS NOT DISTINCT FROM excluded.media"
-            "  AND device_activity.pos IS NOT DISTINCT FROM excluded.pos"
-            "  AND device_activity.program IS NOT DISTINCT FROM excluded.program"
-            "  AND device_activity.done = 0"
-            "  THEN device_activity.handed_at ELSE excluded.handed_at END",
-            (device, now, program, media, pos, now))
+        await self.db.execute(_HANDED, (device, now, program, media, pos, now))
+
+    async def write_handed(self, rows, c=None):
+        """GET /next's batch (services/hotpath.py): [(device, program, media, pos, first
+        handed out, last handed out)], one upsert each, in one transaction (or inside c)."""
+        args = [(d, last, program, media, pos, first) for d, program, media, pos, first, last in rows]
+        if c is not None:
+            await c.executemany(_HANDED, args)
+            return
+        async with self.db.transaction() as t:
+            await t.executemany(_HANDED, args)
 
     async def stream_title(self, device, media, title):
         """The device's live stream (media) is playing title now; ignored unless that is the

@@ -52,6 +52,7 @@ class Catalog:
         old.update(json.loads(catalog.compact_json(rec)))
         await c.execute(f"UPDATE media SET {sets}, compact = ? WHERE id = ?",
                         _column_values(rec) + [catalog.dumps(old), media_id])
+        await self.db.changes.record(c)
         await self.replace_alternates(c, media_id, rec["alternates"])
         await self.db.weights.respread_media(c, media_id)
 
@@ -111,6 +112,7 @@ class Catalog:
                 "SELECT pos, media FROM program_items WHERE program = ? ORDER BY pos", (program,))
             await self.drop_positions(c, program, items, {pos for pos, m in items if m == media_id})
         await c.execute("DELETE FROM media WHERE id = ?", (media_id,))
+        await self.db.changes.record(c)
         return programs
 
     async def drop_positions(self, c, program, items, removed):
@@ -147,6 +149,7 @@ class Catalog:
     async def write_items(self, c, program, media_ids):
         await c.executemany("INSERT INTO program_items (program, pos, media) VALUES (?, ?, ?)",
                             [(program, i, m) for i, m in enumerate(media_ids)])
+        await self.db.changes.record(c)
 
     async def add_program(self, name, media_ids):
         async with self.db.transaction() as c:
@@ -197,6 +200,7 @@ class Catalog:
             put = "UPDATE program_items SET media = ? WHERE program = ? AND pos = ?"
             await c.execute(put, (b, program, pos))
             await c.execute(put, (a, program, other))
+            await self.db.changes.record(c)
 
     async def _items(self, c, program):
         if await c.fetchone("SELECT 1 FROM programs WHERE id = ?", (program,)) is None:
@@ -245,6 +249,7 @@ class Catalog:
             await c.execute("DELETE FROM program_items WHERE program = ?", (program,))
             if await c.execute("DELETE FROM programs WHERE id = ?", (program,)) == 0:
                 raise NotFound(f"no program {program}")
+            await self.db.changes.record(c)
 
     # -- a whole catalog -------------------------------------------------------------------
 

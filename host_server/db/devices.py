@@ -56,6 +56,7 @@ class Devices:
         else:
             await c.execute("UPDATE devices SET default_program = ? WHERE id = ?"
                             " AND default_program IS NULL", (program, device))
+        await self.db.changes.record(c, device)
 
     async def assign(self, device, program_ref, default=False):
         """Entitle a device to a program given by name or id; returns the program's id."""
@@ -76,6 +77,7 @@ class Devices:
             for column in ("default_program", "selected_program"):
                 await c.execute(f"UPDATE devices SET {column} = NULL WHERE id = ? AND {column} = ?",
                                 (device, program))
+            await self.db.changes.record(c, device)
 
     async def rename(self, device, name):
         async with self.db.transaction() as c:
@@ -88,6 +90,7 @@ class Devices:
             if await c.execute(sql, args) == 0:
                 raise NotFound(f"no device {device!r}")
             await c.execute("DELETE FROM tokens WHERE device = ?", (device,))
+            await self.db.changes.record(c, device)
 
     async def disable(self, device):
         """No login, no next item, no key from now on, on every replica (each request's token
@@ -113,6 +116,7 @@ class Devices:
                 await c.execute(f"DELETE FROM {table} WHERE device = ?", (device,))
             if await c.execute("DELETE FROM devices WHERE id = ?", (device,)) == 0:
                 raise NotFound(f"no device {device!r}")
+            await self.db.changes.record(c, device)
 
     async def list(self):
         """[{id, name, default, selected, programs, disabled, firmware}] of every device, by id
@@ -152,6 +156,7 @@ class Devices:
                                 (device, program)) is None:
                 raise Forbidden(f"device is not entitled to program {program}")
             await c.execute("UPDATE devices SET selected_program = ? WHERE id = ?", (program, device))
+            await self.db.changes.record(c, device)
         return program
 
     async def current(self, device):
@@ -175,12 +180,24 @@ class Devices:
 
     async def next_item(self, device):
         """(media id, pos, compact JSON text, spread JSON text or None: db/weights.py) or None
-        when there is nothing to play."""
+        when there is nothing to play; handed out at once (the meta server's GET /next goes
+        through services/hotpath.py, which batches that write)."""
         cur = await self.current(device)
         if cur is None:
             return None
         await self.db.activity.handed_out(device, cur[0], cur[3], cur[1])
         return cur[3], cur[1], cur[4], cur[5]
+
+    async def program_items(self, program):
+        """(n_items, {pos: (media id, compact, spread)}) of a program, for the hot path's
+        memory (services/hotpath.py); (0, {}) for no such program."""
+        row = await self.db.fetchone("SELECT n_items FROM programs WHERE id = ?", (program,))
+        if row is None:
+            return 0, {}
+        rows = await self.db.fetchall(
+            "SELECT pi.pos, m.id, m.compact, m.spread FROM program_items pi"
+            " JOIN media m ON m.id = pi.media WHERE pi.program = ?", (program,))
+        return row[0], {r[0]: (r[1], r[2], r[3]) for r in rows}
 
     async def horizon(self, device, k):
         """(program, n_items, [(media id, pos, compact, spread)]) of the device's next k items
@@ -201,21 +218,26 @@ class Devices:
         at = {r[0]: (r[1], r[0], r[2], r[3]) for r in rows}
         return program, n, [at[p] for p in wanted if p in at]
 
-    async def add_report(self, device, rep, per_minute=None):
+    async def add_report(self, device, rep, per_minute=None, handed=None):
         """Store a report; advance when it matches the current item. Returns the next pos.
         A device that sent per_minute reports within the last minute is RateLimited (a repeat
-        of a report it made is not counted)."""
+        of a report it made is not counted). handed: the device's "now playing" row not
+        written yet, (program, media, pos, first, last handed out) (services/hotpath.py), written first."""
         async with self.db.transaction(device) as c:   # this device's rows only
+            if handed is not None:
+                await self.db.activity.write_handed([(device,) + handed], c)
             _, pos = await self._take(c, device, rep, self.db.clock(), per_minute)
         return pos
 
-    async def add_reports(self, device, reps, per_minute=None):
+    async def add_reports(self, device, reps, per_minute=None, handed=None):
         """Store reports in order, in one transaction, each as add_report would. Returns (how
         many of them the server now holds, the reports stored now (not repeats), the next pos).
         When per_minute stops the batch after some were taken, the rest are left for the
         device to send again; RateLimited only when it stops the first."""
         now, stored = self.db.clock(), []
         async with self.db.transaction(device) as c:
+            if handed is not None:
+                await self.db.activity.write_handed([(device,) + handed], c)
             for i, rep in enumerate(reps):
                 try:
                     new, pos = await self._take(c, device, rep, now, per_minute)

@@ -74,6 +74,7 @@ class Logins:
         async with self.db.transaction() as c:
             if await c.fetchone("SELECT 1 FROM devices WHERE id = ?", (device,)) is None:
                 raise NotFound(f"no device {device!r}")
+            await self.db.changes.record(c, device)
             return await c.execute("DELETE FROM tokens WHERE device = ?", (device,))
 
     async def add_token(self, token_sha256, device, ttl, address="", fw=None):
@@ -92,9 +93,14 @@ class Logins:
 
     async def token_device(self, token_sha256):
         """The device id a live token belongs to, or None (expired, or the device disabled)."""
+        found = await self.token_entry(token_sha256)
+        return None if found is None else found[0]
+
+    async def token_entry(self, token_sha256):
+        """(device id, expiry) of a live token, or None (expired, or the device disabled)."""
         row = await self.db.fetchone(
             "SELECT t.device, t.expires, d.disabled FROM tokens t JOIN devices d ON d.id = t.device"
             " WHERE t.token_sha256 = ?", (token_sha256,))
         if row is None or row[1] <= self.db.clock() or row[2] is not None:
             return None
-        return row[0]
+        return row[0], row[1]

@@ -91,3 +91,4 @@ class Weights:
             weights[address] = weight   # the owner's (a larger account id) after the operator's
         await c.execute("UPDATE media SET spread = ? WHERE id = ?",
                         (spread.spread_text(addresses, weights.get), media_id))
+        await self.db.changes.record(c)

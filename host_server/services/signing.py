@@ -41,6 +41,13 @@ class UrlSigner:
             self._read = now
         return self._secrets
 
+    def held(self):
+        """The secrets as last read while that read is fresh (a new dict at each read), else
+        None: what an answer held in memory was made under (services/hotpath.py)."""
+        if self._read is None or self.monotonic() - self._read >= REFRESH:
+            return None
+        return self._secrets
+
     async def sign_urls(self, urls, plays_for=0.0):
         """urls, those of signed servers signed (the others as they are)."""
         secrets = await self.secrets()

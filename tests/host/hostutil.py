@@ -9,9 +9,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 
 from host_server.db import is_postgres_url
+from host_server.keys import HOT
 from host_server.services.auth import proof
+from host_server.services.hotpath import TRUST
 from simulator.procs import free_port, stop_process  # noqa: F401  (free_port: the tests import it from here)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -48,6 +51,26 @@ async def login(client, device="dev1", secret=SECRET):
         "device": device, "nonce": nonce, "proof": proof(secret, device, nonce)})
     assert resp.status == 200, await resp.text()
     return (await resp.json())["token"]
+
+
+async def refused_soon(send, since):
+    """await send() until its answer is 401; every answer before it must be a 200 to a request
+    sent less than the hot path's TRUST seconds after `since` (time.monotonic() when the change
+    was made): what each replica holds in memory stops answering for a change within that
+    (services/hotpath.py), however busy the machine. Returns the seconds it took."""
+    while True:
+        sent = time.monotonic()
+        resp = await send()
+        if resp.status == 401:
+            return sent - since
+        assert resp.status == 200, resp.status
+        assert sent - since < TRUST, f"still answered {sent - since:.2f} s after the change"
+        await asyncio.sleep(0.02)
+
+
+async def flush_now_playing(client):
+    """Write the "now playing" rows the meta server batches (services/hotpath.py) now."""
+    await client.server.app[HOT].flush()
 
 
 def bearer(token):

@@ -1,14 +1,16 @@
 """Limits a stranger cannot turn against a device, and a device the operator can stop: guesses
 from one address never lock a device out at another; a guesser behind a home router does not
-lock out the devices that log in from there; a disabled device is refused at once on every
-replica; a rotated secret ends the old one."""
+lock out the devices that log in from there; a disabled device is refused on every
+replica within the hot path's TRUST (0.8 s); a rotated secret ends the old one."""
+
+import time
 
 import pytest
 
 from host_server.app import init_app
 from host_server.db import Database
 from host_server.services.auth import proof
-from hostutil import SECRET, bearer, run_cli
+from hostutil import SECRET, bearer, refused_soon, run_cli
 
 STRANGER, HOME, ELSEWHERE = "203.0.113.66", "198.51.100.7", "192.0.2.44"
 
@@ -61,8 +63,9 @@ async def test_a_disabled_device_is_refused_at_once_on_every_replica(aiohttp_cli
     db = await Database(db_path, clock=clock).connect()   # the operator's CLI, a third process
     try:
         await db.devices.disable("dev1")
+        since = time.monotonic()
         for r in replicas:
-            assert (await r.get("/api/v1/next", headers=bearer(token))).status == 401
+            await refused_soon(lambda: r.get("/api/v1/next", headers=bearer(token)), since)
             assert (await r.post("/api/v1/media/1/key", headers=bearer(token),
                                  json={"nonce": "0" * 32, "proof": "0" * 64})).status == 401
             resp = await attempt(r, "dev1", "")

@@ -10,7 +10,7 @@ from host_server.app import init_app
 from host_server.db import Database
 from host_server.model import catalog, sealing, streams
 from host_server.model.errors import Invalid
-from hostutil import SECRET, bearer, login, media_doc, run_cli, sql
+from hostutil import SECRET, bearer, flush_now_playing, login, media_doc, run_cli, sql
 from test_secure_api import key_request, master_file, unwrap  # noqa: F401 (a fixture)
 
 KEY = bytes(range(100, 116))
@@ -117,6 +117,7 @@ async def test_next_hands_out_a_stream_its_report_keeps_the_mounts_and_the_hls_k
     # the next item: the HLS stream, its key for dev1 only
     item = await (await client.get("/api/v1/next", headers=auth)).json()
     assert item["id"] == hls and item["stream"] == "hls" and item["sec"] == {"hls": 1}
+    await flush_now_playing(client)
     assert sql(db_path, "SELECT stream_title FROM device_activity WHERE device = 'dev1'") == [(None,)]
     req = key_request(SECRET, "dev1", hls)
     resp = await client.post(f"/api/v1/media/{hls}/key", headers=auth, json=req)
