@@ -19,7 +19,7 @@ KILL_AFTER = 6    # items played (all devices together) before replica 1 is kill
 
 def next_requests(log_path):
     with open(log_path, errors="replace") as f:
-        return len(re.findall(r'"GET /api/v1/next HTTP', f.read()))
+        return len(re.findall(r'"GET /api/v1/next(?:\?pos=\d+)? HTTP', f.read()))
 
 
 async def test_devices_keep_playing_when_a_replica_dies_and_nothing_is_counted_twice(

@@ -125,6 +125,19 @@ def test_report_posts_the_document():
     assert json.loads(sent[sent.find(b"\r\n\r\n") + 4:]) == doc
 
 
+def test_next_tells_the_position_the_last_answer_gave():
+    # ?pos=N lets a replica answer from memory; after a report, the next_pos it answered
+    item = {"id": 3, "pos": 2, "size": 10, "sha256": "00" * 32, "src": ["http://a/x"]}
+    mc, s = meta_client(jresp(200, item) + jresp(200, {"next_pos": 3}) + jresp(200, item))
+    mc.token = "t"
+    mc.next()
+    mc.report({"id": 3, "pos": 2, "status": "played"})
+    mc.next()
+    sent = bytes(s.sent)
+    assert sent.count(b"GET /api/v1/next") == 2 and b"GET /api/v1/next HTTP/1.1\r\n" in sent
+    assert b"GET /api/v1/next?pos=3 HTTP/1.1\r\n" in sent
+
+
 def test_error_status_with_non_json_body_is_a_meta_error():
     mc, _ = meta_client(response(500, b"<html>oops</html>", ["Content-Length: 17"]))
     mc.token = "t"
