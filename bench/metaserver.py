@@ -24,6 +24,8 @@ from simulator.pgcluster import Cluster
 DEVICE = "bench1"
 SECRET = "0123456789abcdef0123456789abcdef"
 ITEMS = 7
+# devices whose reports the report row sends, each within the per-device limit (120 a minute)
+REPORTERS = tuple("reporter%04d" % i for i in range(1000))
 
 
 def catalog():
@@ -38,8 +40,8 @@ def catalog():
     } for i in range(ITEMS)]
     return {"media": media,
             "programs": [{"name": "Bench", "items": [m["ref"] for m in media]}],
-            "devices": [{"id": DEVICE, "name": "Benchmark device", "secret": SECRET,
-                         "programs": ["Bench"], "default": "Bench"}]}
+            "devices": [{"id": d, "name": "Benchmark device", "secret": SECRET,
+                         "programs": ["Bench"], "default": "Bench"} for d in (DEVICE,) + REPORTERS]}
 
 
 def make_db(work, url=None):
@@ -57,9 +59,7 @@ def make_db(work, url=None):
 
 
 def meta_server(db, log):
-    # reports without the per-device limit: the report row is one device's reports, many a second
-    args = ["-m", "host_server", "--db", db, "serve", "--host", "127.0.0.1", "--port", "0",
-            "--max-device-reports", "100000000"]
+    args = ["-m", "host_server", "--db", db, "serve", "--host", "127.0.0.1", "--port", "0"]
     r = subprocess.run([sys.executable, "-m", "host_server", "serve", "--help"], cwd=ROOT,
                        capture_output=True, text=True)
     if "--no-access-log" in r.stdout:
@@ -76,11 +76,21 @@ async def _post(session, url, doc):
         return await r.json()
 
 
+async def device_token(s, base, device):
+    nonce = (await _post(s, base + "/api/v1/login/challenge", {"device": device}))["nonce"]
+    doc = await _post(s, base + "/api/v1/login", {"device": device, "nonce": nonce,
+                                                  "proof": proof(SECRET, device, nonce)})
+    return doc["token"]
+
+
+async def reporter_tokens(base):
+    async with aiohttp.ClientSession() as s:
+        return [await device_token(s, base, d) for d in REPORTERS]
+
+
 async def login_token(base):
     async with aiohttp.ClientSession() as s:
-        nonce = (await _post(s, base + "/api/v1/login/challenge", {"device": DEVICE}))["nonce"]
-        doc = await _post(s, base + "/api/v1/login", {"device": DEVICE, "nonce": nonce,
-                                                     "proof": proof(SECRET, DEVICE, nonce)})
+        doc = {"token": await device_token(s, base, DEVICE)}
         async with s.get(base + "/api/v1/next",
                          headers={"Authorization": "Bearer " + doc["token"]}) as r:
             if r.status != 200:
@@ -131,15 +141,17 @@ def login_script(work, bodies):
         wrk.lua_string(b) for b in bodies))
 
 
-def report_script(work, token, media_id, name="report"):
-    # each report differs (bytes), so none is taken for a repeat; the first one advances
+def report_script(work, tokens, media_id, name="report"):
+    # the reporters in turn, each report with other bytes (none is taken for a repeat), of an
+    # item at pos 1 while each reporter is at 0: stored, never advancing
     return write_lua(os.path.join(work, name + ".lua"), (
-        'local i = 0\n'
-        'local h = {["Content-Type"] = "application/json", ["Authorization"] = %s}\n'
+        'local tokens = {%s}\nlocal i = 0\n'
         'request = function()\n  i = i + 1\n'
+        '  local h = {["Content-Type"] = "application/json",'
+        ' ["Authorization"] = "Bearer " .. tokens[(i %% #tokens) + 1]}\n'
         '  return wrk.format("POST", "/api/v1/report", h, '
-        '\'{"id":%d,"pos":0,"status":"played","bytes":\' .. i .. \',"ms":5000,"errors":[]}\')\nend\n')
-        % (wrk.lua_string("Bearer " + token), media_id))
+        '\'{"id":%d,"pos":1,"status":"played","bytes":\' .. i .. \',"ms":5000,"errors":[]}\')\nend\n')
+        % (",".join(wrk.lua_string(t) for t in tokens), media_id))
 
 
 def cpu_seconds(pid):
@@ -219,7 +231,9 @@ def run(work, quick=False):
                 f.write(body)
             # as a playing device asks: with the position its last report left it at
             at = "/api/v1/next?pos=%d" % json.loads(body)["pos"]
-            media_id = json.loads(body)["id"]
+            other = json.loads(body)["id"] + 1   # the item at pos 1 (import order)
+            reporters, pg_reporters = (asyncio.run(reporter_tokens(meta.url)),
+                                       asyncio.run(reporter_tokens(meta_pg.url)))
             with Server(["-m", "bench.helloworld", "--body", os.path.join(static, "next.json")],
                         os.path.join(work, "hello.log")) as hello, \
                     Nginx(static, os.path.join(work, "nginx")) as ng:
@@ -238,9 +252,9 @@ def run(work, quick=False):
                     keep("login", measured(meta, meta.url + "/api/v1/login", seconds,
                                            login_script(work, bodies)))
                     keep("report", measured(meta, meta.url + "/api/v1/report", seconds,
-                                            report_script(work, token, media_id)))
+                                            report_script(work, reporters, other)))
                     keep("report_pg", measured(meta_pg, meta_pg.url + "/api/v1/report", seconds,
-                                               report_script(work, pg_token, media_id, "report-pg")))
+                                               report_script(work, pg_reporters, other, "report-pg")))
             total, top, handler, parts, sql_per_request = profile_next(work, db, token, seconds, at)
     for name, runs in res.items():
         bad = [r for r in runs if r.non_2xx or r.socket_errors]
@@ -286,10 +300,10 @@ def run(work, quick=False):
              "login alone. `next` asks with `?pos=N`, as the firmware does after its first item "
              "(PROTOCOL.md): the replica answers from memory (services/hotpath.py). Server CPU "
              "µs per request: the meta server process's user + system time (/proc) over the run "
-             "divided by the requests wrk made; the reports are one device's, not rate-limited "
-             "(`--max-device-reports 100000000`), each with other bytes so none is a repeat; only the "
-             "first advances the position, so the row lacks one UPDATE a playing device's report "
-             "has." % (rounds, seconds, wrk.CONNECTIONS, cpus.describe()))
+             "divided by the requests wrk made; the reports come from %d devices in turn (each "
+             "within the per-device limit of 120 a minute), each with other bytes so none is a "
+             "repeat, of an item the device is not at: stored and never advancing, so the row "
+             "lacks the one UPDATE of the position a playing device's report has." % (rounds, seconds, wrk.CONNECTIONS, cpus.describe(), len(REPORTERS)))
     us_next, us_hello = 1e6 / rps["next"], 1e6 / rps["hello"]
     sec.note("What limits `next`: at these rates a `next` costs %.0f µs of the server's core per "
              "request and the hello-world %.0f µs; the %.0f µs between them is the meta server's "

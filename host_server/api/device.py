@@ -89,7 +89,10 @@ MAX_POS_DIGITS = 9   # a position in a program (?pos=N)
 
 def _pos_hint(request):
     """?pos=N: where the device says it is (its last report's next_pos), or None."""
-    text = request.query.get("pos")
+    qs = request.query_string
+    if not qs:
+        return None
+    text = qs[4:] if qs.startswith("pos=") and "&" not in qs else request.query.get("pos")
     if text is None:
         return None
     if not is_number_text(text, MAX_POS_DIGITS):

@@ -15,14 +15,20 @@ def _size(n):
 
 
 HSTS = "max-age=31536000"   # a year: a browser that came over https keeps to it
+_PROGRAMS = "/api/v1/"          # the device and owner APIs, and the operator's JSON beside them
+_OPERATOR = "/api/v1/operator/"
 
 
 async def _page_headers(request, response):
     """Dashboard pages are never framed by another site (clickjacking) nor kept in caches;
-    over https every answer tells the browser to keep to https (HSTS)."""
+    over https every answer to a browser tells it to keep to https (HSTS). The device and owner
+    APIs answer programs, not browsers: nothing to add (and no time spent on the hot path)."""
+    path = request.path
+    if path.startswith(_PROGRAMS) and not path.startswith(_OPERATOR):
+        return
     if is_https(request):
         response.headers["Strict-Transport-Security"] = HSTS
-    if request.path.startswith("/dashboard") or request.path.startswith("/api/v1/operator/"):
+    if path.startswith("/dashboard") or path.startswith(_OPERATOR):
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Content-Type-Options"] = "nosniff"

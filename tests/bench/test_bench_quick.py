@@ -24,6 +24,9 @@ def test_memory_finds_a_heap_and_counts_allocations_per_chunk(tmp_path):
     (sec,) = memory.run(str(tmp_path), quick=True)
     # quick mode tries only 96K, which the whole job must fit, from source and as .mpy
     assert sec.figures["heap_source_k"] == 96 and sec.figures["heap_mpy_k"] == 96
+    # and from the ROMFS image, the whole job and the board job (quick: 96K only)
+    assert sec.figures["heap_romfs_k"] == 96 and sec.figures["heap_board_romfs_k"] == 96
+    assert sec.figures["resident_romfs"] < sec.figures["resident_mpy"]
     assert sec.figures["alloc_per_chunk"] == 0
     assert "| player |" in sec.markdown()
 
@@ -41,12 +44,18 @@ def test_failover_sees_each_failure_as_its_kind(tmp_path):
 
 
 def test_metaserver_compares_next_and_login_with_hello_world_and_nginx(tmp_path):
-    (sec,) = metaserver.run(str(tmp_path), quick=True)
+    sec, model = metaserver.run(str(tmp_path), quick=True)
     rps = sec.figures["rps"]
-    assert set(rps) == {"next", "challenge", "login", "hello", "nginx"}
+    assert set(rps) == {"next", "next_pg", "next_pg_db", "challenge", "login", "report",
+                        "report_pg", "hello", "nginx"}
     assert all(_positive(v) for v in rps.values())
+    assert set(sec.figures["cpu_us"]) == set(rps) - {"hello", "nginx"}
+    assert all(_positive(v) for v in sec.figures["cpu_us"].values())
     assert 0 < sec.figures["next_handler_share"] < 100
     assert "api.device.next_item" in sec.markdown()   # the breakdown found the handler
+    # the capacity model is built from those costs, every figure a number
+    assert _positive(model.figures["devices_per_core"]) and _positive(model.figures["cores_1m"])
+    assert "boot storm" in model.markdown()
 
 
 def test_fileserver_streams_the_same_file_from_both(tmp_path):
