@@ -9,6 +9,7 @@ from ..model.errors import NotFound
 from ..model.sealing import usable_secret
 
 SWEEP_EVERY = 10.0   # s between deletions of expired login nonces and tokens
+KNOWN_FRESH = 86400.0   # s: a device's address known since less is not written again
 
 
 class Logins:
@@ -42,10 +43,18 @@ class Logins:
 
     async def device_secret(self, device):
         """(secret, disabled) of a device, or (None, None) for no such device."""
-        row = await self.db.fetchone("SELECT secret, disabled FROM devices WHERE id = ?", (device,))
+        return (await self.login_state(device))[:2]
+
+    async def login_state(self, device, address=""):
+        """(secret, disabled, the firmware it sent last, when it last logged in from address or
+        None) of a device, in one query; (None, None, None, None) for no such device."""
+        row = await self.db.fetchone(
+            "SELECT d.secret, d.disabled, d.firmware, (SELECT k.at FROM login_known k"
+            " WHERE k.device = d.id AND k.address = ?) FROM devices d WHERE d.id = ?",
+            (address, device))
         if row is None:
-            return None, None
-        return usable_secret(self.db.sealer, device, row[0]), row[1] is not None
+            return None, None, None, None
+        return usable_secret(self.db.sealer, device, row[0]), row[1] is not None, row[2], row[3]
 
     async def recent_failures(self, device, address, window):
         """((count, oldest time) for the device from this network address, (count, oldest) from
@@ -77,19 +86,28 @@ class Logins:
             await self.db.changes.record(c, device)
             return await c.execute("DELETE FROM tokens WHERE device = ?", (device,))
 
-    async def add_token(self, token_sha256, device, ttl, address="", fw=None):
+    async def add_token(self, token_sha256, device, ttl, address="", fw=None, state=None,
+                        failures=True):
         """Store a token (by its hash), forget this device's failures from this address,
-        remember that it logged in from there and the firmware version it sent (None: none)."""
+        remember that it logged in from there and the firmware version it sent (None: none).
+        state: login_state(device, address) read for this login: what is already so is not
+        written again (the firmware it sent last, an address known within KNOWN_FRESH);
+        failures: whether it has failures there to forget. One transaction."""
         now = self.db.clock()
         await self._sweep(now)
-        await self.db.execute("DELETE FROM login_failures WHERE device = ? AND address = ?",
-                              (device, address))
-        await self.db.execute("INSERT INTO tokens (token_sha256, device, expires) VALUES (?, ?, ?)",
-                              (token_sha256, device, now + ttl))
-        await self.db.execute("UPDATE devices SET firmware = ? WHERE id = ?", (fw, device))
-        await self.db.execute("INSERT INTO login_known (device, address, at) VALUES (?, ?, ?)"
-                              " ON CONFLICT (device, address) DO UPDATE SET at = excluded.at",
-                              (device, address, now))
+        firmware, known = (state[2], state[3]) if state is not None else (object(), None)
+        async with self.db.transaction() as c:
+            if failures:
+                await c.execute("DELETE FROM login_failures WHERE device = ? AND address = ?",
+                                (device, address))
+            await c.execute("INSERT INTO tokens (token_sha256, device, expires) VALUES (?, ?, ?)",
+                            (token_sha256, device, now + ttl))
+            if fw != firmware:
+                await c.execute("UPDATE devices SET firmware = ? WHERE id = ?", (fw, device))
+            if known is None or now - known >= KNOWN_FRESH:
+                await c.execute("INSERT INTO login_known (device, address, at) VALUES (?, ?, ?)"
+                                " ON CONFLICT (device, address) DO UPDATE SET at = excluded.at",
+                                (device, address, now))
 
     async def token_device(self, token_sha256):
         """The device id a live token belongs to, or None (expired, or the device disabled)."""

@@ -73,7 +73,8 @@ class Auth:
             raise TooManyFailures("too many failed logins from this address; retry later",
                                   self._retry(oldest_there))
         fresh = await self.logins.consume_nonce(nonce, device)
-        secret, disabled = await self.logins.device_secret(device)
+        state = await self.logins.login_state(device, address)
+        secret, disabled = state[:2]
         # as bytes: compare_digest refuses str with non-ASCII characters (any answer may come)
         good = hmac.compare_digest(proof(secret or _NO_SECRET, device, nonce).encode(),
                                    answer.lower().encode("utf-8", "replace"))
@@ -85,7 +86,8 @@ class Auth:
             log.info("login refused for %s: disabled", device)
             raise Forbidden("this device is disabled; ask the operator")
         token = secrets.token_urlsafe(32)
-        await self.logins.add_token(token_hash(token), device, self.token_ttl, address, fw)
+        await self.logins.add_token(token_hash(token), device, self.token_ttl, address, fw, state,
+                                    failures=count > 0)
         log.info("login ok for %s (firmware %s)", device, fw or "not sent")
         return token
 
