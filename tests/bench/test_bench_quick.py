@@ -82,3 +82,17 @@ def test_runner_writes_the_markdown_with_targets(tmp_path):
     assert text.startswith("# Benchmarks")
     assert "Quick mode" in text and "| stall detected within the read timeout + 20 ms |" in text
     assert "## 4. Failover latency" in text and "- machine: " in text
+
+
+def test_merge_replaces_the_sections_run_and_keeps_the_others_with_their_targets(tmp_path):
+    out = tmp_path / "BENCH.md"
+    out.write_text("# Benchmarks\n\n## Targets (old)\n\n| x | MET | y |\n\n"
+                   "## Kept section\n\n- MISSED **a kept target**: 0.5\n\nits note\n\n"
+                   "## 4. Failover latency (old title kept apart)\n\nold\n")
+    assert bench_main(["--quick", "--only", "failover", "--merge", "--out", str(out),
+                       "--work", str(tmp_path / "work")]) == 0
+    text = out.read_text()
+    assert "## Kept section" in text and "its note" in text
+    assert "| a kept target | MISSED | 0.5 |" in text   # back in the targets table
+    assert "| stall detected within the read timeout + 20 ms |" in text
+    assert text.count("## Targets") == 1 and "Merged (`--merge`)" in text
