@@ -1,13 +1,15 @@
-"""Device memory (issue 6, item 3): the smallest -X heapsize at which the simulator's whole job
-completes (firmware as source and as .mpy), what the modules keep resident, and the bytes the
-streaming loop allocates per chunk over a real socket."""
+"""Device memory (issue 6, item 3; issue 18): the smallest -X heapsize at which the simulator's
+whole job completes (firmware as source, as .mpy files, and from a ROMFS image: bytecode executed
+in place, out of the heap, tools/romrun.py), the board job's (bench/boardjob.py), what the modules
+keep resident, and the bytes the streaming loop allocates per chunk over a real socket."""
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 
-from bench import media, mprun
+from bench import boardjob, media, mprun
 from bench.nginx import Nginx
 from bench.report import Section
 
@@ -29,8 +31,9 @@ class JobRun:
 
 def run_job(heap_k, mpy, workdir, timeout=90, args=JOB_ARGS):
     """One simulator run (`python -m simulator --heap <heap_k>K --faults all --read-timeout 0.5
-    [--mpy]`). A pass: every item verified and no out-of-memory line. Stopped at the first
-    out-of-memory line (the device would only back off and retry)."""
+    --mpy|--source|--romfs`; mpy: True, False or "romfs"). A pass: every item verified and no
+    out-of-memory line. Stopped at the first out-of-memory line (the device would only back off
+    and retry)."""
     cmd = [sys.executable, "-m", "simulator", "--heap", "%dK" % heap_k, "--workdir", workdir,
            "--timeout", str(timeout), "--no-streams"] + list(args) + [firmware_flag(mpy)]
     proc = subprocess.Popen(cmd, cwd=mprun.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -65,7 +68,10 @@ def run_job(heap_k, mpy, workdir, timeout=90, args=JOB_ARGS):
 
 
 def firmware_flag(mpy):
-    """The simulator's option for .mpy or source (its default changed from source to .mpy)."""
+    """The simulator's option for .mpy, source or a ROMFS image (its default changed from source
+    to .mpy)."""
+    if mpy == "romfs":
+        return "--romfs"
     r = subprocess.run([sys.executable, "-m", "simulator", "--help"], cwd=mprun.ROOT,
                        capture_output=True, text=True)
     if "--source" in r.stdout:
@@ -117,9 +123,54 @@ def smallest_heap(mpy, workdir, lo, hi, step, args=JOB_ARGS):
     return good, bad, runs
 
 
-def module_sizes(fw_dir, names):
-    out = mprun.run([mprun.script("modsize.py"), fw_dir] + names, heap="512K")
+def module_sizes(fw_dir, names, romfs=None):
+    """{module: heap it keeps}, total: imported one at a time in names' order from fw_dir (a
+    folder), or from /rom with romfs the image mounted there."""
+    if romfs:
+        from tools.fwbuild import romrun_command
+        r = subprocess.run(romrun_command(romfs, "512K", mprun.script("modsize.py"), ["/rom"] + names),
+                           capture_output=True, text=True, timeout=120, cwd=mprun.ROOT)
+        if r.returncode != 0:
+            raise RuntimeError("modsize.py from ROMFS failed:\n" + r.stdout[-2000:] + r.stderr[-2000:])
+        out = r.stdout
+    else:
+        out = mprun.run([mprun.script("modsize.py"), fw_dir] + names, heap="512K")
     return {m[0]: int(m[1]) for m in mprun.lines(out, "MOD")}, int(mprun.lines(out, "TOTAL")[0][0])
+
+
+# micropython.mem_info(1)'s block kinds (py/gc.c): what each run of blocks holds
+KINDS = {"B": "functions (bytecode function objects)", "S": "str objects", "D": "dict objects",
+         "T": "tuples", "L": "lists", "M": "modules", "A": "bytearray objects", "F": "floats",
+         "h": "other: dict and list storage, classes, the loaded code's tables, qstr pools, "
+              "buffers' bytes"}
+
+
+def heap_profile(image, cfg_path):
+    """What the device holds before its first item, run from the ROMFS image (bench/mp/heapmap.py):
+    ([(step, bytes)], qstrs made, bytes of their pools, {kind: bytes} from the heap's block map)."""
+    from tools.fwbuild import romrun_command
+    r = subprocess.run(romrun_command(image, "128K", mprun.script("heapmap.py"), ["/rom", cfg_path]),
+                       capture_output=True, text=True, timeout=120, cwd=mprun.ROOT)
+    if r.returncode != 0:
+        raise RuntimeError("heapmap.py from ROMFS failed:\n" + r.stdout[-2000:] + r.stderr[-2000:])
+    steps = [(m[0], int(m[1])) for m in mprun.lines(r.stdout, "STEP")]
+    q = re.search(r"n_qstr=(\d+), n_str_data_bytes=(\d+), n_total_bytes=(\d+)", r.stdout)
+    return steps, int(q.group(1)), int(q.group(3)) - int(q.group(2)), block_kinds(r.stdout)
+
+
+def block_kinds(text):
+    """{kind letter: bytes} of micropython.mem_info(1)'s map: each head block with the '='
+    blocks after it; a line is 64 blocks, its address the offset in bytes."""
+    rows = re.findall(r"^([0-9a-f]{8}): (.*)$", text, re.M)
+    per_block = min(int(b[0], 16) - int(a[0], 16) for a, b in zip(rows, rows[1:])) // 64
+    blocks = "".join(b.replace(" ", "") for _, b in rows)
+    out, kind = {}, None
+    for ch in blocks:
+        if ch != "=":
+            kind = ch
+        if kind != ".":
+            out[kind] = out.get(kind, 0) + per_block
+    return out
 
 
 def firmware_modules():
@@ -162,13 +213,14 @@ def per_chunk(streams):
 
 
 def run(work, quick=False):
-    from simulator.devices import compile_firmware
+    from simulator.devices import compile_firmware, romfs_firmware
     sec = Section("3. Memory (micropython unix port, the simulator's whole job)")
     lo, hi, step = (88, 96, 8) if quick else (16, 96, 2)
     rows, found = [], {}
-    for mpy in (False, True):
+    for mpy in (False, True, "romfs"):
         good, bad, runs = smallest_heap(mpy, os.path.join(work, "mem-job"), lo, hi, step)
-        kind = ".mpy (mpy-cross)" if mpy else "source (.py)"
+        kind = {False: "source (.py)", True: ".mpy (mpy-cross)",
+                "romfs": "ROMFS image (.mpy in place)"}[mpy]
         found[mpy] = good.heap if good else None
         rows.append((kind, "%dK" % good.heap if good else "> %dK" % hi,
                      (good.result or "") if good else "",
@@ -182,13 +234,27 @@ def run(work, quick=False):
                  (good.result or "") if good else "",
                  ("%dK: %s" % (bad.heap, bad.why)) if bad else "(%dK not tried)" % plo,
                  len(runs)))
+    blo, bhi = (hi - 8, hi) if quick else (16, 96)
+    board = {}
+    for romfs in (False, True):
+        good, bad, runs = boardjob.smallest_heap(os.path.join(work, "mem-board"), blo, bhi, step,
+                                                 romfs)
+        board[romfs] = good
+        rows.append(("board job, %s" % ("ROMFS image" if romfs else ".mpy files"),
+                     "%dK" % good if good else "> %dK" % bhi, "2 items verified, the DAC's PCM exact"
+                     if good else "", "%dK: %s" % bad if bad else "(%dK not tried)" % blo, runs))
     sec.table(("firmware", "smallest heap that completes", "its run", "next size down",
-               "simulator runs"), rows)
+               "runs"), rows)
     sec.figures.update({"heap_source_k": found[False], "heap_mpy_k": found[True],
-                        "heap_paced_k": found["paced"]})
-    met = found[True] is not None and found[True] <= 32
-    sec.target("whole job (secure item included) at -X heapsize=32K with .mpy", met,
-               "smallest passing heap with .mpy: %s" % ("%dK" % found[True] if found[True] else "none"))
+                        "heap_romfs_k": found["romfs"], "heap_paced_k": found["paced"],
+                        "heap_board_mpy_k": board[False], "heap_board_romfs_k": board[True]})
+    k = lambda v: "%dK" % v if v else "none"  # noqa: E731
+    sec.target("whole job (secure item included) at -X heapsize=32K", found["romfs"] is not None
+               and found["romfs"] <= 32, "smallest passing heap from the ROMFS image: %s (.mpy "
+               "files: %s)" % (k(found["romfs"]), k(found[True])))
+    sec.target("the board job (Wi-Fi, watchdog, I2S sink) in at most 48K", board[True] is not None
+               and board[True] <= 48, "smallest passing heap from the ROMFS image: %s (.mpy "
+               "files: %s)" % (k(board[True]), k(board[False])))
     streams = alloc_per_chunk(work, 2 if quick else 8)
     per, small, big, wait_cost = per_chunk(streams)
     sec.figures["alloc_per_chunk"] = per
@@ -209,22 +275,53 @@ def run(work, quick=False):
     src_sizes, src_total = module_sizes(mprun.FIRMWARE, names)
     mpy_dir = os.path.dirname(compile_firmware(os.path.join(work, "firmware-mpy")))
     mpy_sizes, mpy_total = module_sizes(mpy_dir, names)
+    image = romfs_firmware(os.path.join(work, "firmware-romfs"))
+    rom_sizes, rom_total = module_sizes(None, names, romfs=image)
+    _, player_mpy = module_sizes(mpy_dir, ["player"])
+    _, player_rom = module_sizes(None, ["player"], romfs=image)
+    sec.figures.update({"resident_mpy": mpy_total, "resident_romfs": rom_total,
+                        "import_player_mpy": player_mpy, "import_player_romfs": player_rom})
     sec.note("Heap kept by each firmware module once imported (gc.mem_alloc() after a collect, in "
              "import order; the modules `import player` brings in; 0: brought in by one above it; "
-             "`devconfig` is dropped after start and not counted):\n\n"
-             "| module | source | .mpy |\n| --- | --- | --- |\n" + "\n".join(
-                 "| %s | %d | %d |" % (n, src_sizes.get(n, 0), mpy_sizes.get(n, 0)) for n in names)
-             + "\n| **total** | **%d** | **%d** |" % (src_total, mpy_total))
-    sec.note("What limits the heap: the resident modules alone hold %.1f KiB (source) / %.1f KiB "
-             "(.mpy: it saves compiling on the device, not resident bytecode), the stream buffer "
-             "4 KiB and the HTTP line buffer 514 B, so %.1f KiB is taken before the first item; "
-             "the rest of the smallest heap is what items need while they run (meta data "
-             "documents, requests, hash and cipher state) and the gaps fragmentation leaves. The smallest failing runs ran "
-             "out of memory as shown above. On a board, frozen modules keep their bytecode in "
-             "flash, which is what the 32K target assumes." % (
-                 src_total / 1024, mpy_total / 1024, (mpy_total + 4096 + 514) / 1024))
+             "`devconfig` is dropped after start and not counted); ROMFS: the same .mpy files in "
+             "one image mounted at /rom from memory outside the heap (tools/romrun.py), their "
+             "bytecode executed in place. `import player` alone (its modules with it, one collect "
+             "after): %.1f KiB as .mpy files, %.1f KiB from ROMFS:\n\n"
+             "| module | source | .mpy | ROMFS |\n| --- | --- | --- | --- |\n" % (
+                 player_mpy / 1024, player_rom / 1024) + "\n".join(
+                 "| %s | %d | %d | %d |" % (n, src_sizes.get(n, 0), mpy_sizes.get(n, 0),
+                                           rom_sizes.get(n, 0)) for n in names)
+             + "\n| **total** | **%d** | **%d** | **%d** |" % (src_total, mpy_total, rom_total))
+    cfg_path = os.path.join(work, "heapmap.json")
+    with open(cfg_path, "w") as f:
+        json.dump({"server": "http://127.0.0.1:9", "device": "dev1", "buffer": 4096,
+                   "secret": "00112233445566778899aabbccddeeff", "sink": {"type": "null"}}, f)
+    steps, qstrs, qpool, kinds = heap_profile(image, cfg_path)
+    at = dict(steps)
+    sec.figures.update({"start_romfs": at["Player"], "qstrs": qstrs, "qstr_pool_bytes": qpool})
+    gain = [(b, at[b] - at[a]) for (a, _), (b, _) in zip(steps, steps[1:])]
+    sec.note("Where the heap goes, from the ROMFS image, before the first item (bench/mp/heapmap.py: "
+             "device.py's start step by step, then the Player made; gc.mem_alloc() after a collect, "
+             "bytes): %s; %d in all. `config` is the checked config and what `devconfig` made that "
+             "outlives it; `buffers` the stream buffer (4096) and the key buffer (4192, a secure "
+             "item's key answer); `modules` and `player` the resident modules: their functions, "
+             "classes and tables (the bytecode itself stays in the image); `Player` its HTTP and "
+             "meta clients, sink and state. By the heap's block map: %s. Of `other`, %d bytes are "
+             "the pools of the %d qstrs made (names and short strings of every module loaded, and "
+             "the config's keys: never freed; a pool is twice the one before, so the last is "
+             "half empty) and %d the two buffers. The unix port is 64-bit: a GC block is 32 bytes "
+             "and a pointer 8, so every object but the buffers takes about twice the heap it takes "
+             "on a 32-bit board (ESP32, RP2040: 16-byte blocks). What the job needs beyond this is "
+             "the items' working set (the next item's document, requests and responses, the hash "
+             "and cipher state, the report) and the gaps fragmentation leaves; the smallest "
+             "failing runs ran out of memory as shown in the table." % (
+                 ", ".join("%s %d" % sg for sg in [("boot", at["start"])] + gain), at["Player"],
+                 ", ".join("%s %d" % (KINDS[k].split(" (")[0].split(":")[0], v)
+                           for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])),
+                 qpool, qstrs, 4096 + 4192))
     sec.note("Bisection over heap sizes in %d KiB steps between %dK and %dK with `python -m "
-             "simulator --heap <N>K %s --mpy|--source` (the job: login, meta data, every fault the "
+             "simulator --heap <N>K %s --no-streams --mpy|--source|--romfs` (the job: login, meta "
+             "data, every fault the "
              "simulator has, including failover mid-stream, and its secure items when it has "
              "them, then the reports); a pass is every item verified with no out-of-memory line. "
              "Fragmentation makes this not strictly monotonic: a size just below the one found "
@@ -232,4 +329,6 @@ def run(work, quick=False):
              "simulator's default sink: its ring, the paced sink's module and its views come on "
              "top), bisected between %dK and %dK." % (step, lo, hi, " ".join(JOB_ARGS),
                                                        " ".join(PACED_ARGS[4:]), plo, phi))
+    sec.note("The board job rows, bisected in %d KiB steps between %dK and %dK: %s" % (
+        step, blo, bhi, boardjob.__doc__.replace("\n", " ")))
     return [sec]

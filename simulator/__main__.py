@@ -18,9 +18,8 @@ import os
 import statistics
 import sys
 
-from simulator.devices import (CACHE_K, FIRMWARE_ENTRY, HEAP, INTERPRETERS, PACED_K, STREAM_K,
-                               DeviceProcess,
-                               compile_firmware)
+from simulator.devices import (CACHE_K, FIRMWARE_ENTRY, HEAP, INTERPRETERS, PACED_K, ROMFS_HEAP,
+                               STREAM_K, DeviceProcess, compile_firmware, romfs_firmware)
 from simulator.network import DEFAULT_FAULTS, FAULTS, Network, parse_faults
 from simulator.pgcluster import Cluster
 from simulator.procs import ROOT
@@ -37,12 +36,15 @@ def parse_args(argv):
     p.add_argument("--interpreter", choices=INTERPRETERS, default="micropython",
                    help="what runs the firmware (default: micropython, the real unix port)")
     p.add_argument("--heap", default=None,
-                   help="micropython -X heapsize (default %s, and the jitter ring's size and %dK on "
-                        "top with the paced sink)" % (HEAP, PACED_K))
+                   help="micropython -X heapsize (default %s, %s with --romfs, and the jitter "
+                        "ring's size and %dK on top with the paced sink)" % (HEAP, ROMFS_HEAP, PACED_K))
     p.add_argument("--source", dest="mpy", action="store_false",
                    help="run the firmware from source (it needs about 74K); by default micropython "
                         "runs it compiled to .mpy by mpy-cross, as on a board")
     p.add_argument("--mpy", dest="mpy", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--romfs", action="store_true",
+                   help="run the .mpy files from a ROMFS image, their bytecode executed in place "
+                        "out of the heap, as a board with a ROMFS partition runs them")
     p.add_argument("--devices", type=int, default=1, help="simulated devices (default 1)")
     p.add_argument("--faults", default=",".join(DEFAULT_FAULTS),
                    help="comma-separated faults, 'all' or 'none' (default %(default)s); known: "
@@ -77,12 +79,15 @@ def parse_args(argv):
         p.error(str(e))
     if a.devices < 1 or a.rounds < 1 or a.replicas < 1:
         p.error("--devices, --rounds and --replicas must be at least 1")
+    if a.romfs and a.interpreter != "micropython":
+        p.error("--romfs runs the firmware under micropython only")
     if a.speed <= 0:
         p.error("--speed must be above 0")
     if a.cache < 0:
         p.error("--cache must be a number of bytes (0: none)")
     if a.heap is None:
-        a.heap = "%dK" % (int(HEAP[:-1]) + (a.jitter // 1024 + PACED_K if a.sink == "paced" else 0)
+        a.heap = "%dK" % (int((ROMFS_HEAP if a.romfs else HEAP)[:-1])
+                          + (a.jitter // 1024 + PACED_K if a.sink == "paced" else 0)
                           + (CACHE_K if a.cache else 0) + (STREAM_K if a.streams else 0))
     if a.speed == int(a.speed):
         a.speed = int(a.speed)
@@ -269,12 +274,15 @@ async def run(a, db=None):
                   " the radio's primary)" % (net.streams.origin.url, net.streams.relay.url))
         print("faults   %s" % ("; ".join("%s: %s" % (f, FAULTS[f]) for f in a.faults) or "none"))
         total = net.items() * a.rounds
-        entry = FIRMWARE_ENTRY
-        if a.mpy and a.interpreter == "micropython":
+        entry, romfs = FIRMWARE_ENTRY, None
+        if a.romfs:
+            romfs = romfs_firmware(os.path.join(net.workdir, "firmware-romfs"))
+        elif a.mpy and a.interpreter == "micropython":
             entry = compile_firmware(os.path.join(net.workdir, "firmware-mpy"))
         devs = [DeviceProcess(net.workdir, did, secret, net.meta.url, interpreter=a.interpreter,
                               heap=a.heap, sink=a.sink, items=total, buffer=a.buffer,
                               read_timeout=a.read_timeout, entry=entry, speed=a.speed,
+                              romfs=romfs,
                               **({"jitter": a.jitter} if a.sink == "paced" else {}),
                               **cache_config(net, did, a.cache))
                 for did, secret in sorted(net.devices.items())]
@@ -282,7 +290,7 @@ async def run(a, db=None):
             tally.cached = 0
         print("devices  %d under %s%s%s, %d items each, %s" % (
             len(devs), a.interpreter, " -X heapsize=" + a.heap if a.interpreter == "micropython" else "",
-            " (.mpy)" if a.mpy else "", total,
+            " (ROMFS)" if a.romfs else " (.mpy)" if a.mpy else "", total,
             "paced at %s x each item's rate through a %d-byte jitter ring" % (a.speed, a.jitter)
             if a.sink == "paced" else "%s sink" % a.sink)
             + (", a %s-byte cache ahead" % format(a.cache, ",") if a.cache else ""), flush=True)

@@ -10,16 +10,21 @@ flash: erase the chip and write the MicroPython image you supply (esptool; on a 
 UF2 to its BOOTSEL drive), compile the firmware with mpy-cross and copy it with the config to the
 board (mpremote), then reset it. deploy: the same files, but only those whose sha256 differs
 from what the board's manifest says was put there last (and removes files no longer built).
+Where the board's MicroPython has a ROMFS partition that holds them (`mpremote romfs query`), the
+compiled modules go into it as one image (`mpremote romfs deploy`: their bytecode then runs in
+place, out of the heap) and only boot.py and main.py onto the filesystem; .mpy files otherwise.
 """
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 
 from tools import fwbuild
+from tools.filehash import file_sha256
 
 # per port: how the MicroPython image is written
 CHIPS = {"esp32": {"chip": "esp32", "offset": "0x1000"}}
@@ -93,10 +98,15 @@ def write_image(a, port):
 
 
 def copy_to_board(port, build_dir, names, remove=(), config=None):
-    """One mpremote command: copy the files, the config, remove stale files, reset."""
+    """One mpremote command: the ROMFS image (when named), remove stale files, copy the files,
+    the config, the manifest last, reset."""
     args = []
+    if fwbuild.ROMFS_IMAGE in names:
+        args += ["romfs", "deploy", os.path.join(build_dir, fwbuild.ROMFS_IMAGE), "+"]
+        names = [n for n in names if n != fwbuild.ROMFS_IMAGE]
     for n in remove:
-        args += ["fs", "rm", ":" + n, "+"]
+        if n != fwbuild.ROMFS_IMAGE:  # an image left in the partition: the .mpy files at the
+            args += ["fs", "rm", ":" + n, "+"]   # root come first on sys.path
     if names:
         args += ["fs", "cp", "--force"] + [os.path.join(build_dir, n) for n in names] + [":", "+"]
     if config:
@@ -104,6 +114,38 @@ def copy_to_board(port, build_dir, names, remove=(), config=None):
     args += ["fs", "cp", "--force", os.path.join(build_dir, fwbuild.MANIFEST), ":" + fwbuild.MANIFEST,
              "+", "reset"]
     run(mpremote(port, *args))
+
+
+ROMFS_PARTITION = re.compile(r"^ROMFS0 partition has size (\d+) bytes", re.M)
+
+
+def romfs_size(port):
+    """Bytes of the board's ROMFS partition 0 (`mpremote romfs query`); 0 when its MicroPython has
+    none (ROMFS not enabled, no partition, or an image older than 1.25)."""
+    cmd = mpremote(port, "romfs", "query")
+    print("$ " + " ".join(cmd), flush=True)
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    m = ROMFS_PARTITION.search(r.stdout) if r.returncode == 0 else None
+    return int(m.group(1)) if m else 0
+
+
+def as_romfs(out, manifest, size):
+    """The build in out as one ROMFS image beside boot.py and main.py, when the board has a ROMFS
+    partition of size bytes that holds it: their manifest (the image by its name and sha256);
+    else manifest as it was (the .mpy files go onto the filesystem)."""
+    if not size:
+        return manifest
+    path = os.path.join(out, fwbuild.ROMFS_IMAGE)
+    n = fwbuild.write_romfs(out, path)
+    if n > size:
+        os.remove(path)
+        print("the ROMFS image (%d bytes) does not fit the board's ROMFS partition (%d bytes):"
+              " .mpy files instead" % (n, size))
+        return manifest
+    print("ROMFS image %d bytes for a %d-byte partition" % (n, size))
+    rom = {name: manifest[name] for name in fwbuild.AS_SOURCE if name in manifest}
+    rom[fwbuild.ROMFS_IMAGE] = file_sha256(path)
+    return rom
 
 
 def board_manifest(port):
@@ -147,10 +189,13 @@ def cmd_flash(a, board):
     check_image(a.image, port)
     with tempfile.TemporaryDirectory() as out:
         manifest = fwbuild.build(port, out)  # compile first: a build error leaves the board as it was
-        fwbuild.write_manifest(out, manifest)
         write_image(a, port)
+        manifest = as_romfs(out, manifest, romfs_size(a.port))  # what the new image has
+        fwbuild.write_manifest(out, manifest)
         copy_to_board(a.port, out, sorted(manifest), config=a.config)
-    print("flashed %s on %s: %d files and config.json" % (a.board, a.port, len(manifest)))
+    print("flashed %s on %s: %d files and config.json%s" % (
+        a.board, a.port, len(manifest), " (the modules in ROMFS)" if fwbuild.ROMFS_IMAGE in manifest
+        else ""))
     return 0
 
 
@@ -163,7 +208,7 @@ def cmd_deploy(a, board):
     if not a.port:
         raise FlashError("--port is required (for example /dev/ttyUSB0)")
     with tempfile.TemporaryDirectory() as out:
-        manifest = fwbuild.build(port, out)
+        manifest = as_romfs(out, fwbuild.build(port, out), romfs_size(a.port))
         fwbuild.write_manifest(out, manifest)
         copy, remove = fwbuild.changes(board_manifest(a.port), manifest)
         if not copy and not remove and not a.config:

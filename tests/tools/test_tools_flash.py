@@ -1,5 +1,6 @@
 """tools.flash: the esptool/mpremote commands it would run (the subprocess boundary mocked) and
 what it compiles (real mpy-cross output, loaded by the real micropython)."""
+import ast
 import json
 import os
 import subprocess
@@ -35,13 +36,20 @@ def image(tmp_path):
 
 
 class Board:
-    """The subprocess boundary: records each command and, for mpremote, what would be copied."""
+    """The subprocess boundary: records each command and, for mpremote, what would be copied
+    (romfs: what `mpremote romfs query` says; by default a board without ROMFS)."""
 
-    def __init__(self, mocker, manifest=None):
+    def __init__(self, mocker, manifest=None, romfs="ROMFS is not enabled on this device\n"):
         self.cmds = []
         self.copied = {}  # remote name -> bytes
+        self.rom = None   # the ROMFS image deployed
         self.manifest = manifest
+        self.romfs = romfs
         mocker.patch.object(flash.subprocess, "run", side_effect=self.run)
+
+    def mpremote(self):
+        """The mpremote commands but the ROMFS query."""
+        return [c for c in self.cmds if "mpremote" in c and "query" not in c]
 
     def run(self, cmd, **kw):
         if os.path.basename(cmd[0]) == "mpy-cross":
@@ -54,8 +62,13 @@ class Board:
                 if self.manifest is None:
                     return subprocess.CompletedProcess(cmd, 1, "", "OSError: [Errno 2] ENOENT")
                 out = json.dumps(self.manifest)
+            if args == ["romfs", "query"]:
+                out = self.romfs
             for part in " ".join(args).split(" + "):
                 w = part.split()
+                if w[:2] == ["romfs", "deploy"]:
+                    with open(w[2], "rb") as f:
+                        self.rom = f.read()
                 if w[:2] == ["fs", "cp"]:
                     srcs, dest = [x for x in w[2:-1] if not x.startswith("--")], w[-1]
                     for s in srcs:
@@ -74,7 +87,7 @@ def test_flash_esp32_erases_writes_the_image_then_copies_compiled_firmware_and_c
     assert esp == [["--chip", "esp32", "--port", "/dev/ttyUSB0", "erase-flash"],
                    ["--chip", "esp32", "--port", "/dev/ttyUSB0", "--baud", "460800", "write-flash",
                     "0x1000", image]]
-    mp = [c for c in b.cmds if "mpremote" in c]
+    mp = b.mpremote()
     assert len(mp) == 1 and mp[0][3:5] == ["connect", "/dev/ttyUSB0"] and mp[0][-1] == "reset"
     assert b.cmds.index(mp[0]) > 1  # after the image
     names = set(b.copied)
@@ -165,7 +178,7 @@ def test_deploy_sends_only_what_changed_and_removes_what_is_gone(mocker, tmp_pat
     # again, with the board up to date: only the manifest is read
     b2 = Board(mocker, manifest=current)
     assert flash.main(["deploy", "--board", "esp32-i2s", "--port", "/dev/ttyUSB0"]) == 0
-    assert len(b2.cmds) == 1 and "nothing changed" in capsys.readouterr().out
+    assert len(b2.mpremote()) == 1 and "nothing changed" in capsys.readouterr().out
     # a fresh board (no manifest): everything
     b3 = Board(mocker, manifest=None)
     assert flash.main(["deploy", "--board", "esp32-i2s", "--port", "/dev/ttyUSB0"]) == 0
@@ -188,3 +201,77 @@ def test_a_pi_gets_its_config_readable_by_its_owner_only(config, tmp_path):
     assert flash.main(["flash", "--board", "rpi-linux", "--dest", str(dest), "--config", cfg]) == 0
     assert stat.S_IMODE(os.stat(dest / "config.json").st_mode) == 0o600
     assert json.loads((dest / "config.json").read_text())["secret"] == SECRET
+
+
+ROMFS_QUERY = ("ROMFS0 partition has size %d bytes (%d blocks of 4096 bytes each)\n"
+               "  Raw contents: ff:ff:ff:ff:ff:ff:ff:ff:ff:ff:ff:ff ...\n  Not a valid ROMFS\n")
+
+
+def romfs_board(mocker, size=1 << 20, manifest=None):
+    return Board(mocker, manifest=manifest, romfs=ROMFS_QUERY % (size, size // 4096))
+
+
+def rom_names(tmp_path, rom):
+    """The files of a ROMFS image, listed by the real micropython with the image mounted at /rom
+    (tools/romrun.py), and the file importing `version` from it came from."""
+    (tmp_path / "got.romfs").write_bytes(rom)
+    (tmp_path / "ls.py").write_text("import os, version\nprint(sorted(os.listdir('/rom')))\n"
+                                    "print(version.__file__)\n")
+    r = REAL_RUN(fwbuild.romrun_command(str(tmp_path / "got.romfs"), "64K", str(tmp_path / "ls.py")),
+                 capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    names, where = r.stdout.splitlines()
+    return ast.literal_eval(names), where
+
+
+def test_a_board_with_a_romfs_partition_gets_the_modules_as_one_image(mocker, config, image,
+                                                                     tmp_path):
+    b = romfs_board(mocker)
+    assert flash.main(["flash", "--board", "esp32-i2s", "--port", "/dev/ttyUSB0", "--image", image,
+                       "--config", config()]) == 0
+    query = [c for c in b.cmds if "query" in c]
+    assert [c[c.index("connect") + 1:] for c in query] == [["/dev/ttyUSB0", "romfs", "query"]]
+    assert b.cmds.index(query[0]) == 2   # after the image is written: it is what the image has
+    (mp,) = b.mpremote()
+    args = mp[mp.index("connect") + 2:]
+    assert args[:2] == ["romfs", "deploy"] and args[2].endswith("/" + fwbuild.ROMFS_IMAGE)
+    assert args[3] == "+" and args[-1] == "reset"
+    # onto the filesystem only what a board runs as source, the config and the manifest
+    assert set(b.copied) == {"boot.py", "main.py", "config.json", ".deployed.json"}
+    manifest = json.loads(b.copied[".deployed.json"])
+    assert set(manifest) == {"boot.py", "main.py", fwbuild.ROMFS_IMAGE}
+    # the image holds every module of the .mpy build, and MicroPython imports them from it
+    mpy = fwbuild.build("esp32", str(tmp_path / "mpy"))
+    names, where = rom_names(tmp_path, b.rom)
+    assert names == sorted(n for n in mpy if n.endswith(".mpy"))
+    assert where == "/rom/version.mpy"
+
+
+def test_deploy_to_romfs_replaces_the_mpy_files_and_sends_the_image_only_when_it_changed(
+        mocker, tmp_path, capsys):
+    on_board = fwbuild.build("esp32", str(tmp_path / "before"))   # a deploy of .mpy files
+    b = romfs_board(mocker, manifest=on_board)
+    assert flash.main(["deploy", "--board", "esp32-i2s", "--port", "/dev/ttyUSB0"]) == 0
+    (mp,) = [c for c in b.mpremote() if "reset" in c]
+    args = " ".join(mp[mp.index("connect") + 2:]).split(" + ")
+    assert args[0].startswith("romfs deploy ")
+    # the .mpy files at the root come before /rom on sys.path: every one is removed
+    removed = sorted(a.split()[2][1:] for a in args if a.startswith("fs rm"))
+    assert removed == sorted(n for n in on_board if n.endswith(".mpy"))
+    assert b.rom is not None and set(b.copied) == {".deployed.json"}   # boot.py, main.py as they were
+    now = json.loads(b.copied[".deployed.json"])
+    assert set(now) == {"boot.py", "main.py", fwbuild.ROMFS_IMAGE}
+    # again: the same image, nothing sent
+    b2 = romfs_board(mocker, manifest=now)
+    assert flash.main(["deploy", "--board", "esp32-i2s", "--port", "/dev/ttyUSB0"]) == 0
+    assert b2.rom is None and "nothing changed" in capsys.readouterr().out
+
+
+def test_mpy_files_where_the_image_has_no_romfs_or_it_does_not_fit(mocker, tmp_path, capsys):
+    for answer in ("ROMFS is not enabled on this device\n", "No ROMFS partitions available\n",
+                   ROMFS_QUERY % (8192, 2)):
+        b = Board(mocker, romfs=answer)
+        assert flash.main(["deploy", "--board", "esp32-i2s", "--port", "/dev/ttyUSB0"]) == 0
+        assert b.rom is None and "player.mpy" in b.copied and "romfs deploy" not in str(b.cmds)
+    assert "does not fit the board's ROMFS partition (8192 bytes): .mpy files instead" in \
+        capsys.readouterr().out
