@@ -32,6 +32,7 @@
 # watchdog, timer) are boardmain.py's. The file is checked as strict JSON first: MicroPython's
 # json takes trailing commas, missing colons and commas, leading zeros and unknown escapes.
 import json
+import os
 
 _MAX_FILE = 8192
 _REQUIRED = ("server", "device", "secret")
@@ -194,14 +195,15 @@ def load_config(path, warn=_print_warning):
     """The checked config with defaults filled in, or ConfigError; warn(text) for each key that
     is not known (a `W config: ...` line by default)."""
     try:
+        size = os.stat(path)[6]
+        if size > _MAX_FILE:
+            raise ConfigError("%s is over %d bytes: not a device config" % (path, _MAX_FILE))
         with open(path) as f:
-            text = f.read(_MAX_FILE + 1)
-    except OSError:
+            text = f.read(size)   # read(_MAX_FILE + 1) would need a free block that large
+    except OSError:             # (on a board, after Wi-Fi is up, there may be none)
         raise ConfigError("cannot read %s" % path)
     except UnicodeError:
         raise ConfigError("%s is not UTF-8 text" % path)
-    if len(text) > _MAX_FILE:
-        raise ConfigError("%s is over %d bytes: not a device config" % (path, _MAX_FILE))
     try:
         check_json(text)
         cfg = json.loads(text)

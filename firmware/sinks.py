@@ -47,8 +47,7 @@ class Sink:
         pass
 
 
-class NullSink(Sink):
-    pass
+NullSink = Sink   # the base takes the bytes and does nothing: a class of its own costs heap
 
 
 class FileSink(Sink):
