@@ -137,11 +137,15 @@ def _third_party_imports(package):
     own packages and the firmware's flat modules (firmware/, hw/: put on sys.path for checks)
     left out."""
     import ast
-    local = set(NEEDS) | {p[:-3] for d in ("firmware", "firmware/cpython", "hw")
+    # bench (run from the repo, with the dev extra) also reuses the stand-in servers of
+    # tests/firmware
+    folders = ("firmware", "firmware/cpython", "hw") + (("tests/firmware",) if package == "bench" else ())
+    local = set(NEEDS) | {p[:-3] for d in folders
                           for p in os.listdir(os.path.join(REPO, d)) if p.endswith(".py")}
     found = {}
     for folder, dirs, files in os.walk(os.path.join(REPO, package)):
-        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        # bench/mp: scripts the micropython interpreter runs, not the host
+        dirs[:] = [d for d in dirs if d != "__pycache__" and (package, d) != ("bench", "mp")]
         for name in files:
             if not name.endswith(".py"):
                 continue

@@ -268,7 +268,7 @@ class MetaHandler(_Base):
     def do_GET(self):
         st = self.state
         with st.lock:
-            if self.path == "/api/v1/next":
+            if self.path.split("?", 1)[0] == "/api/v1/next":  # ?pos=N: the same answer
                 if not self._authed():
                     return
                 if not st.items:

@@ -156,7 +156,7 @@ def test_a_kept_report_is_delivered_before_the_next_item_is_asked_for():
     p.state.save(report={"id": 3, "pos": 0, "status": "played", "src": UA, "bytes": 3,
                          "ms": 5, "errors": []}, id=3, pos=0)
     assert p.play_one() is False
-    assert b"POST /api/v1/report " in bytes(taken.sent) and b"GET /api/v1/next " in bytes(nxt.sent)
+    assert b"POST /api/v1/report " in bytes(taken.sent) and b"GET /api/v1/next?pos=1 " in bytes(nxt.sent)
     assert [b["why"] for b in parts.tags("BACKOFF")] == ["report 503"]
     assert p.state.get("report") is None and p.state.get("id") is None
 
