@@ -43,16 +43,20 @@ def backoff_ms(failures, base_ms, cap_ms):
     return int(random_fraction() * min(cap_ms, base_ms << min(failures, 16)))
 
 
-# One name for "read up to n bytes into buf[0:n]": MicroPython sockets have readinto(buf, n),
-# CPython sockets recv_into(buf, n). Both return None/raise when a non-blocking socket is empty.
+# sock_reader(sock): the callable that reads up to n bytes into buf[0:n], None when a
+# non-blocking socket has none yet, 0 at EOF. MicroPython's socket.readinto(buf, n) is that
+# already (no Python call in between); CPython's recv_into raises instead of returning None.
 if MICROPYTHON:
-    def sock_readinto(sock, buf, n):
-        return sock.readinto(buf, n)  # None when no data, 0 at EOF
+    def sock_reader(sock):
+        return sock.readinto
 
     def sock_write(sock, data):
         return sock.write(data)
 else:
     from hostcompat import sock_readinto, sock_write
+
+    def sock_reader(sock):
+        return lambda buf, n: sock_readinto(sock, buf, n)
 
 
 def flush():

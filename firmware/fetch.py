@@ -24,6 +24,18 @@
 # A secure item passes through a Decryptor, which works on whole 16-byte blocks: the bytes of a
 # block not yet complete stay at the front of the buffer (`carry`) and the next read lands after
 # them.
+#
+# One sha256 per byte: a secure item is checked by the original's (the Decryptor's, against
+# sec.plain_sha256), not by its stored bytes' as well. With the key, IV and piece the meta server
+# sent (the key answer carries a tag), CBC decryption maps stored bytes of the item's size one to
+# one onto originals, so stored bytes altered anywhere outside the withheld piece give another
+# original and the original's sha256 catches them, as it catches a wrong piece or key, which the
+# stored bytes' cannot. It is also the only hash that can follow what the sink holds: after a
+# reboot the sink feeds the original bytes it kept into it (begin()), the stored ones are gone; a
+# failover mid-item carries it on to the next source, whose bytes may differ from the first's
+# and are caught the same way at the end. The stored bytes at the withheld piece's place are
+# never used (the piece replaces them): what a source holds there is not checked. The stored
+# sha256 still names the item in the cache, whose filler checks it when it fills an entry.
 import hashlib
 
 from compat import hexlify, ticks_diff, ticks_ms
@@ -87,19 +99,16 @@ class Progress:
                 self.dec.reset()
         self.have = 0
         self.carry = 0
-        # of the stored bytes; None when they are not checked (a secure item resumed after a
-        # reboot, below)
-        self.hasher = hashlib.sha256() if self.meta is not None else None
+        # of the stored bytes; None when they are not checked: a secure item, whose original's
+        # sha256 the Decryptor keeps (above)
+        self.hasher = hashlib.sha256() if self.meta is not None and self.dec is None else None
 
     def begin(self, buf, resume):
         """The sink's begin(): the bytes it already holds (a reboot mid-item), from which the
         fetch continues."""
         dec = self.dec
         have = self.sink.begin(self.meta, dec.plain if dec else self.hasher, buf, resume)
-        if dec is not None and have:
-            # the sink holds original bytes: what they were stored as cannot be hashed again, so
-            # this run checks only the original's sha256
-            self.hasher = None
+        if dec is not None and have:  # the sink holds original bytes
             have = dec.resume_at(have) if have < dec.plain_size else self.meta["size"]
         self.have = have
         if have < 0:
@@ -118,13 +127,17 @@ class Progress:
         """The byte loop: resp's body into the sink through buf until the item is complete (a
         live one: until the body ends), after dropping `skip` leading bytes; after[k]: buf from
         byte k on (None until needed), for a read behind k carried bytes. A failing source raises
-        an HTTPError; judge: a source too slow to play from raises Slow (another is left)."""
+        an HTTPError; judge: a source too slow to play from raises Slow (another is left).
+        Once the bytes read with the head are used up, an HTTP body of known length is read
+        straight from its socket (resp.raw()): a chunk costs the socket's readinto, the hash's
+        update and the sink's write, with no Python call between fetch and the socket."""
         mv = full = memoryview(buf)
         blen = len(buf)
         sink = self.sink
         if 0 < sink.chunk < blen:
             blen = sink.chunk  # reads no longer than the sink takes at once (a multiple of 16)
             full = mv[:blen]
+        write = sink.write
         dec = self.dec
         blk = dec.blk if dec is not None else 1
         # short reads: a slice costs a small allocation, so the last few are kept; a network often
@@ -140,63 +153,92 @@ class Progress:
             window = self.window
             t_w = clock()  # the window's start; got: bytes since; busy: ms not the source's
             got = busy = 0
-        while size < 0 or self.have < size:
-            carry = self.carry
-            n = blen - carry
-            if skip:
-                if n > skip:
-                    n = skip
-            elif size >= 0 and n > size - self.have:
-                n = size - self.have
-            if carry:
-                into = after[carry]
-                if into is None:  # made once per item and carry, as a carry first occurs
-                    into = after[carry] = mv[carry:]
-            else:
-                into = buf
-            n = resp.readinto(into, n)
-            if n == 0:
-                if size < 0:
-                    return
-                raise Dropped("closed")
-            if need:
-                now = clock()
-                got += n
-                if ticks_diff(now, t_w) - busy >= window:
-                    if got < need and sink.low():
-                        raise Slow("slow")
-                    t_w = now
-                    got = busy = 0
-            if skip:
-                skip -= n
-                continue
-            total = carry + n
-            m = total - total % blk if blk > 1 else total
-            if m:
-                if m == blen:
-                    view = full
+        read = resp.readinto
+        raw = getattr(resp, "raw", None) if size >= 0 else None
+        conn = None  # set once reading straight from the socket; k: the bytes read so from it
+        k = 0
+        have = self.have
+        carry = self.carry
+        try:
+            while size < 0 or have < size:
+                if raw is not None:
+                    c = raw(skip + size - have)
+                    if c is None:
+                        raw = None
+                    elif c:
+                        raw = None
+                        conn = c
+                        read = c.rd
+                        k = skip + size - have
+                n = blen - carry
+                if skip:
+                    if n > skip:
+                        n = skip
+                elif size >= 0 and n > size - have:
+                    n = size - have
+                if carry:
+                    into = after[carry]
+                    if into is None:  # made once per item and carry, as a carry first occurs
+                        into = after[carry] = mv[carry:]
                 else:
-                    view = None
-                    for k in range(4):
-                        if short_n[k] == m:
-                            view = short_v[k]
-                            break
-                    if view is None:
-                        view = short_v[short_i] = mv[:m]
-                        short_n[short_i] = m
-                        short_i = (short_i + 1) & 3
-                if hasher is not None:
-                    hasher.update(view)
-                if dec is None:
-                    sink.write(view)
-                else:
-                    dec.feed(view, self.have - carry, sink)
-                if need:  # hashing and the sink's time are not the source's
-                    busy += ticks_diff(clock(), now)
-                for k in range(total - m):  # at most 15 bytes of an unfinished block
-                    buf[k] = buf[m + k]
-            self.carry = total - m
-            self.have += n
+                    into = buf
+                try:
+                    n = read(into, n)
+                except (OSError, ValueError) as e:
+                    if conn is None:
+                        raise
+                    raise conn.error(e)
+                if n is None:  # straight from a socket that has nothing yet
+                    conn.wait_read()
+                    continue
+                if n == 0:
+                    if size < 0:
+                        return
+                    raise Dropped("closed")
+                if need:
+                    now = clock()
+                    got += n
+                    if ticks_diff(now, t_w) - busy >= window:
+                        if got < need and sink.low():
+                            raise Slow("slow")
+                        t_w = now
+                        got = busy = 0
+                if skip:
+                    skip -= n
+                    continue
+                total = carry + n
+                m = total - total % blk if blk > 1 else total
+                if m:
+                    if m == blen:
+                        view = full
+                    else:
+                        view = None
+                        for i in range(4):
+                            if short_n[i] == m:
+                                view = short_v[i]
+                                break
+                        if view is None:
+                            view = short_v[short_i] = mv[:m]
+                            short_n[short_i] = m
+                            short_i = (short_i + 1) & 3
+                    if dec is None:
+                        if hasher is not None:
+                            hasher.update(view)
+                        write(view)
+                    else:
+                        dec.feed(view, have - carry, sink)
+                    if need:  # hashing and the sink's time are not the source's
+                        busy += ticks_diff(clock(), now)
+                    if total > m:
+                        for i in range(total - m):  # at most 15 bytes of an unfinished block
+                            buf[i] = buf[m + i]
+                carry = total - m
+                have += n
+        finally:
+            self.have = have
+            self.carry = carry
+        if conn is not None:
+            resp.took(k)
 
 
 def fetch(client, meta, sink, buf, emit=None, resume=False, dec=None, clock=ticks_ms,

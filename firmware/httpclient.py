@@ -118,6 +118,22 @@ class Response:
             self.close()
             raise
 
+    def raw(self, k):
+        """For reading the body's next k bytes straight from the socket (fetch's byte loop): its
+        connection, whose rd() and wait_read() the caller uses and then took(k); 0 while bytes
+        read with the head wait in the line buffer (readinto() first); None when not possible
+        (chunked, the body shorter than k, or done)."""
+        conn = self.conn
+        if conn is None or self.chunked or self.left < k:
+            return None
+        return conn if conn.hpos >= conn.hend else 0
+
+    def took(self, k):
+        """k body bytes were read straight from the socket (raw())."""
+        self.left -= k
+        if self.left == 0:
+            self._finish()
+
     def read_all(self, limit):
         """The whole body as bytes, refusing more than limit bytes."""
         if self.left > limit:

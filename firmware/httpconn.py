@@ -6,7 +6,7 @@ import errno
 import select
 import socket
 
-from compat import MICROPYTHON, const, sock_readinto, sock_write
+from compat import MICROPYTHON, const, sock_reader, sock_write
 
 MAX_LINE = const(512)       # status line and each header line (PROTOCOL.md, device limits)
 MAX_HEADERS = const(32)
@@ -138,6 +138,10 @@ class Conn:
 
     def __init__(self, sock, host, port, read_timeout_ms, line_buf=None, tls=False):
         self.sock = sock
+        # rd(buf, n): 1..n bytes into buf[0:n], None when none are there yet (then wait_read()),
+        # 0 at EOF; a read error goes through error(). Bound once: fetch's byte loop calls it
+        # straight, with no Python call between it and the socket
+        self.rd = sock_reader(sock)
         self.host = host
         self.port = port
         self.tls = tls
@@ -166,17 +170,25 @@ class Conn:
             return BadResponse("tls: %s" % (str(msg).strip()[:80] or "handshake"))
         return None
 
+    def wait_read(self):
+        """Wait for a byte to read, at most the read timeout (then Timeout)."""
+        self._wait(select.POLLIN)
+
+    def error(self, e):
+        """The HTTPError for an OSError or ValueError a read raised."""
+        bad = self._failed(e)
+        if bad is not None:
+            return bad
+        if e.args and e.args[0] == errno.ETIMEDOUT:
+            return Timeout("read")
+        return Dropped("reset")
+
     def _raw_readinto(self, buf, n):
         while True:
             try:
-                r = sock_readinto(self.sock, buf, n)
+                r = self.rd(buf, n)
             except (OSError, ValueError) as e:
-                bad = self._failed(e)
-                if bad is not None:
-                    raise bad
-                if e.args and e.args[0] == errno.ETIMEDOUT:
-                    raise Timeout("read")
-                raise Dropped("reset")
+                raise self.error(e)
             if r is not None:
                 return r
             self._wait(select.POLLIN)
