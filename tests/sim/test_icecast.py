@@ -2,6 +2,7 @@
 origin's mount, and ICY titles set through the admin interface."""
 import asyncio
 import contextlib
+import os
 
 import pytest
 
@@ -93,7 +94,10 @@ async def test_killing_the_relay_leaves_the_origin_serving(tmp_path):
     async with origin_and_relay(tmp_path) as (origin, source, relay):
         relay.kill()
         await relay.stop()
-        assert relay.proc.returncode == -9
+        # gone (its exit status is asyncio's to read, which on a busy machine has been seen to
+        # find the child reaped already and report 255: the status is not what this pins down)
+        with pytest.raises(ProcessLookupError):
+            os.kill(relay.proc.pid, 0)
         with pytest.raises(OSError):
             await http_get("127.0.0.1", relay.port, "/live", limit=1)
         code, _, body = await http_get("127.0.0.1", origin.port, "/live", limit=origin.burst + source.rate)
