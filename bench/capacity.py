@@ -67,8 +67,8 @@ def section(us, rps):
                         "writes_per_s_per_1000": writes_k, "storm_cores": storm_cores})
     sec.note(
         "Reading it: a replica's core spends %.0f µs per item on a device, so at %.0f s an item "
-        "one core serves about %s playing devices, and a million devices need %.0f such cores "
-        "(PostgreSQL's costs: %.0f) spread over replicas behind nginx (README, 'When one machine "
+        "one core serves about %s playing devices, and a million devices need %.1f such cores' "
+        "worth (PostgreSQL's costs: %.1f) spread over replicas behind nginx (README, 'When one machine "
         "is not enough'). The database then takes a report transaction per item per device: "
         "%s a second for a million devices, which one PostgreSQL server must commit (this run "
         "measured %s reports/s through one replica, using %.0f %% of its core: the rest of the "
