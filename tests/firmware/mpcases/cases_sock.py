@@ -1,30 +1,14 @@
 # The connection layer over real loopback sockets, in one process (both interpreters):
 # refused, connect timeout, read timeout, and no blocking for more than the server sent.
-import socket
 
 import httpclient
 import httpconn
 from compat import ticks_diff, ticks_ms
-
-
-def _listener(backlog=4):
-    """A listening socket on a free port, and the port (MicroPython has no getsockname)."""
-    import random
-    for _ in range(50):
-        port = 20000 + random.getrandbits(14)
-        s = socket.socket()
-        try:
-            s.bind(socket.getaddrinfo("127.0.0.1", port)[0][-1])
-        except OSError:
-            s.close()
-            continue
-        s.listen(backlog)
-        return s, port
-    raise AssertionError("no free port")
+from loopback import listener
 
 
 def _free_port():
-    s, port = _listener()
+    s, port = listener()
     s.close()
     return port
 
@@ -43,7 +27,7 @@ def test_connect_to_a_closed_port_is_refused():
 
 
 def test_connect_with_no_answer_times_out():
-    lst, port = _listener(0)
+    lst, port = listener(0)
     held = []
     try:
         t0 = ticks_ms()
@@ -62,7 +46,7 @@ def test_connect_with_no_answer_times_out():
 
 
 def _pair():
-    lst, port = _listener()
+    lst, port = listener()
     cli = httpconn.connect("127.0.0.1", port, 1000)
     srv, _ = lst.accept()
     lst.close()

@@ -3,7 +3,6 @@
 # original's sha256 alone. Both interpreters; nothing here is timed.
 import gc
 import hashlib
-import socket
 
 import httpclient
 import httpconn
@@ -12,6 +11,7 @@ from compat import hexlify
 from cryptolib import aes
 from fakesock import FakeSock, Opener, response
 from fetch import fetch
+from loopback import listener
 from secure import Decryptor
 
 A = ("127.0.0.1", 8101)
@@ -49,22 +49,6 @@ class RecSink(sinks.Sink):
         return self.buf[:self.n]
 
 
-def _listener():
-    """A listening socket on a free port, and the port (MicroPython has no getsockname)."""
-    import random
-    for _ in range(50):
-        port = 20000 + random.getrandbits(14)
-        s = socket.socket()
-        try:
-            s.bind(socket.getaddrinfo("127.0.0.1", port)[0][-1])
-        except OSError:
-            s.close()
-            continue
-        s.listen(1)
-        return s, port
-    raise AssertionError("no free port")
-
-
 class PairOpener:
     """HTTPClient opener: A is a real loopback connection whose server side has `sent` queued
     (then nothing more, or closed when `close`); B a FakeSock."""
@@ -79,7 +63,7 @@ class PairOpener:
     def __call__(self, host, port, timeout_ms):
         if (host, port) == B:
             return self.b
-        lst, p = _listener()
+        lst, p = listener()
         try:
             self.cli = httpconn.connect("127.0.0.1", p, 1000)
             self.srv, _ = lst.accept()
